@@ -1,0 +1,55 @@
+# 常用命令：make rollup（汇总）、make templates（生成模板）、make test（测试）。
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+CAMPAIGN ?= campaign.toml
+ROSTER ?= units.csv
+TEMPLATES ?= templates
+INBOX ?= inbox
+OUTBOX ?= outbox
+N ?= 1000
+
+PATHS := --campaign $(CAMPAIGN) --roster $(ROSTER)
+
+.PHONY: setup templates rollup check demo mail remind feedback test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+templates: $(STAMP)
+	$(BIN)/python -m pipeline templates $(PATHS) --templates $(TEMPLATES)
+
+rollup: $(STAMP)
+	$(BIN)/python -m pipeline rollup $(PATHS) --inbox $(INBOX) --outbox $(OUTBOX)
+
+demo: $(STAMP)
+	$(BIN)/python -m pipeline demo $(PATHS) --outbox $(OUTBOX)
+
+mail: $(STAMP)
+	$(BIN)/python -m pipeline mail templates $(PATHS) --templates $(TEMPLATES) --outbox $(OUTBOX)
+
+remind: $(STAMP)
+	$(BIN)/python -m pipeline mail reminders $(PATHS) --templates $(TEMPLATES) --inbox $(INBOX) --outbox $(OUTBOX)
+
+feedback: $(STAMP)
+	$(BIN)/python -m pipeline mail feedback $(PATHS) --templates $(TEMPLATES) --inbox $(INBOX) --outbox $(OUTBOX)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --n $(N)
+
+clean:
+	rm -rf $(VENV) $(TEMPLATES)/*.xlsx $(OUTBOX)/*

@@ -1,0 +1,100 @@
+"""Command line: a thin layer over the library. Each command's docstring is its help text."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+
+Command = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}
+
+
+def command(*options: str) -> Callable[[Command], Command]:
+    """Register a sub-command taking the named path options."""
+
+    def register(func: Command) -> Command:
+        _COMMANDS[func.__name__.removeprefix("cmd_").replace("_", "-")] = (func, options)
+        return func
+
+    return register
+
+
+_OPTION_HELP = {
+    "campaign": ("campaign.toml", "活动设置文件"),
+    "roster": ("units.csv", "单位名录（CSV 或 .xlsx）"),
+    "templates": ("templates", "模板输出目录"),
+    "inbox": ("inbox", "来件目录（只读）"),
+    "outbox": ("outbox", "结果输出目录"),
+}
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pipeline.campaign import load_campaign
+    from pipeline.roster import load_roster
+    from pipeline.spec import load_forms
+
+    return load_forms(), load_campaign(args.campaign), load_roster(args.roster)
+
+
+@command("campaign", "roster", "templates")
+def cmd_templates(args: argparse.Namespace) -> int:
+    """生成各单位的附件1、附件2填报模板（已锁定，只能在浅黄色格内填写），以及通用空白模板。"""
+    from pipeline.generate import generate_templates
+
+    forms, campaign, roster = _settings(args)
+    paths = generate_templates(forms, campaign, roster, args.templates)
+    print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × 2 张表 + 2 个通用空白模板），保存在 {args.templates}/")
+    return 0
+
+
+@command("campaign")
+def cmd_fields(args: argparse.Namespace) -> int:
+    """以 CSV 格式列出两张表的全部填报项：表、字段编号、活动项目、名称、单位、类型、工作表、单元格。"""
+    from pipeline.campaign import load_campaign
+    from pipeline.layout import build_layout
+    from pipeline.spec import load_forms
+
+    campaign = load_campaign(args.campaign)
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["form", "field_id", "section", "label", "unit", "kind", "sheet", "cell"])
+    for spec in load_forms().values():
+        layout = build_layout(spec, campaign.year)
+        for cell in layout.inputs:
+            f = cell.field
+            assert f is not None
+            writer.writerow([spec.id, f.id, f.section_title, f.label, f.unit, f.kind, spec.sheet, cell.address])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered command."""
+    import pipeline.commands  # noqa: F401  (registers the remaining commands)
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description="“安全生产月”报表收集与汇总工具")
+    subs = parser.add_subparsers(dest="command", required=True, metavar="命令")
+    for name, (func, options) in _COMMANDS.items():
+        doc = (func.__doc__ or "").strip()
+        sub = subs.add_parser(name, help=doc.splitlines()[0], description=doc)
+        for option in options:
+            default, help_text = _OPTION_HELP[option]
+            sub.add_argument(f"--{option}", type=Path, default=Path(default), help=f"{help_text}（默认 {default}）")
+        extra = getattr(func, "configure", None)
+        if extra:
+            extra(sub)
+        sub.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; settings problems become a Chinese message and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PipelineError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2

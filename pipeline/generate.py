@@ -1,0 +1,251 @@
+"""Write locked, printable form workbooks (xlsxwriter) from a :class:`FormLayout`.
+
+Used for the blank templates and, with values and marks, for the feedback workbooks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from pipeline.atomic import atomic_path
+from pipeline.campaign import Campaign
+from pipeline.layout import Cell, FormLayout, build_layout, text_lines
+from pipeline.roster import Roster, Unit
+from pipeline.spec import Field, FormSpec
+
+META_SHEET = "_meta"
+SHEET_PASSWORD = "aqscy"  # Published in the README: protection guides, it does not secure.
+MAX_COUNT = 1_000_000
+MAX_TEXT = 2000
+BODY_FONT = "仿宋"
+TITLE_FONT = "宋体"
+HEAD_FONT = "黑体"
+INPUT_FILL = "#FFF2CC"
+MARK_FILL = "#FFC7CE"
+
+_BORDER = {"border": 1}
+_STYLES: dict[str, dict[str, Any]] = {
+    "annex": {"font_name": HEAD_FONT, "font_size": 14},
+    "title": {"font_name": TITLE_FONT, "font_size": 18, "bold": True, "align": "center", "valign": "vcenter"},
+    "head_label": {"font_name": BODY_FONT, "font_size": 11, "bold": True, "align": "right", "valign": "vcenter"},
+    "col_header": {"font_name": HEAD_FONT, "font_size": 11, "align": "center", "valign": "vcenter",
+                   "text_wrap": True, "bg_color": "#D9D9D9", **_BORDER},
+    "section": {"font_name": HEAD_FONT, "font_size": 11, "valign": "vcenter", "bg_color": "#F2F2F2", **_BORDER},
+    "item_title": {"font_name": BODY_FONT, "font_size": 11, "bold": True, "align": "center",
+                   "valign": "vcenter", "text_wrap": True, **_BORDER},
+    "requirement": {"font_name": BODY_FONT, "font_size": 9, "valign": "top", "text_wrap": True, **_BORDER},
+    "label": {"font_name": BODY_FONT, "font_size": 10.5, "valign": "vcenter", "text_wrap": True, **_BORDER},
+    "unit": {"font_name": BODY_FONT, "font_size": 10.5, "align": "center", "valign": "vcenter", **_BORDER},
+    "note": {"font_name": BODY_FONT, "font_size": 9, "valign": "top", "text_wrap": True},
+    "notice": {"font_name": BODY_FONT, "font_size": 10, "valign": "top", "text_wrap": True,
+               "font_color": "#9C0006", "bg_color": "#FFEB9C", **_BORDER},
+}
+_INPUT_BASE = {"font_name": BODY_FONT, "font_size": 11, "valign": "vcenter", **_BORDER}
+_INPUT_BY_KIND: dict[str, dict[str, Any]] = {
+    "count": {"num_format": "0", "align": "center"},
+    "date": {"num_format": "yyyy-mm-dd", "align": "center"},
+    "text": {"num_format": "@", "text_wrap": True, "valign": "top"},
+}
+_TEXT_FORMAT = {"num_format": "@", "text_wrap": True}
+
+
+def input_style(kind: str, *, locked: bool, marked: bool) -> dict[str, Any]:
+    """Format properties of an input cell: light fill and unlocked, unless prefilled and locked."""
+    props = {**_INPUT_BASE, **_INPUT_BY_KIND.get(kind, _TEXT_FORMAT)}
+    if marked:
+        props.update(bg_color=MARK_FILL, font_color="#9C0006", locked=False)
+    elif locked:
+        props.update(locked=True)
+    else:
+        props.update(bg_color=INPUT_FILL, locked=False)
+    return props
+
+
+@dataclass
+class FormContent:
+    """What goes into one generated form besides its layout."""
+
+    unit: Unit | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    marks: Mapping[str, str] = field(default_factory=dict)  # field id -> message (feedback)
+    notice: Sequence[str] = ()  # lines of the feedback note block above the form
+
+
+def generated_at() -> str:
+    """The generation date: SOURCE_DATE_EPOCH when set (reproducible builds), else today."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    return when.date().isoformat()
+
+
+def _ok(rc: int | None, what: str) -> None:
+    # xlsxwriter reports mistakes with negative return codes instead of raising.
+    if rc is not None and rc < 0:
+        raise RuntimeError(f"xlsxwriter rejected {what} (code {rc})")
+
+
+def _validation(f: Field, campaign: Campaign) -> dict[str, Any]:
+    if f.kind == "count":
+        return {"validate": "integer", "criteria": "between", "minimum": 0, "maximum": MAX_COUNT,
+                "input_title": "填写整数", "input_message": "请填0至1000000之间的整数；没有开展的填0。",
+                "error_title": "只能填整数", "error_message": "此处只能填写0至1000000之间的整数，不要加单位或文字。"}
+    if f.kind == "date":
+        low, high = campaign.date_window
+        return {"validate": "date", "criteria": "between", "minimum": dt.datetime.combine(low, dt.time()),
+                "maximum": dt.datetime.combine(high, dt.time()), "input_title": "填写日期",
+                "input_message": f"请按 {campaign.year}-06-28 的格式填写日期。",
+                "error_title": "日期不对", "error_message": f"请填写{low:%Y年%m月%d日}至{high:%Y年%m月%d日}之间的日期，格式如 {campaign.year}-06-28。"}
+    limits = {"phone": (20, "手机11位，或带区号的固定电话，如 0311-6627527。"),
+              "mobile": (20, "请填写11位手机号码，如 13812345678。"),
+              "email": (64, "请填写电子邮箱，如 name@example.com。"),
+              "person": (20, "请填写姓名。"),
+              "unit": (60, "请填写单位全称，与公章一致。"),
+              "text": (MAX_TEXT, f"可填写文字，不超过{MAX_TEXT}字。")}
+    length, prompt = limits[f.kind]
+    return {"validate": "length", "criteria": "<=", "value": length, "input_title": f.label[:32],
+            "input_message": prompt, "error_title": "内容过长", "error_message": f"最多{length}个字符。"}
+
+
+def _write_cell(ws: Any, cell: Cell, value: Any, fmt: Any) -> None:
+    last_row = cell.last_row if cell.last_row is not None else cell.row
+    last_col = cell.last_col if cell.last_col is not None else cell.col
+    if cell.merged:
+        _ok(ws.merge_range(cell.row, cell.col, last_row, last_col, "", fmt), f"merge at {cell.address}")
+    if value is None or value == "":
+        _ok(ws.write_blank(cell.row, cell.col, None, fmt), f"blank at {cell.address}")
+    elif isinstance(value, bool):
+        _ok(ws.write_string(cell.row, cell.col, str(value), fmt), f"text at {cell.address}")
+    elif isinstance(value, int | float):
+        _ok(ws.write_number(cell.row, cell.col, value, fmt), f"number at {cell.address}")
+    elif isinstance(value, dt.date):
+        when = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+        _ok(ws.write_datetime(cell.row, cell.col, when, fmt), f"date at {cell.address}")
+    else:
+        # Unit text is always a string: never a formula, never a link.
+        _ok(ws.write_string(cell.row, cell.col, str(value), fmt), f"text at {cell.address}")
+
+
+def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, offset: int) -> None:
+    meta = wb.add_worksheet(META_SHEET)
+    rows = [
+        ("form_id", spec.id), ("form_version", spec.version), ("campaign_id", campaign.id),
+        ("year", str(campaign.year)), ("unit_code", unit.code if unit else ""),
+        ("unit_name", unit.name if unit else ""), ("generated_at", generated_at()),
+        ("layout_offset", str(offset)),
+    ]
+    for r, (key, value) in enumerate(rows):
+        _ok(meta.write_string(r, 0, key), "meta key")
+        _ok(meta.write_string(r, 1, value), "meta value")
+    meta.protect(SHEET_PASSWORD)
+    meta.very_hidden()
+
+
+def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], width: int) -> None:
+    fmt = wb.add_format(_STYLES["notice"])
+    text = "\n".join(notice)
+    total = 0.0
+    for line in notice:
+        total += 14 * text_lines(line, 95.0)
+    _ok(ws.merge_range(0, 0, 0, width - 1, "", fmt), "notice")
+    _ok(ws.write_string(0, 0, text, fmt), "notice")
+    ws.set_row(0, min(max(total + 6, 30), 409))
+
+
+def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormContent) -> Path:
+    """Write one form workbook to ``path`` atomically and return the path."""
+    offset = 2 if content.notice else 0
+    layout = build_layout(spec, campaign.year, offset)
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                            "strings_to_numbers": False})
+        created = dt.datetime.fromisoformat(generated_at())
+        wb.set_properties({"title": spec.title_for(campaign.year), "author": campaign.bureau,
+                           "company": campaign.bureau, "created": created,
+                           "comments": f"{campaign.id} {spec.id} {spec.version}"})
+        ws = wb.add_worksheet(spec.sheet)
+        _render(wb, ws, layout, campaign, content)
+        if content.notice:
+            _notice_rows(ws, wb, content.notice, len(layout.widths))
+        _write_meta(wb, spec, campaign, content.unit, offset)
+        for cell in layout.inputs:
+            assert cell.field is not None
+            ref = xl_rowcol_to_cell(cell.row, cell.col, row_abs=True, col_abs=True)
+            _ok(wb.define_name(cell.field.id, f"='{spec.sheet}'!{ref}"), f"name {cell.field.id}")
+        wb.close()
+    return path
+
+
+def _render(wb: Any, ws: Any, layout: FormLayout, campaign: Campaign, content: FormContent) -> None:
+    formats = {name: wb.add_format(props) for name, props in _STYLES.items()}
+    for col, width in enumerate(layout.widths):
+        ws.set_column(col, col, width)
+    for row, height in layout.heights.items():
+        ws.set_row(row, height)
+    for cell in layout.cells:
+        f = cell.field
+        if f is None:
+            _write_cell(ws, cell, cell.text, formats[cell.style])
+            continue
+        prefilled = f.kind == "unit" and content.unit is not None
+        marked = f.id in content.marks
+        fmt = wb.add_format(input_style(f.kind, locked=prefilled, marked=marked))
+        value = content.unit.name if prefilled and content.unit else content.values.get(f.id)
+        _write_cell(ws, cell, value, fmt)
+        if not prefilled:
+            _ok(ws.data_validation(cell.row, cell.col, cell.row, cell.col, _validation(f, campaign)),
+                f"validation {f.id}")
+        if marked:
+            _ok(ws.write_comment(cell.row, cell.col, content.marks[f.id],
+                                 {"x_scale": 2.2, "y_scale": 1.6, "author": campaign.section}),
+                f"comment {f.id}")
+    _print_setup(ws, layout)
+    ws.protect(SHEET_PASSWORD, {"select_locked_cells": True, "select_unlocked_cells": True,
+                                "format_columns": True, "format_rows": True})
+
+
+def _print_setup(ws: Any, layout: FormLayout) -> None:
+    ws.set_paper(9)  # A4
+    if layout.landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.center_horizontally()
+    ws.repeat_rows(*layout.repeat_rows)
+    ws.fit_to_pages(1, layout.fit_pages_tall)
+    ws.print_area(0, 0, layout.last_row, len(layout.widths) - 1)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.hide_gridlines(2)
+
+
+def template_name(spec: FormSpec, unit: Unit | None) -> str:
+    """File name of a template: annex, title, and the unit code and name (or 通用)."""
+    short = spec.title.replace("{year}年", "").replace("“安全生产月”", "")
+    suffix = f"{unit.code}_{unit.name}" if unit else "通用空白"
+    return f"{spec.annex}_{short}_{suffix}.xlsx"
+
+
+def generate_templates(
+    forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, out_dir: Path
+) -> list[Path]:
+    """Write every unit's two forms plus one generic copy of each; return the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for spec in forms.values():
+        for unit in [*roster, None]:
+            path = out_dir / template_name(spec, unit)
+            written.append(write_form(path, spec, campaign, FormContent(unit=unit)))
+    return written
+
+
+def layout_for(spec: FormSpec, campaign: Campaign) -> FormLayout:
+    """The layout a template of this campaign uses (no feedback offset)."""
+    return build_layout(spec, campaign.year)

@@ -1,0 +1,278 @@
+"""Load and check the declarative form specs in ``pipeline/forms/*.toml``.
+
+The spec is the single source of truth: the template layout, the pandera schema,
+the rollup columns and the rollup sentences are all derived from these objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import SpecError
+
+FORMS_DIR = Path(__file__).parent / "forms"
+FORM_IDS = ("annex1", "annex2")
+
+KINDS = ("count", "text", "person", "phone", "mobile", "email", "date", "unit")
+UNITS = ("次", "场", "场次", "人次", "人", "篇", "个", "条", "家", "部", "张", "条次", "")
+SEVERITIES = ("错误", "警告")
+CHECKS = ("second_ge_first", "first_zero_second_zero")
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# An Excel defined name must not look like a cell reference such as "ab12".
+_CELL_LIKE_RE = re.compile(r"^[a-z]{1,3}[0-9]+$")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
+_FORM_KEYS = {"id", "annex", "title", "sheet", "deadline"}
+_FIELD_KEYS = {"id", "label", "kind", "unit", "required"}
+_SECTION_KEYS = {"id", "title", "requirement", "sentence", "fields"}
+_RULE_KEYS = {"id", "check", "severity", "message", "pairs"}
+_TOP_KEYS = {"form", "header", "sections", "rules"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input blank of a form."""
+
+    id: str
+    label: str
+    kind: str
+    unit: str
+    required: bool
+    section: str  # section id, or "header"
+    section_title: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One 活动项目 (or, for 附件2, the liaison row)."""
+
+    id: str
+    title: str
+    requirement: str
+    sentence: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field rule applied to each listed (first, second) field pair."""
+
+    id: str
+    check: str
+    severity: str
+    message: str
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A whole form: header fields, sections, rules and its content version."""
+
+    id: str
+    annex: str
+    title: str
+    sheet: str
+    deadline: str
+    header: tuple[Field, ...]
+    sections: tuple[Section, ...]
+    rules: tuple[Rule, ...]
+    version: str
+    path: Path
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """Header fields first, then section fields in form order."""
+        return self.header + tuple(f for s in self.sections for f in s.fields)
+
+    @property
+    def body_fields(self) -> tuple[Field, ...]:
+        """The fields of the sections (not the header)."""
+        return tuple(f for s in self.sections for f in s.fields)
+
+    @property
+    def has_sentences(self) -> bool:
+        """True for a statistics form (附件1) whose sections carry 进展情况 sentences."""
+        return any(s.sentence for s in self.sections)
+
+    def field(self, field_id: str) -> Field:
+        """The field with this id."""
+        for f in self.fields:
+            if f.id == field_id:
+                return f
+        raise KeyError(field_id)
+
+    def title_for(self, year: int) -> str:
+        """The title with the campaign year filled in."""
+        return self.title.replace("{year}", str(year))
+
+
+def _fail(path: Path, key: str, why: str) -> SpecError:
+    return SpecError(f"表单定义文件 {path} 中 {key} 有误：{why}")
+
+
+def _check_keys(path: Path, where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise _fail(path, f"{where}.{unknown[0]}", f"未知的键“{unknown[0]}”，允许的键为：{'、'.join(sorted(allowed))}。")
+
+
+def _str(path: Path, where: str, table: Mapping[str, Any], key: str, *, empty: bool = False) -> str:
+    value = table.get(key)
+    if not isinstance(value, str):
+        raise _fail(path, f"{where}.{key}", "缺少此项或不是文字。")
+    if not empty and not value.strip():
+        raise _fail(path, f"{where}.{key}", "不能为空。")
+    return value
+
+
+def _table_list(path: Path, where: str, value: Any) -> list[Mapping[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _fail(path, where, "应为 [[...]] 表格数组。")
+    return value
+
+
+def _field(path: Path, where: str, raw: Mapping[str, Any], section: str, title: str) -> Field:
+    _check_keys(path, where, raw, _FIELD_KEYS)
+    fid = _str(path, where, raw, "id")
+    if not _ID_RE.match(fid) or _CELL_LIKE_RE.match(fid):
+        raise _fail(path, f"{where}.id", f"“{fid}”不是合法的字段编号（小写英文字母开头，只含 a-z、0-9、_，且不能形如单元格地址）。")
+    kind = _str(path, where, raw, "kind")
+    if kind not in KINDS:
+        raise _fail(path, f"{where}.kind", f"“{kind}”不是已知类型，可选：{'、'.join(KINDS)}。")
+    unit = _str(path, where, raw, "unit", empty=True) if "unit" in raw else ""
+    if unit not in UNITS:
+        raise _fail(path, f"{where}.unit", f"“{unit}”不是已知计量单位，可选：{'、'.join(u for u in UNITS if u)}。")
+    required = raw.get("required", False)
+    if not isinstance(required, bool):
+        raise _fail(path, f"{where}.required", "应为 true 或 false。")
+    return Field(fid, _str(path, where, raw, "label"), kind, unit, required, section, title)
+
+
+def _section(path: Path, index: int, raw: Mapping[str, Any]) -> Section:
+    where = f"sections[{index}]"
+    _check_keys(path, where, raw, _SECTION_KEYS)
+    sid = _str(path, where, raw, "id")
+    title = _str(path, where, raw, "title")
+    fields = tuple(
+        _field(path, f"{where}.fields[{i}]", f, sid, title)
+        for i, f in enumerate(_table_list(path, f"{where}.fields", raw.get("fields")))
+    )
+    if not fields:
+        raise _fail(path, f"{where}.fields", "每个活动项目至少要有一个填报项。")
+    sentence = _str(path, where, raw, "sentence", empty=True)
+    if sentence:
+        placeholders = _PLACEHOLDER_RE.findall(sentence)
+        ids = [f.id for f in fields]
+        for ph in placeholders:
+            if ph not in ids:
+                raise _fail(path, f"{where}.sentence", f"占位符“{{{ph}}}”没有对应的填报项（fields）。")
+        for fid in ids:
+            if placeholders.count(fid) != 1:
+                raise _fail(path, f"{where}.fields.{fid}", "该填报项在进展情况语句（sentence）中应恰好出现一次。")
+        if placeholders != ids:
+            raise _fail(path, f"{where}.sentence", "占位符的顺序应与 fields 的顺序一致。")
+    requirement = _str(path, where, raw, "requirement", empty=True)
+    return Section(sid, title, requirement, sentence, fields)
+
+
+def _rule(path: Path, index: int, raw: Mapping[str, Any], fields: Mapping[str, Field]) -> Rule:
+    where = f"rules[{index}]"
+    _check_keys(path, where, raw, _RULE_KEYS)
+    check = _str(path, where, raw, "check")
+    if check not in CHECKS:
+        raise _fail(path, f"{where}.check", f"“{check}”不是已知规则，可选：{'、'.join(CHECKS)}。")
+    severity = _str(path, where, raw, "severity")
+    if severity not in SEVERITIES:
+        raise _fail(path, f"{where}.severity", "只能是“错误”或“警告”。")
+    pairs_raw = raw.get("pairs")
+    if not isinstance(pairs_raw, list) or not pairs_raw:
+        raise _fail(path, f"{where}.pairs", "应为非空的字段编号对列表，如 [[\"a\", \"b\"]]。")
+    pairs: list[tuple[str, str]] = []
+    for pair in pairs_raw:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+            raise _fail(path, f"{where}.pairs", f"{pair!r} 不是两个字段编号组成的一对。")
+        for fid in pair:
+            if fid not in fields:
+                raise _fail(path, f"{where}.pairs.{fid}", "没有这个字段编号。")
+            if fields[fid].kind != "count":
+                raise _fail(path, f"{where}.pairs.{fid}", "交叉规则只能用于数量（count）字段。")
+        pairs.append((pair[0], pair[1]))
+    return Rule(_str(path, where, raw, "id"), check, severity, _str(path, where, raw, "message"), tuple(pairs))
+
+
+def load_spec(path: Path) -> FormSpec:
+    """Load one form spec file, raising :class:`SpecError` with the file and key on any problem."""
+    try:
+        data_bytes = path.read_bytes()
+        raw = tomllib.loads(data_bytes.decode("utf-8"))
+    except FileNotFoundError as exc:
+        raise SpecError(f"找不到表单定义文件 {path}。") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"表单定义文件 {path} 不是合法的 TOML：{exc}") from exc
+    _check_keys(path, "(顶层)", raw, _TOP_KEYS)
+    form = raw.get("form")
+    if not isinstance(form, dict):
+        raise _fail(path, "form", "缺少 [form] 表。")
+    _check_keys(path, "form", form, _FORM_KEYS)
+    header = tuple(
+        _field(path, f"header[{i}]", h, "header", "表头")
+        for i, h in enumerate(_table_list(path, "header", raw.get("header")))
+    )
+    sections = tuple(_section(path, i, s) for i, s in enumerate(_table_list(path, "sections", raw.get("sections"))))
+    all_fields = header + tuple(f for s in sections for f in s.fields)
+    seen: dict[str, Field] = {}
+    labels: set[str] = set()
+    for f in all_fields:
+        if f.id in seen:
+            raise _fail(path, f.id, f"字段编号“{f.id}”重复。")
+        if f.label in labels:
+            raise _fail(path, f.id, f"字段名称“{f.label}”重复，汇总表的列名必须唯一。")
+        seen[f.id] = f
+        labels.add(f.label)
+    section_ids = [s.id for s in sections]
+    if len(set(section_ids)) != len(section_ids):
+        raise _fail(path, "sections.id", "活动项目编号重复。")
+    rules = tuple(_rule(path, i, r, seen) for i, r in enumerate(_table_list(path, "rules", raw.get("rules"))))
+    return FormSpec(
+        id=_str(path, "form", form, "id"),
+        annex=_str(path, "form", form, "annex"),
+        title=_str(path, "form", form, "title"),
+        sheet=_str(path, "form", form, "sheet"),
+        deadline=_str(path, "form", form, "deadline"),
+        header=header,
+        sections=sections,
+        rules=rules,
+        version=hashlib.sha256(data_bytes).hexdigest()[:12],
+        path=path,
+    )
+
+
+@cache
+def _load_cached(path: Path) -> FormSpec:
+    return load_spec(path)
+
+
+def load_forms(forms_dir: Path = FORMS_DIR) -> dict[str, FormSpec]:
+    """Load annex1 and annex2 from a folder, keyed by form id."""
+    forms: dict[str, FormSpec] = {}
+    for form_id in FORM_IDS:
+        spec = _load_cached(forms_dir / f"{form_id}.toml")
+        if spec.id != form_id:
+            raise _fail(spec.path, "form.id", f"应为“{form_id}”，与文件名一致。")
+        forms[form_id] = spec
+    return forms
+
+
+def iter_count_fields(spec: FormSpec) -> Iterator[Field]:
+    """The whole-number fields, in form order."""
+    return (f for f in spec.fields if f.kind == "count")
