@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+
+# Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
+COMMAND_MODULES = ("pipeline.commands",)
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}
@@ -73,7 +77,8 @@ def cmd_fields(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered command."""
-    import pipeline.commands  # noqa: F401  (registers the remaining commands)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)  # registers that module's commands
 
     parser = argparse.ArgumentParser(prog="python -m pipeline", description="“安全生产月”报表收集与汇总工具")
     subs = parser.add_subparsers(dest="command", required=True, metavar="命令")
@@ -98,3 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other CLI tools do.
+        sys.stderr.close()
+        return 0

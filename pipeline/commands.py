@@ -1,3 +1,97 @@
-"""The ingest-side commands (rollup, check, demo, mail), registered on the CLI."""
+"""The ingest-side commands (rollup, check, demo), registered on the CLI."""
 
 from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from pipeline.cli import _settings, command
+from pipeline.errors import PipelineError
+from pipeline.submission import (
+    ACCEPTED,
+    DUPLICATE,
+    ERROR,
+    IGNORED,
+    REJECTED,
+    SUPERSEDED,
+    UNSUPPORTED,
+)
+
+
+def _progress(paths: list[Path]) -> Iterable[Path]:
+    from tqdm import tqdm
+
+    return tqdm(paths, desc="读取来件", unit="个", file=sys.stderr, disable=not sys.stderr.isatty() or not paths)
+
+
+def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """The Chinese closing summary of a rollup run."""
+    from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED
+
+    counts = rollup.outcome_counts()
+    total = len(rollup.submissions)
+    lines = [
+        f"收到文件 {total} 个 = 采用 {counts.get(ACCEPTED, 0)} + 已被替代 {counts.get(SUPERSEDED, 0)}"
+        f" + 退回 {counts.get(REJECTED, 0)} + 无法识别 {counts.get(UNSUPPORTED, 0)}"
+        f" + 重复 {counts.get(DUPLICATE, 0)} + 忽略 {counts.get(IGNORED, 0)}",
+    ]
+    units = len(rollup.roster)
+    for spec in rollup.forms.values():
+        sts = [s for s in rollup.statuses if s.form_id == spec.id]
+        by = {k: sum(s.status == k for s in sts) for k in (PASSED, WARNED, RETURNED, MISSING)}
+        accepted = sum(s.counted is not None for s in sts)
+        on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
+        lines.append(
+            f"{spec.annex}：应报 {units} 个单位，已通过 {by[PASSED]}，有警告 {by[WARNED]}，退回 {by[RETURNED]}，"
+            f"未报送 {by[MISSING]}；报送率 {accepted / units:.0%}，按时率 {on_time / units:.0%}"
+        )
+    lines.append(f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv）")
+    return lines
+
+
+@command("campaign", "roster", "inbox", "outbox")
+def cmd_rollup(args: argparse.Namespace) -> int:
+    """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况和校验问题清单。"""
+    from pipeline.report import write_outputs
+    from pipeline.rollup import run_rollup
+
+    forms, campaign, roster = _settings(args)
+    if not args.inbox.is_dir():
+        raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
+    rollup = run_rollup(args.inbox, forms, campaign, roster, progress=_progress)
+    workbook = write_outputs(args.outbox, rollup)
+    print("\n".join(summary_lines(rollup, workbook)))
+    return 0
+
+
+def _configure_check(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("files", nargs="+", type=Path, metavar="文件", help="要检查的报表文件")
+
+
+@command("campaign", "roster")
+def cmd_check(args: argparse.Namespace) -> int:
+    """只检查指定的报表文件并列出问题，不写任何文件；有“错误”时退出码为 1。"""
+    from pipeline.rollup import build_rollup, read_file
+
+    forms, campaign, roster = _settings(args)
+    subs = []
+    for path in args.files:
+        if not path.is_file():
+            raise PipelineError(f"找不到文件 {path}。")
+        subs.append(read_file(path.resolve(), path.resolve().parent, forms, campaign, roster))
+    build_rollup(subs, forms, campaign, roster)
+    failed = False
+    for sub in subs:
+        errors, warnings = sub.errors, sub.warnings
+        verdict = "不通过" if errors else ("通过（有警告）" if warnings else "通过")
+        unit = sub.unit.name if sub.unit else "单位未识别"
+        print(f"{sub.file}：{verdict}（{unit}，错误 {errors} 个，警告 {warnings} 个）")
+        for f in sub.findings:
+            print(f"  [{f.severity}] {f.text}")
+        failed = failed or any(f.severity == ERROR for f in sub.findings)
+    return 1 if failed else 0
+
+
+cmd_check.configure = _configure_check  # type: ignore[attr-defined]

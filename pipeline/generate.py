@@ -86,7 +86,7 @@ def generated_at() -> str:
     return when.date().isoformat()
 
 
-def _ok(rc: int | None, what: str) -> None:
+def check_rc(rc: int | None, what: str) -> None:
     # xlsxwriter reports mistakes with negative return codes instead of raising.
     if rc is not None and rc < 0:
         raise RuntimeError(f"xlsxwriter rejected {what} (code {rc})")
@@ -118,19 +118,19 @@ def _write_cell(ws: Any, cell: Cell, value: Any, fmt: Any) -> None:
     last_row = cell.last_row if cell.last_row is not None else cell.row
     last_col = cell.last_col if cell.last_col is not None else cell.col
     if cell.merged:
-        _ok(ws.merge_range(cell.row, cell.col, last_row, last_col, "", fmt), f"merge at {cell.address}")
+        check_rc(ws.merge_range(cell.row, cell.col, last_row, last_col, "", fmt), f"merge at {cell.address}")
     if value is None or value == "":
-        _ok(ws.write_blank(cell.row, cell.col, None, fmt), f"blank at {cell.address}")
+        check_rc(ws.write_blank(cell.row, cell.col, None, fmt), f"blank at {cell.address}")
     elif isinstance(value, bool):
-        _ok(ws.write_string(cell.row, cell.col, str(value), fmt), f"text at {cell.address}")
+        check_rc(ws.write_string(cell.row, cell.col, str(value), fmt), f"text at {cell.address}")
     elif isinstance(value, int | float):
-        _ok(ws.write_number(cell.row, cell.col, value, fmt), f"number at {cell.address}")
+        check_rc(ws.write_number(cell.row, cell.col, value, fmt), f"number at {cell.address}")
     elif isinstance(value, dt.date):
         when = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
-        _ok(ws.write_datetime(cell.row, cell.col, when, fmt), f"date at {cell.address}")
+        check_rc(ws.write_datetime(cell.row, cell.col, when, fmt), f"date at {cell.address}")
     else:
         # Unit text is always a string: never a formula, never a link.
-        _ok(ws.write_string(cell.row, cell.col, str(value), fmt), f"text at {cell.address}")
+        check_rc(ws.write_string(cell.row, cell.col, str(value), fmt), f"text at {cell.address}")
 
 
 def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, offset: int) -> None:
@@ -142,8 +142,8 @@ def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, 
         ("layout_offset", str(offset)),
     ]
     for r, (key, value) in enumerate(rows):
-        _ok(meta.write_string(r, 0, key), "meta key")
-        _ok(meta.write_string(r, 1, value), "meta value")
+        check_rc(meta.write_string(r, 0, key), "meta key")
+        check_rc(meta.write_string(r, 1, value), "meta value")
     meta.protect(SHEET_PASSWORD)
     meta.very_hidden()
 
@@ -154,8 +154,8 @@ def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], width: int) -> None:
     total = 0.0
     for line in notice:
         total += 14 * text_lines(line, 95.0)
-    _ok(ws.merge_range(0, 0, 0, width - 1, "", fmt), "notice")
-    _ok(ws.write_string(0, 0, text, fmt), "notice")
+    check_rc(ws.merge_range(0, 0, 0, width - 1, "", fmt), "notice")
+    check_rc(ws.write_string(0, 0, text, fmt), "notice")
     ws.set_row(0, min(max(total + 6, 30), 409))
 
 
@@ -178,7 +178,7 @@ def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormCont
         for cell in layout.inputs:
             assert cell.field is not None
             ref = xl_rowcol_to_cell(cell.row, cell.col, row_abs=True, col_abs=True)
-            _ok(wb.define_name(cell.field.id, f"='{spec.sheet}'!{ref}"), f"name {cell.field.id}")
+            check_rc(wb.define_name(cell.field.id, f"='{spec.sheet}'!{ref}"), f"name {cell.field.id}")
         wb.close()
     return path
 
@@ -200,10 +200,10 @@ def _render(wb: Any, ws: Any, layout: FormLayout, campaign: Campaign, content: F
         value = content.unit.name if prefilled and content.unit else content.values.get(f.id)
         _write_cell(ws, cell, value, fmt)
         if not prefilled:
-            _ok(ws.data_validation(cell.row, cell.col, cell.row, cell.col, _validation(f, campaign)),
+            check_rc(ws.data_validation(cell.row, cell.col, cell.row, cell.col, _validation(f, campaign)),
                 f"validation {f.id}")
         if marked:
-            _ok(ws.write_comment(cell.row, cell.col, content.marks[f.id],
+            check_rc(ws.write_comment(cell.row, cell.col, content.marks[f.id],
                                  {"x_scale": 2.2, "y_scale": 1.6, "author": campaign.section}),
                 f"comment {f.id}")
     _print_setup(ws, layout)

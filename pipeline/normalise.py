@@ -1,0 +1,156 @@
+"""Turn raw cell values into typed values, recording every correction as a 警告.
+
+Nothing is thrown away: the raw value stays on the :class:`RawCell`; what cannot be
+understood is passed on unchanged so that the pandera schema reports it against its cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Any
+
+from openpyxl.utils.datetime import from_excel
+
+from pipeline.spec import Field, FormSpec
+from pipeline.submission import ERROR, WARNING, RawCell, Submission
+
+NIL_WORDS = {"无", "没有", "/", "\\", "—", "——", "-", "--", "－", "×", "x", "空", "暂无", "未开展"}
+_NUMBER_RE = re.compile(
+    r"^(?:约|大约|共|合计|计|近|超过)?\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?:余|多)?\s*(?P<unit>[\u4e00-\u9fff（）()]{0,4})$"
+)
+_CHINESE_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
+_DATE_RES = (
+    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?$"),
+    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
+)
+# Excel serial numbers for 2000-01-01 .. 2099-12-31: a bare number in that range in a date cell is a serial.
+_SERIAL_RANGE = (36526, 73415)
+
+
+def fold(text: str) -> str:
+    """Full-width digits, letters and signs to ASCII; trim surrounding spaces."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def display(value: Any) -> str:
+    """A raw value as the unit typed it, for messages."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    return str(value)
+
+
+def _count(text: str) -> tuple[Any, str]:
+    """Parse a count typed as text; returns (value, correction note) or (text, "") when unknown."""
+    if text in NIL_WORDS:
+        return 0, f"“{text}”已按 0 计"
+    cleaned = text.replace(",", "").replace("，", "")
+    if re.fullmatch(r"[+]?[0-9]+(\.0+)?", cleaned):
+        return int(float(cleaned)), ("已去掉千位分隔符" if cleaned != text else "")
+    if re.fullmatch(r"-[0-9]+(\.[0-9]+)?", cleaned):
+        return float(cleaned), ""
+    if re.fullmatch(r"[+]?[0-9]*\.[0-9]+", cleaned):
+        return float(cleaned), ""
+    match = _NUMBER_RE.match(cleaned)
+    if match:
+        number = float(match["num"])
+        value = int(number) if number.is_integer() else number
+        return value, f"已按数字 {match['num']} 计"
+    if _CHINESE_NUMERAL_RE.match(cleaned):
+        import cn2an  # lazy: slow to import and rarely needed
+
+        try:
+            return int(cn2an.cn2an(cleaned, "smart")), f"中文数字已按 {int(cn2an.cn2an(cleaned, 'smart'))} 计"
+        except (ValueError, KeyError):
+            return text, ""
+    return text, ""
+
+
+def normalise_count(raw: Any) -> tuple[Any, str]:
+    """A count value and a correction note ("" when none was needed)."""
+    if raw is None:
+        return None, ""
+    if isinstance(raw, bool):
+        return str(raw), ""
+    if isinstance(raw, int):
+        return raw, ""
+    if isinstance(raw, float):
+        return (int(raw), "") if raw.is_integer() else (raw, "")
+    if isinstance(raw, dt.datetime | dt.date):
+        return display(raw), ""
+    text = fold(str(raw))
+    if not text:
+        return None, ""
+    return _count(text)
+
+
+def normalise_date(raw: Any) -> tuple[Any, str]:
+    """A date from a date cell, an Excel serial or text in the usual Chinese spellings."""
+    if raw is None:
+        return None, ""
+    if isinstance(raw, dt.datetime):
+        return raw.date(), ""
+    if isinstance(raw, dt.date):
+        return raw, ""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        if _SERIAL_RANGE[0] <= raw <= _SERIAL_RANGE[1]:
+            return from_excel(raw).date(), "日期以数字形式保存，已换算"
+        return display(raw), ""
+    text = fold(str(raw)).replace(" ", "")
+    if not text:
+        return None, ""
+    for pattern in _DATE_RES:
+        match = pattern.match(text)
+        if match:
+            try:
+                return dt.date(int(match["y"]), int(match["m"]), int(match["d"])), ""
+            except ValueError:
+                return text, ""
+    return text, ""
+
+
+def normalise_text(raw: Any, kind: str) -> tuple[Any, str]:
+    """Text-like kinds: phones keep their digits as typed; everything becomes a trimmed string."""
+    if raw is None:
+        return None, ""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    text = fold(display(raw))
+    if kind in ("phone", "mobile"):
+        # "(0311) 662 7527" -> "0311-6627527": an area code in brackets becomes a prefix.
+        text = re.sub(r"\s+", "", text)
+        text = re.sub(r"^\((\d{3,4})\)", r"\1-", text)
+    return (text or None), ""
+
+
+def normalise_field(f: Field, cell: RawCell) -> tuple[Any, str]:
+    """Dispatch on the field kind."""
+    if f.kind == "count":
+        return normalise_count(cell.value)
+    if f.kind == "date":
+        return normalise_date(cell.value)
+    return normalise_text(cell.value, f.kind)
+
+
+def normalise_submission(sub: Submission, spec: FormSpec) -> None:
+    """Fill ``sub.values`` from ``sub.raw`` and record corrections and uncomputed formulas."""
+    for f in spec.fields:
+        cell = sub.raw.get(f.id)
+        if cell is None:
+            continue
+        if cell.formula is not None and cell.value is None:
+            sub.add(ERROR, "公式未计算", f"单元格中是公式“{cell.formula}”，但没有计算结果。请直接填写数字，或在 Excel/WPS 中打开后保存一次再发送。",
+                    f.id, f.label, cell.address, cell.formula)
+            sub.values[f.id] = None
+            continue
+        value, note = normalise_field(f, cell)
+        sub.values[f.id] = value
+        if note:
+            sub.add(WARNING, "已自动更正", f"{note}。请今后只填阿拉伯数字。" if f.kind == "count" else f"{note}。",
+                    f.id, f.label, cell.address, display(cell.value))

@@ -1,0 +1,355 @@
+"""Write the county rollup workbook and its CSV twins into outbox/, atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+
+from pipeline.atomic import atomic_path
+from pipeline.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
+from pipeline.layout import section_heading, text_lines
+from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED, Rollup, UnitStatus, records
+from pipeline.spec import FormSpec
+from pipeline.submission import Finding
+
+STATUSES = (PASSED, WARNED, RETURNED, MISSING)
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
+ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
+STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings"]
+RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
+
+
+def csv_safe(value: Any) -> Any:
+    """Neutralise text a spreadsheet would evaluate when the CSV is opened (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """UTF-8 with BOM so that Excel opens it with the right encoding; written atomically."""
+    frame = pd.DataFrame(list(rows), columns=list(columns)).map(csv_safe)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+def rollup_name(rollup: Rollup) -> str:
+    """File name of the rollup workbook: county, year, form title."""
+    c = rollup.campaign
+    return f"{c.county}{c.year}年安全生产月活动情况汇总.xlsx"
+
+
+def issue_rows(rollup: Rollup) -> list[dict[str, Any]]:
+    """Every finding of every file."""
+    rows = []
+    for sub in rollup.submissions:
+        for f in sub.findings:
+            rows.append({"file": f.file, "unit_code": f.unit_code, "form": f.form, "sheet": f.sheet, "cell": f.cell,
+                         "field_id": f.field_id, "value": f.value, "severity": f.severity, "rule": f.rule,
+                         "message": f.text})
+    return rows
+
+
+def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
+    """One row per roster unit and form."""
+    rows = []
+    for st in rollup.statuses:
+        basis = st.counted or st.latest
+        date = basis.report_date if basis else None
+        rows.append({"unit_code": st.unit.code, "unit_name": st.unit.name, "form": st.form_id, "status": st.status,
+                     "file": basis.file if basis else "", "report_date": date.isoformat() if date else "",
+                     "on_time": "" if st.on_time is None else ("是" if st.on_time else "否"),
+                     "errors": st.latest.errors if st.latest else 0,
+                     "warnings": st.latest.warnings if st.latest else 0})
+    return rows
+
+
+class _Book:
+    """Thin wrapper: shared formats and string-only writing of unit text."""
+
+    def __init__(self, path: Path) -> None:
+        self.wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                                  "strings_to_numbers": False})
+        base = {"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter"}
+        self.f = {
+            "title": self.wb.add_format({"font_name": TITLE_FONT, "font_size": 18, "bold": True, "align": "center",
+                                         "valign": "vcenter"}),
+            "annex": self.wb.add_format({"font_name": HEAD_FONT, "font_size": 14}),
+            "head": self.wb.add_format({**base, "font_name": HEAD_FONT, "bold": True, "border": 1, "align": "center",
+                                        "text_wrap": True, "bg_color": "#D9D9D9"}),
+            "cell": self.wb.add_format({**base, "border": 1, "text_wrap": True}),
+            "quoted": self.wb.add_format({**base, "border": 1, "text_wrap": True, "quote_prefix": True}),
+            "num": self.wb.add_format({**base, "border": 1, "num_format": "#,##0", "align": "right"}),
+            "pct": self.wb.add_format({**base, "border": 1, "num_format": "0.0%"}),
+            "total": self.wb.add_format({**base, "border": 1, "bold": True, "num_format": "#,##0",
+                                         "bg_color": "#F2F2F2"}),
+            "missing": self.wb.add_format({**base, "border": 1, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
+            "warn": self.wb.add_format({**base, "border": 1, "bg_color": "#FFEB9C"}),
+            "ok": self.wb.add_format({**base, "border": 1, "bg_color": "#C6EFCE"}),
+            "text": self.wb.add_format({**base, "text_wrap": True, "valign": "top", "border": 1, "font_size": 10.5}),
+            "plain": self.wb.add_format(base),
+            "bold": self.wb.add_format({**base, "bold": True}),
+        }
+
+    def text(self, ws: Any, row: int, col: int, value: Any, fmt: str = "cell") -> None:
+        """Write unit-supplied text strictly as a string; a leading = + - @ gets a quote prefix."""
+        text = "" if value is None else str(value)
+        style = "quoted" if text.startswith(FORMULA_TRIGGERS) and fmt == "cell" else fmt
+        check_rc(ws.write_string(row, col, text, self.f[style]), f"text at {row},{col}")
+
+    def value(self, ws: Any, row: int, col: int, value: Any, fmt: str = "num") -> None:
+        """A number as a number, anything else as text."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            check_rc(ws.write_number(row, col, value, self.f[fmt]), f"number at {row},{col}")
+        else:
+            self.text(ws, row, col, "" if value is None else (value.isoformat() if isinstance(value, dt.date)
+                                                                else value))
+
+
+STATUS_FORMAT = {PASSED: "ok", WARNED: "warn", RETURNED: "missing", MISSING: "missing"}
+
+
+def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
+    """汇总表: the official 附件1 layout with the county totals in the 进展情况 sentences."""
+    c = rollup.campaign
+    ws = book.wb.add_worksheet("汇总表")
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 38)
+    ws.set_column(2, 2, 52)
+    check_rc(ws.write_string(0, 0, spec.annex, book.f["annex"]), "annex")
+    check_rc(ws.merge_range(1, 0, 1, 2, spec.title_for(c.year), book.f["title"]), "title")
+    ws.set_row(1, 34)
+    counted = rollup.counted(spec.id)
+    header = (f"填报单位：{c.bureau}    联系人：{c.contact_person}    电话：{c.contact_phone}    "
+              f"填报日期：{dt.date.today().isoformat()}")
+    check_rc(ws.merge_range(2, 0, 2, 2, header, book.f["plain"]), "header")
+    for col, head in enumerate(("活动项目", "内容要求", "进展情况")):
+        book.text(ws, 3, col, head, "head")
+    totals = rollup.totals(spec.id)
+    row = 4
+    for index, section in enumerate(spec.sections):
+        sentence = section.sentence
+        for f in section.fields:
+            if f.kind == "count":
+                filled = f"{totals[f.id]:,}".replace(",", "")
+            else:
+                answers = [f"{s.unit.name if s.unit else ''}：{s.values[f.id]}" for s in counted if s.values.get(f.id)]
+                filled = "；".join(answers) if answers else "无"
+            sentence = sentence.replace("{" + f.id + "}", filled)
+        book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "cell")
+        book.text(ws, row, 1, section.requirement, "text")
+        book.text(ws, row, 2, sentence, "text")
+        lines = max(text_lines(sentence, 52, 0.85), text_lines(section.requirement, 38, 0.85))
+        ws.set_row(row, min(409, 13.5 * lines + 8))
+        row += 1
+    note = (f"说明：本表由 {len(counted)} 个单位报送的合格报表汇总而成（应报 {len(rollup.roster)} 个单位）；"
+            f"各单位明细见“分单位明细”，报送情况见“报送情况”。")
+    check_rc(ws.merge_range(row + 1, 0, row + 1, 2, note, book.f["plain"]), "note")
+    ws.set_paper(9)
+    ws.set_portrait()
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.repeat_rows(3)
+    ws.fit_to_pages(1, 0)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
+    """分单位明细: one row per roster unit, one column per field, a totals row."""
+    ws = book.wb.add_worksheet("分单位明细")
+    fixed = ("单位编码", "单位名称", "类别", "状态")
+    fields = [f for f in spec.body_fields]
+    for col, head in enumerate(fixed):
+        check_rc(ws.merge_range(0, col, 1, col, head, book.f["head"]), "head")
+    col = len(fixed)
+    for section in spec.sections:
+        span = len(section.fields)
+        if span > 1:
+            check_rc(ws.merge_range(0, col, 0, col + span - 1, section.title, book.f["head"]), "section head")
+        else:
+            book.text(ws, 0, col, section.title, "head")
+        for f in section.fields:
+            book.text(ws, 1, col, f.label + (f"（{f.unit}）" if f.unit else ""), "head")
+            col += 1
+    ws.set_row(1, 60)
+    statuses = [s for s in rollup.statuses if s.form_id == spec.id]
+    for r, st in enumerate(statuses, start=2):
+        book.text(ws, r, 0, st.unit.code)
+        book.text(ws, r, 1, st.unit.name)
+        book.text(ws, r, 2, st.unit.category)
+        book.text(ws, r, 3, st.status if st.counted or st.status == MISSING else st.status, STATUS_FORMAT[st.status])
+        for c, f in enumerate(fields, start=len(fixed)):
+            value = st.counted.values.get(f.id) if st.counted else None
+            if value is None:
+                check_rc(ws.write_blank(r, c, None, book.f["cell"]), "blank")
+            else:
+                book.value(ws, r, c, value)
+    total_row = len(statuses) + 2
+    book.text(ws, total_row, 0, "合计", "total")
+    book.text(ws, total_row, 1, f"{len(rollup.counted(spec.id))} 个单位", "total")
+    totals = rollup.totals(spec.id)
+    for c, f in enumerate(fields, start=len(fixed)):
+        if f.kind == "count":
+            check_rc(ws.write_number(total_row, c, totals[f.id], book.f["total"]), "total")
+    ws.set_column(0, 0, 9)
+    ws.set_column(1, 1, 30)
+    ws.set_column(2, 3, 10)
+    ws.set_column(len(fixed), len(fixed) + len(fields) - 1, 12)
+    ws.freeze_panes(2, 2)
+    ws.autofilter(1, 0, total_row - 1, len(fixed) + len(fields) - 1)
+    ws.set_landscape()
+    ws.set_paper(9)
+
+
+def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
+    """联络员表: the consolidated 附件2, one row per roster unit."""
+    ws = book.wb.add_worksheet("联络员表")
+    check_rc(ws.merge_range(0, 0, 0, 8, spec.title_for(rollup.campaign.year), book.f["title"]), "title")
+    ws.set_row(0, 30)
+    fields = [f for f in spec.body_fields]
+    heads = ["序号", "单位名称", *(f.label for f in fields), "报送状态"]
+    for col, head in enumerate(heads):
+        book.text(ws, 1, col, head, "head")
+    statuses = [s for s in rollup.statuses if s.form_id == spec.id]
+    for r, st in enumerate(statuses, start=2):
+        check_rc(ws.write_number(r, 0, r - 1, book.f["cell"]), "seq")
+        book.text(ws, r, 1, st.unit.name)
+        for c, f in enumerate(fields, start=2):
+            book.text(ws, r, c, st.counted.values.get(f.id) if st.counted else "")
+        book.text(ws, r, len(heads) - 1, st.status, STATUS_FORMAT[st.status])
+    for col, width in enumerate((6, 32, 10, 14, 16, 15, 26, 16, 10)):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(2, 0)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(1)
+
+
+def _status_sheet(book: _Book, rollup: Rollup) -> None:
+    """报送情况: rates at the top, a status chart, then one row per unit and form."""
+    ws = book.wb.add_worksheet("报送情况")
+    units = len(rollup.roster)
+    book.text(ws, 0, 0, "表", "head")
+    for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=1):
+        book.text(ws, 0, col, head, "head")
+    for r, spec in enumerate(rollup.forms.values(), start=1):
+        sts = [s for s in rollup.statuses if s.form_id == spec.id]
+        accepted = sum(s.counted is not None for s in sts)
+        on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
+        book.text(ws, r, 0, f"{spec.annex} {spec.title_for(rollup.campaign.year)}")
+        check_rc(ws.write_number(r, 1, units, book.f["num"]), "units")
+        check_rc(ws.write_number(r, 2, accepted, book.f["num"]), "accepted")
+        check_rc(ws.write_number(r, 3, accepted / units if units else 0, book.f["pct"]), "rate")
+        check_rc(ws.write_number(r, 4, on_time, book.f["num"]), "on time")
+        check_rc(ws.write_number(r, 5, on_time / units if units else 0, book.f["pct"]), "on time rate")
+        counts = Counter(s.status for s in sts)
+        for c, status in enumerate(STATUSES, start=6):
+            check_rc(ws.write_number(r, c, counts.get(status, 0), book.f["num"]), "count")
+    chart = book.wb.add_chart({"type": "column", "subtype": "stacked"})
+    for c, status in enumerate(STATUSES, start=6):
+        chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
+                          "values": ["报送情况", 1, c, len(rollup.forms), c],
+                          "fill": {"color": {PASSED: "#70AD47", WARNED: "#FFC000", RETURNED: "#C00000",
+                                            MISSING: "#A5A5A5"}[status]}})
+    chart.set_title({"name": "各表报送状态", "name_font": {"name": HEAD_FONT, "size": 12}})
+    chart.set_legend({"position": "bottom", "font": {"name": BODY_FONT}})
+    chart.set_x_axis({"num_font": {"name": BODY_FONT}})
+    chart.set_size({"width": 620, "height": 260})
+    check_rc(ws.insert_chart(len(rollup.forms) + 2, 0, chart), "chart")
+    start = len(rollup.forms) + 17
+    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "填报日期", "是否按时", "错误数", "警告数", "说明")
+    for col, head in enumerate(heads):
+        book.text(ws, start, col, head, "head")
+    for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
+        values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
+                  row["report_date"], row["on_time"], row["errors"], row["warnings"], st.note)
+        for c, value in enumerate(values):
+            if c == 3:
+                book.text(ws, r, c, value, STATUS_FORMAT[st.status])
+            else:
+                book.value(ws, r, c, value)
+    for col, width in enumerate((9, 30, 8, 8, 40, 12, 9, 8, 8, 40)):
+        ws.set_column(col, col, width)
+    ws.set_column(0, 0, 28)
+    ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+
+
+def _issues_sheet(book: _Book, rollup: Rollup) -> None:
+    """校验问题: one row per finding."""
+    ws = book.wb.add_worksheet("校验问题")
+    heads = ("文件", "单位编码", "单位名称", "表", "工作表", "单元格", "填报项", "所填内容", "规则", "级别", "问题及处理")
+    for col, head in enumerate(heads):
+        book.text(ws, 0, col, head, "head")
+    names = {u.code: u.name for u in rollup.roster}
+    annex = {k: v.annex for k, v in rollup.forms.items()}
+    findings: list[Finding] = [f for s in rollup.submissions for f in s.findings]
+    for r, f in enumerate(findings, start=1):
+        values = (f.file, f.unit_code, names.get(f.unit_code, ""), annex.get(f.form, ""), f.sheet, f.cell, f.label,
+                  f.value, f.rule, f.severity, f.message)
+        for c, value in enumerate(values):
+            book.text(ws, r, c, value, "missing" if c == 9 and value == "错误" else "cell")
+    for col, width in enumerate((30, 9, 26, 6, 8, 7, 24, 16, 12, 6, 60)):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(findings), 1), len(heads) - 1)
+
+
+def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
+    """典型案例: the free-text answers, by unit."""
+    ws = book.wb.add_worksheet("典型案例")
+    text_fields = [f for f in spec.body_fields if f.kind == "text"]
+    heads = ("单位编码", "单位名称", "填报项", "内容")
+    for col, head in enumerate(heads):
+        book.text(ws, 0, col, head, "head")
+    r = 1
+    for sub in rollup.counted(spec.id):
+        for f in text_fields:
+            if sub.values.get(f.id):
+                book.text(ws, r, 0, sub.unit.code if sub.unit else "")
+                book.text(ws, r, 1, sub.unit.name if sub.unit else "")
+                book.text(ws, r, 2, f.label)
+                book.text(ws, r, 3, sub.values[f.id], "cell")
+                r += 1
+    for col, width in enumerate((9, 30, 18, 80)):
+        ws.set_column(col, col, width)
+
+
+def write_workbook(path: Path, rollup: Rollup) -> None:
+    """The rollup workbook, written to a temporary file then renamed."""
+    stats = next(s for s in rollup.forms.values() if s.has_sentences)
+    table = next(s for s in rollup.forms.values() if not s.has_sentences)
+    with atomic_path(path) as tmp:
+        book = _Book(tmp)
+        book.wb.set_properties({"title": rollup_name(rollup).removesuffix(".xlsx"), "author": rollup.campaign.bureau})
+        _summary_sheet(book, rollup, stats)
+        _detail_sheet(book, rollup, stats)
+        _liaison_sheet(book, rollup, table)
+        _status_sheet(book, rollup)
+        _issues_sheet(book, rollup)
+        _cases_sheet(book, rollup, stats)
+        book.wb.close()
+
+
+def write_outputs(outbox: Path, rollup: Rollup) -> Path:
+    """Write the workbook and the CSV twins; return the workbook's path."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    path = outbox / rollup_name(rollup)
+    write_workbook(path, rollup)
+    write_csv(outbox / "records.csv", records(rollup), RECORD_COLUMNS)
+    write_csv(outbox / "issues.csv", issue_rows(rollup), ISSUE_COLUMNS)
+    write_csv(outbox / "status.csv", status_rows(rollup), STATUS_COLUMNS)
+    return path
+
+
+def status_of(rollup: Rollup, unit_code: str, form_id: str) -> UnitStatus:
+    """One unit's status for one form."""
+    return next(s for s in rollup.statuses if s.unit.code == unit_code and s.form_id == form_id)

@@ -1,0 +1,244 @@
+"""inbox → read → normalise → validate → select → totals: the county rollup as data.
+
+Writing it out is :mod:`pipeline.report`'s job; this module never writes a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.campaign import Campaign
+from pipeline.normalise import normalise_submission
+from pipeline.read import file_digest, read_workbook
+from pipeline.roster import Roster, Unit
+from pipeline.sniff import is_ignored, sniff
+from pipeline.spec import FormSpec
+from pipeline.submission import (
+    ACCEPTED,
+    DUPLICATE,
+    ERROR,
+    IGNORED,
+    REJECTED,
+    SUPERSEDED,
+    UNSUPPORTED,
+    WARNING,
+    Submission,
+)
+from pipeline.validate import validate
+
+PASSED = "已通过"
+WARNED = "有警告"
+RETURNED = "退回"
+MISSING = "未报送"
+OUTLIER_MIN_UNITS = 8
+OUTLIER_Z = 3.5
+
+
+@dataclass
+class UnitStatus:
+    """One unit's standing for one form."""
+
+    unit: Unit
+    form_id: str
+    status: str
+    counted: Submission | None = None
+    latest: Submission | None = None
+    on_time: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Rollup:
+    """Everything the outputs are made from."""
+
+    campaign: Campaign
+    roster: Roster
+    forms: Mapping[str, FormSpec]
+    submissions: list[Submission]
+    statuses: list[UnitStatus] = field(default_factory=list)
+
+    def counted(self, form_id: str) -> list[Submission]:
+        """The submissions that count, in roster order."""
+        return [s.counted for s in self.statuses if s.form_id == form_id and s.counted is not None]
+
+    def totals(self, form_id: str) -> dict[str, int]:
+        """County totals of every count field of a form."""
+        spec = self.forms[form_id]
+        sums = {f.id: 0 for f in spec.fields if f.kind == "count"}
+        for sub in self.counted(form_id):
+            for fid in sums:
+                value = sub.values.get(fid)
+                if isinstance(value, int):
+                    sums[fid] += value
+        return sums
+
+    def outcome_counts(self) -> dict[str, int]:
+        """How many files ended with each outcome."""
+        counts: dict[str, int] = defaultdict(int)
+        for sub in self.submissions:
+            counts[sub.outcome] += 1
+        return dict(counts)
+
+
+def scan_inbox(inbox: Path) -> list[Path]:
+    """Every file below ``inbox`` (recursively), in a stable order."""
+    if not inbox.exists():
+        return []
+    return sorted((p for p in inbox.rglob("*") if p.is_file()), key=lambda p: p.relative_to(inbox).as_posix())
+
+
+def read_file(path: Path, inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
+              roster: Roster) -> Submission:
+    """Read, identify and normalise one file; never raises for a bad file."""
+    stat = path.stat()
+    sub = Submission(file=path.relative_to(inbox).as_posix(), path=path, sha256="", mtime=stat.st_mtime,
+                     size=stat.st_size)
+    if is_ignored(path):
+        sub.outcome, sub.note = IGNORED, "临时文件或隐藏文件，已忽略"
+        return sub
+    sub.sha256 = file_digest(path)
+    sniffed = sniff(path)
+    if not sniffed.readable:
+        sub.add(ERROR, "无法读取", sniffed.message)
+        sub.outcome = UNSUPPORTED
+        return sub
+    try:
+        spec = read_workbook(sub, forms, campaign, roster)
+    except Exception as exc:  # noqa: BLE001  (one broken file must never stop the batch)
+        sub.add(ERROR, "无法读取", f"文件无法作为 Excel 工作簿打开（{type(exc).__name__}）。请用 WPS 或 Excel 打开下发的模板重新填写、保存后发送。")
+        sub.outcome = UNSUPPORTED
+        return sub
+    if spec is not None:
+        normalise_submission(sub, spec)
+    return sub
+
+
+def _mark_duplicates(subs: list[Submission]) -> None:
+    first: dict[str, Submission] = {}
+    for sub in subs:
+        if sub.outcome or not sub.sha256:
+            continue
+        if sub.sha256 in first:
+            sub.outcome = DUPLICATE
+            sub.note = f"与“{first[sub.sha256].file}”内容完全相同，只计一次"
+            sub.form_id, sub.unit = first[sub.sha256].form_id, first[sub.sha256].unit
+        else:
+            first[sub.sha256] = sub
+
+
+def _newest_key(sub: Submission) -> tuple[dt.date, float, str]:
+    return (sub.report_date or dt.date.min, sub.mtime, sub.file)
+
+
+def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: Campaign) -> UnitStatus:
+    if not candidates:
+        return UnitStatus(unit, spec.id, MISSING)
+    ordered = sorted(candidates, key=_newest_key, reverse=True)
+    latest = ordered[0]
+    passing = [s for s in ordered if s.errors == 0]
+    counted = passing[0] if passing else None
+    for sub in ordered:
+        sub.outcome = ACCEPTED if sub is counted else (REJECTED if sub.errors else SUPERSEDED)
+        if sub.outcome == SUPERSEDED:
+            sub.note = f"已被较新的“{counted.file if counted else latest.file}”替代"
+    status = UnitStatus(unit, spec.id, RETURNED, counted, latest)
+    if counted is latest:
+        status.status = WARNED if latest.warnings else PASSED
+    elif counted is not None:
+        status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
+    due = campaign.deadline(spec.deadline)
+    basis = counted or latest
+    sent = basis.report_date or dt.date.fromtimestamp(basis.mtime)
+    status.on_time = sent <= due
+    return status
+
+
+def _outliers(subs: list[Submission], spec: FormSpec) -> None:
+    """Modified z-score (median/MAD) per count field across the counted units."""
+    if len(subs) < OUTLIER_MIN_UNITS:
+        return
+    for f in spec.fields:
+        if f.kind != "count":
+            continue
+        values = pd.Series([s.values.get(f.id) for s in subs], dtype=object)
+        numeric = pd.to_numeric(values, errors="coerce")
+        reported = numeric.dropna()
+        if len(reported) < OUTLIER_MIN_UNITS:
+            continue
+        median = reported.median()
+        mad = (reported - median).abs().median()
+        if mad == 0:
+            continue
+        z = 0.6745 * (numeric - median) / mad
+        for sub, score in zip(subs, z, strict=True):
+            if pd.notna(score) and abs(score) > OUTLIER_Z:
+                raw = sub.raw.get(f.id)
+                sub.add(WARNING, "数值异常", f"数值明显偏离其他单位（各单位中位数为 {median:g}），请核实。",
+                        f.id, f.label, raw.address if raw else "", str(sub.values.get(f.id)))
+
+
+def _finalise_findings(sub: Submission) -> None:
+    code = sub.unit.code if sub.unit else ""
+    sub.findings = [dataclasses.replace(f, unit_code=code, form=sub.form_id or "") for f in sub.findings]
+
+
+def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
+                 roster: Roster) -> Rollup:
+    """Validate, pick each unit's counted submission per form, flag outliers, and set every outcome."""
+    _mark_duplicates(subs)
+    for spec in forms.values():
+        batch = [s for s in subs if s.form_id == spec.id and not s.outcome]
+        validate(batch, spec, campaign)
+    rollup = Rollup(campaign, roster, forms, subs)
+    by_key: dict[tuple[str, str], list[Submission]] = defaultdict(list)
+    for sub in subs:
+        if sub.outcome:
+            continue
+        if sub.form_id is None or sub.unit is None:
+            sub.outcome = REJECTED
+            continue
+        by_key[(sub.unit.code, sub.form_id)].append(sub)
+    for spec in forms.values():
+        statuses = [_select(u, spec, by_key.get((u.code, spec.id), []), campaign) for u in roster]
+        counted = [s.counted for s in statuses if s.counted is not None]
+        _outliers(counted, spec)
+        for st in statuses:
+            if st.counted is not None and st.counted is st.latest:
+                st.status = WARNED if st.counted.warnings else PASSED
+        rollup.statuses.extend(statuses)
+    for sub in subs:
+        _finalise_findings(sub)
+    return rollup
+
+
+def run_rollup(inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+               progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None) -> Rollup:
+    """Read every file under ``inbox`` and build the rollup."""
+    paths = scan_inbox(inbox)
+    iterator: Iterable[Path] = progress(paths) if progress else paths
+    subs = [read_file(p, inbox, forms, campaign, roster) for p in iterator]
+    return build_rollup(subs, forms, campaign, roster)
+
+
+def records(rollup: Rollup) -> list[dict[str, Any]]:
+    """Long-format rows of every counted submission: one per filled field."""
+    rows: list[dict[str, Any]] = []
+    for st in rollup.statuses:
+        if st.counted is None:
+            continue
+        spec = rollup.forms[st.form_id]
+        for f in spec.fields:
+            value = st.counted.values.get(f.id)
+            if value is None:
+                continue
+            rows.append({"unit_code": st.unit.code, "unit_name": st.unit.name, "form": st.form_id,
+                         "field_id": f.id, "value": value.isoformat() if isinstance(value, dt.date) else value})
+    return rows

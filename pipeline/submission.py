@@ -1,0 +1,116 @@
+"""The records that flow from read to rollup: one returned file and what was found in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.roster import Unit
+
+ERROR = "错误"
+WARNING = "警告"
+
+# File outcomes: every file under inbox/ gets exactly one.
+ACCEPTED = "accepted"
+SUPERSEDED = "superseded"
+REJECTED = "rejected"
+UNSUPPORTED = "unsupported"
+DUPLICATE = "duplicate"
+IGNORED = "ignored"
+OUTCOME_LABELS = {
+    ACCEPTED: "已采用",
+    SUPERSEDED: "已被替代",
+    REJECTED: "退回",
+    UNSUPPORTED: "无法识别",
+    DUPLICATE: "重复文件",
+    IGNORED: "已忽略",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One validation issue, located down to the cell; ``message`` says what to fix."""
+
+    file: str
+    severity: str
+    rule: str
+    message: str
+    unit_code: str = ""
+    form: str = ""
+    sheet: str = ""
+    cell: str = ""
+    field_id: str = ""
+    label: str = ""
+    value: str = ""
+
+    @property
+    def text(self) -> str:
+        """The message with its location and raw value, as a unit or a staff member reads it."""
+        where = [f"文件“{self.file}”"]
+        if self.sheet:
+            where.append(f"工作表“{self.sheet}”")
+        if self.cell:
+            where.append(f"单元格 {self.cell}")
+        head = "，".join(where)
+        if self.label:
+            head += f"（{self.label}）"
+        if self.value:
+            head += f"，所填内容“{self.value}”"
+        return f"{head}：{self.message}"
+
+
+@dataclass
+class RawCell:
+    """A value as it stood in the returned workbook."""
+
+    value: Any
+    address: str
+    formula: str | None = None  # the formula text when the cell held one
+
+
+@dataclass
+class Submission:
+    """One file from inbox/ and everything learnt about it."""
+
+    file: str  # path relative to inbox/, with forward slashes
+    path: Path
+    sha256: str
+    mtime: float
+    size: int = 0
+    form_id: str | None = None
+    unit: Unit | None = None
+    sheet: str = ""
+    located_by: str = ""  # meta / names / labels
+    meta: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, RawCell] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    outcome: str = ""
+    note: str = ""
+
+    @property
+    def errors(self) -> int:
+        """Number of 错误 findings."""
+        return sum(f.severity == ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        """Number of 警告 findings."""
+        return sum(f.severity == WARNING for f in self.findings)
+
+    @property
+    def report_date(self) -> dt.date | None:
+        """The 填报日期 the unit gave, when it is a valid date."""
+        value = self.values.get("report_date")
+        return value if isinstance(value, dt.date) else None
+
+    def add(self, severity: str, rule: str, message: str, field_id: str = "", label: str = "",
+            cell: str = "", value: str = "") -> None:
+        """Record a finding on this file."""
+        self.findings.append(Finding(
+            file=self.file, severity=severity, rule=rule, message=message,
+            unit_code=self.unit.code if self.unit else "", form=self.form_id or "",
+            sheet=self.sheet, cell=cell, field_id=field_id, label=label, value=value,
+        ))
