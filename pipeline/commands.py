@@ -51,6 +51,19 @@ def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyp
     return lines
 
 
+def record_in_ledger(outbox: Path, rollup, command_name: str) -> None:  # type: ignore[no-untyped-def]
+    """Register every file's first-seen time and this run's outcomes in the ledger."""
+    from pipeline.ledger import LEDGER_NAME, Ledger
+
+    with Ledger(outbox / LEDGER_NAME) as ledger:
+        run_id = ledger.start_run(command_name)
+        keys = [(s.sha256, s.file) for s in rollup.submissions]
+        seen = ledger.first_seen(keys)
+        for sub in rollup.submissions:
+            sub.first_seen = seen[(sub.sha256, sub.file)]
+        ledger.record_outcomes(run_id, [(s.sha256, s.file, s.outcome) for s in rollup.submissions])
+
+
 @command("campaign", "roster", "inbox", "outbox")
 def cmd_rollup(args: argparse.Namespace) -> int:
     """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况和校验问题清单。"""
@@ -61,6 +74,7 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     if not args.inbox.is_dir():
         raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
     rollup = run_rollup(args.inbox, forms, campaign, roster, progress=_progress)
+    record_in_ledger(args.outbox, rollup, "rollup")
     workbook = write_outputs(args.outbox, rollup)
     print("\n".join(summary_lines(rollup, workbook)))
     return 0

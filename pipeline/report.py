@@ -263,18 +263,20 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     chart.set_size({"width": 620, "height": 260})
     check_rc(ws.insert_chart(len(rollup.forms) + 2, 0, chart), "chart")
     start = len(rollup.forms) + 17
-    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "填报日期", "是否按时", "错误数", "警告数", "说明")
+    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "填报日期", "收到时间", "是否按时", "错误数", "警告数", "说明")
     for col, head in enumerate(heads):
         book.text(ws, start, col, head, "head")
     for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
+        basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
-                  row["report_date"], row["on_time"], row["errors"], row["warnings"], st.note)
+                  row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
+                  row["warnings"], st.note)
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
             else:
                 book.value(ws, r, c, value)
-    for col, width in enumerate((9, 30, 8, 8, 40, 12, 9, 8, 8, 40)):
+    for col, width in enumerate((9, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40)):
         ws.set_column(col, col, width)
     ws.set_column(0, 0, 28)
     ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)

@@ -89,6 +89,7 @@ class Submission:
     findings: list[Finding] = field(default_factory=list)
     outcome: str = ""
     note: str = ""
+    first_seen: str = ""  # when the ledger first saw these bytes under this name
 
     @property
     def errors(self) -> int:

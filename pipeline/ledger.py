@@ -1,0 +1,123 @@
+"""The ledger: an embedded SQLite file in outbox/ that remembers every file and every mail.
+
+It knows when a file first arrived (units claim a 填报日期; the ledger knows), what
+became of it in each run, and which messages were already sent, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+LEDGER_NAME = "ledger.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    sha256 TEXT NOT NULL,
+    file TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_outcome TEXT NOT NULL DEFAULT '',
+    last_run TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (sha256, file)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started TEXT NOT NULL,
+    command TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    file TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    PRIMARY KEY (run_id, file)
+);
+CREATE TABLE IF NOT EXISTS sent_mail (
+    key TEXT PRIMARY KEY,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    sent_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    payload BLOB NOT NULL
+);
+"""
+
+
+def now() -> str:
+    """The current time, ISO 8601 in local time, to the second."""
+    return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
+
+
+class Ledger:
+    """A small wrapper over the SQLite file; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30)
+        self.db.executescript(_SCHEMA)
+        self.db.commit()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Commit and close."""
+        self.db.commit()
+        self.db.close()
+
+    def start_run(self, command: str) -> str:
+        """Record a new run and return its id."""
+        run_id = uuid.uuid4().hex[:12]
+        self.db.execute("INSERT INTO runs VALUES (?, ?, ?)", (run_id, now(), command))
+        self.db.commit()
+        return run_id
+
+    def first_seen(self, entries: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Register (sha256, file) pairs not seen before and return the first-seen time of each."""
+        stamp = now()
+        result: dict[tuple[str, str], str] = {}
+        for sha, file in entries:
+            self.db.execute("INSERT OR IGNORE INTO files (sha256, file, first_seen) VALUES (?, ?, ?)",
+                            (sha, file, stamp))
+            row = self.db.execute("SELECT first_seen FROM files WHERE sha256 = ? AND file = ?",
+                                  (sha, file)).fetchone()
+            result[(sha, file)] = row[0]
+        self.db.commit()
+        return result
+
+    def record_outcomes(self, run_id: str, outcomes: Iterable[tuple[str, str, str]]) -> None:
+        """Store (sha256, file, outcome) for this run and as each file's latest outcome."""
+        for sha, file, outcome in outcomes:
+            self.db.execute("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)", (run_id, sha, file, outcome))
+            self.db.execute("UPDATE files SET last_outcome = ?, last_run = ? WHERE sha256 = ? AND file = ?",
+                            (outcome, run_id, sha, file))
+        self.db.commit()
+
+    def was_sent(self, key: str) -> bool:
+        """Whether the message with this key was already sent."""
+        return self.db.execute("SELECT 1 FROM sent_mail WHERE key = ?", (key,)).fetchone() is not None
+
+    def mark_sent(self, key: str, recipient: str, subject: str) -> None:
+        """Remember that a message was sent."""
+        self.db.execute("INSERT OR REPLACE INTO sent_mail VALUES (?, ?, ?, ?)", (key, recipient, subject, now()))
+        self.db.commit()
+
+    def cache_get(self, key: str) -> bytes | None:
+        """A cached payload, or None."""
+        row = self.db.execute("SELECT payload FROM cache WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def cache_put(self, key: str, payload: bytes) -> None:
+        """Store a payload under a key."""
+        self.db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?)", (key, payload))
