@@ -20,10 +20,12 @@ from pipeline.submission import (
 )
 
 
-def _progress(paths: list[Path]) -> Iterable[Path]:
+def _progress(paths: Iterable[Path]) -> Iterable[Path]:
     from tqdm import tqdm
 
-    return tqdm(paths, desc="读取来件", unit="个", file=sys.stderr, disable=not sys.stderr.isatty() or not paths)
+    paths = list(paths)
+    bar: Iterable[Path] = tqdm(paths, desc="读取来件", unit="个", file=sys.stderr, disable=not sys.stderr.isatty() or not paths)
+    return bar
 
 
 def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyped-def]

@@ -136,13 +136,13 @@ def locate_fields(wb: Workbook, spec: FormSpec, campaign: Campaign, how: str,
     missing = [f for f in spec.fields if f.id not in located]
     if missing:
         offsets = _label_offsets(build_layout(spec, campaign.year))
-        sheet = wb[spec.sheet] if spec.sheet in wb.sheetnames else wb.worksheets[0]
-        labels = _label_positions(sheet)
+        form_ws = wb[spec.sheet] if spec.sheet in wb.sheetnames else wb.worksheets[0]
+        labels = _label_positions(form_ws)
         for f in missing:
             if f.id in offsets and offsets[f.id][0] in labels:
                 _, dr, dc = offsets[f.id]
                 row, col = labels[offsets[f.id][0]]
-                located[f.id] = (sheet, f"{get_column_letter(col + dc)}{row + dr}")
+                located[f.id] = (form_ws, f"{get_column_letter(col + dc)}{row + dr}")
     if how != "meta" and located:
         sub.add(WARNING, "无模板标识", "该文件不是直接在下发的模板上填写的（缺少模板标识），已按"
                 + ("单元格名称" if how == "names" else "表中文字") + "定位各填报项，请核对汇总结果；今后请直接使用下发的模板。")

@@ -159,18 +159,18 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
         checks = []
         for check, text in _field_checks(f, campaign):
             checks.append(check)
-            texts[check.name] = text
+            texts[str(check.name)] = text
         columns[f.id] = pa.Column(None, checks=checks, nullable=not f.required, required=False)
     frame_checks: dict[str, list[pa.Check]] = {ERROR: [], WARNING: []}
     for rule in spec.rules:
         for first, second in rule.pairs:
             check, text = _rule_check(rule, spec.field(first), spec.field(second))
             frame_checks[rule.severity].append(check)
-            texts[check.name] = text
+            texts[str(check.name)] = text
     if spec.has_sentences:
         check, text = _empty_check(spec)
         frame_checks[ERROR].append(check)
-        texts[check.name] = text
+        texts[str(check.name)] = text
     due = campaign.deadline(spec.deadline)
     late_columns: dict[str, pa.Column] = {}
     date_fields = [f for f in spec.fields if f.kind == "date"]
@@ -196,7 +196,8 @@ def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFr
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
-        return exc.failure_cases
+        cases: pd.DataFrame = exc.failure_cases
+        return cases
     return pd.DataFrame(columns=["column", "check", "index"])
 
 
