@@ -1,0 +1,168 @@
+"""make bench: time the rollup against the naive read_excel loop on N generated returns.
+
+Every figure is the median of --repeat runs measured in this one process tree, so the
+ratios compare like with like on the same machine at the same moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.campaign import load_campaign  # noqa: E402  (path set up above)
+from pipeline.generate import FormContent, write_form  # noqa: E402
+from pipeline.roster import Roster, Unit  # noqa: E402
+from pipeline.spec import load_forms  # noqa: E402
+
+PY = sys.executable
+
+
+def machine_line() -> str:
+    """One line describing the machine the figures come from."""
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def synthetic_roster(n: int, directory: Path) -> Path:
+    """A roster of n fictional units, written as CSV."""
+    lines = ["单位编码,单位名称,类别,邮箱"]
+    lines += [f"B{i:05d},测试运输有限公司{i:05d},运输企业,b{i:05d}@example.com" for i in range(n)]
+    path = directory / "units.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make_returns(n: int, inbox: Path, roster_path: Path, campaign_path: Path) -> None:
+    """n filled 附件1 returns: real template, filled and saved with openpyxl as a unit's client would."""
+    forms = load_forms()
+    campaign = load_campaign(campaign_path)
+    spec = forms["annex1"]
+    rng = random.Random(2023)
+    seed_dir = inbox.parent / "seed"
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    inbox.mkdir(parents=True, exist_ok=True)
+    lines = roster_path.read_text(encoding="utf-8").splitlines()[1:]
+    for i, line in enumerate(lines[:n]):
+        code, name, category, email = line.split(",")
+        unit = Unit(code, name, category, email)
+        template = seed_dir / f"{code}.xlsx"
+        write_form(template, spec, campaign, FormContent(unit=unit))
+        wb = openpyxl.load_workbook(template)
+        for field_id, defn in wb.defined_names.items():
+            sheet, ref = next(iter(defn.destinations))
+            f = spec.field(field_id)
+            if f.kind == "count":
+                wb[sheet][ref] = rng.randint(1, 40) * (10 if f.unit in ("人次", "人") else 1)
+            elif f.kind == "person":
+                wb[sheet][ref] = "王五"
+            elif f.kind == "phone":
+                wb[sheet][ref] = "0311-6627527"
+            elif f.kind == "date":
+                wb[sheet][ref] = "2023-06-2" + str(i % 9 + 1)
+            elif f.kind == "text":
+                wb[sheet][ref] = "某企业违规动火作业被处罚"
+        wb.save(inbox / f"附件1_{code}.xlsx")
+        template.unlink()
+    shutil.rmtree(seed_dir)
+
+
+def timed(func: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``func`` over ``repeat`` runs."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def run_cli(*args: str) -> None:
+    """Run the pipeline CLI as a user would, failing loudly on a non-zero exit."""
+    subprocess.run([PY, "-m", "pipeline", *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def naive_baseline(inbox: Path) -> None:
+    """The usual alternative: read_excel every sheet of every file, then concat."""
+    import pandas as pd
+
+    frames = []
+    for path in sorted(inbox.glob("*.xlsx")):
+        for frame in pd.read_excel(path, sheet_name=None, engine="openpyxl").values():
+            frames.append(frame)
+    pd.concat(frames, ignore_index=True)
+
+
+def main() -> int:
+    """Generate the returns, time each scenario and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    work: Path = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    campaign = ROOT / "campaign.toml"
+    roster = synthetic_roster(max(args.n, 1000), work)
+    inbox, outbox = work / "inbox", work / "outbox"
+    print(f"机器：{machine_line()}")
+    start = time.perf_counter()
+    make_returns(args.n, inbox, roster, campaign)
+    print(f"生成 {args.n} 份来件用时 {time.perf_counter() - start:.1f} s（不计入下表）")
+    common = ("--campaign", str(campaign), "--roster", str(roster), "--inbox", str(inbox), "--outbox", str(outbox))
+
+    def cold() -> None:
+        shutil.rmtree(outbox, ignore_errors=True)
+        run_cli("rollup", *common)
+
+    results: list[tuple[str, float, int]] = []
+    results.append(("a. 首次汇总（冷启动）", timed(cold, args.repeat), args.n))
+    results.append(("b. 无变化再次汇总", timed(lambda: run_cli("rollup", *common), args.repeat), args.n))
+    extra = sorted(inbox.glob("*.xlsx"))[0]
+    counter = iter(range(10_000))
+
+    def one_new() -> None:
+        shutil.copy(extra, inbox / f"新到_{next(counter)}.xlsx")
+        run_cli("rollup", *common)
+
+    results.append(("c. 新到一个文件后再次汇总", timed(one_new, args.repeat), args.n + 1))
+    for path in inbox.glob("新到_*.xlsx"):
+        path.unlink()
+    results.append(("d. 朴素基线 read_excel 循环", timed(lambda: naive_baseline(inbox), args.repeat), args.n))
+    templates_dir = work / "templates"
+    results.append(("e. 生成 1000 个单位的模板", timed(
+        lambda: run_cli("templates", "--campaign", str(campaign), "--roster", str(roster),
+                        "--templates", str(templates_dir)), 1), 2002))
+    baseline = results[3][1]
+    print(f"{'场景':<28}{'中位数(s)':>10}{'个/秒':>10}{'基线÷本工具':>12}")
+    for label, seconds, files in results:
+        ratio = f"{baseline / seconds:.1f}×" if not label.startswith(("d.", "e.")) else "-"
+        print(f"{label:<28}{seconds:>10.2f}{files / seconds:>10.0f}{ratio:>12}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"子进程峰值内存 {peak:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
