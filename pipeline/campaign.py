@@ -64,7 +64,9 @@ class Campaign:
 
 def _get(path: Path, table: dict[str, Any], section: str, key: str, kind: type) -> Any:
     value = table.get(section, {}).get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    # bool is an int and a TOML date-time is a date: reject both where the plain type is meant.
+    if (not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+            or (kind is dt.date and isinstance(value, dt.datetime))):
         want = {str: "文字", int: "整数", dt.date: "日期（如 2023-06-30）"}[kind]
         raise CampaignError(f"活动设置文件 {path} 中 [{section}] {key} 缺失或不是{want}。")
     return value
@@ -79,8 +81,10 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CampaignError(f"活动设置文件 {path} 不是合法的 TOML：{exc}") from None
     deadlines = raw.get("deadlines", {})
-    if not deadlines or not all(isinstance(v, dt.date) for v in deadlines.values()):
+    if not isinstance(deadlines, dict) or not deadlines:
         raise CampaignError(f"活动设置文件 {path} 的 [deadlines] 应列出各表的截止日期，如 annex1_due = 2023-06-30。")
+    for key in deadlines:
+        _get(path, raw, "deadlines", key, dt.date)
     limits_raw = raw.get("limits", {})
     unknown = sorted(set(limits_raw) - set(Limits.__dataclass_fields__))
     if unknown:

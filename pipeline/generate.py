@@ -30,6 +30,7 @@ TITLE_FONT = "宋体"
 HEAD_FONT = "黑体"
 INPUT_FILL = "#FFF2CC"
 MARK_FILL = "#FFC7CE"
+NOTICE_ROWS = 2  # rows a feedback notice pushes the form down (recorded as _meta layout_offset)
 
 _BORDER = {"border": 1}
 _STYLES: dict[str, dict[str, Any]] = {
@@ -161,7 +162,7 @@ def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], width: int) -> None:
 
 def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormContent) -> Path:
     """Write one form workbook to ``path`` atomically and return the path."""
-    offset = 2 if content.notice else 0
+    offset = NOTICE_ROWS if content.notice else 0
     layout = build_layout(spec, campaign.year, offset)
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
@@ -220,7 +221,11 @@ def _print_setup(ws: Any, layout: FormLayout) -> None:
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     ws.center_horizontally()
     ws.repeat_rows(*layout.repeat_rows)
-    ws.fit_to_pages(1, layout.fit_pages_tall)
+    if layout.print_scale:
+        ws.set_print_scale(layout.print_scale)
+        ws.set_h_pagebreaks(list(layout.page_breaks))
+    else:
+        ws.fit_to_pages(1, layout.fit_pages_tall)
     ws.print_area(0, 0, layout.last_row, len(layout.widths) - 1)
     ws.set_footer("&C第 &P 页，共 &N 页")
     ws.hide_gridlines(2)

@@ -56,6 +56,8 @@ class FormLayout:
     landscape: bool = False
     fit_pages_tall: int = 1
     last_row: int = 0
+    page_breaks: tuple[int, ...] = ()  # rows that start a new printed page
+    print_scale: int = 0  # percent; 0 means fit to the page count instead
 
     @property
     def inputs(self) -> tuple[Cell, ...]:
@@ -136,8 +138,12 @@ def _stats_layout(spec: FormSpec, year: int) -> FormLayout:
                 lines = text_lines(f.label, widths[2], 0.8)
                 heights[row] = max(16.0, 13.0 * lines + 3)
             else:
-                cells.append(Cell(row, 3, f"input_{f.kind}", field=f, last_col=4))
-                heights[row] = 60.0
+                # Free text gets the full width of 进展情况 on its own row below its label.
+                cells.append(Cell(row, 3, "unit", "（请在下一行填写）", last_col=4))
+                heights[row] = 18.0
+                row += 1
+                cells.append(Cell(row, 2, f"input_{f.kind}", field=f, last_col=4))
+                heights[row] = 96.0
             row += 1
         last = row - 1
         cells.append(Cell(first, 0, "item_title", section.title, last_row=last))
@@ -156,7 +162,27 @@ def _stats_layout(spec: FormSpec, year: int) -> FormLayout:
     ).replace("2023-06-28", f"{year}-06-28")
     cells.append(Cell(row + 1, 0, "note", notes, last_row=row + 1, last_col=4))
     heights[row + 1] = 58.0
-    return FormLayout(spec, tuple(cells), widths, heights, (4, 4), False, 2, row + 1)
+    starts = [c.row for c in cells if c.style == "section"]
+    page_break, scale = _two_page_break(heights, starts, row + 1, header_row=4)
+    return FormLayout(spec, tuple(cells), widths, heights, (4, 4), False, 2, row + 1, (page_break,), scale)
+
+
+A4_PRINTABLE_PT = 720.0  # A4 height less the margins, header and footer set in generate._print_setup
+
+
+def _two_page_break(heights: dict[int, float], starts: list[int], last_row: int,
+                    header_row: int) -> tuple[int, int]:
+    """The section start that best splits the form over two pages, and the print scale that makes it fit.
+
+    Breaking between 活动项目 keeps each section's merged 活动项目/内容要求 cells whole on one page.
+    """
+    def height(first: int, last: int) -> float:
+        return sum(heights.get(r, 15.0) for r in range(first, last + 1))
+
+    repeat = heights.get(header_row, 15.0)
+    best = min(starts[1:], key=lambda b: max(height(0, b - 1), height(b, last_row) + repeat))
+    tallest = max(height(0, best - 1), height(best, last_row) + repeat)
+    return best, min(100, int(100 * A4_PRINTABLE_PT / tallest))
 
 
 def _table_layout(spec: FormSpec, year: int) -> FormLayout:

@@ -69,7 +69,10 @@ class Roster:
 def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    # Keep blank lines as empty rows so that 第N行 in messages is the line in the file.
+    return pd.read_csv(
+        path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False
+    )
 
 
 def load_roster(path: Path = DEFAULT_PATH) -> Roster:
@@ -89,6 +92,8 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
     names: dict[str, int] = {}
     for index, row in enumerate(frame[list(COLUMNS)].itertuples(index=False), start=2):
         code, name, category, email = (str(v).strip() for v in row)
+        if not (code or name or category or email):
+            continue  # a wholly blank row (blank line in the CSV, empty row in the sheet)
         where = f"单位名录 {path} 第{index}行"
         if not code:
             raise RosterError(f"{where}：单位编码为空。")

@@ -7,6 +7,7 @@ the rollup columns and the rollup sentences are all derived from these objects.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -26,8 +27,9 @@ SEVERITIES = ("错误", "警告")
 CHECKS = ("second_ge_first", "first_zero_second_zero")
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-# An Excel defined name must not look like a cell reference such as "ab12".
-_CELL_LIKE_RE = re.compile(r"^[a-z]{1,3}[0-9]+$")
+# An Excel defined name must not look like a cell reference such as "ab12", nor like an
+# R1C1 reference ("r", "c", "rc", "r1c1"): Excel (and xlsxwriter) reject those names.
+_CELL_LIKE_RE = re.compile(r"^(?:[a-z]{1,3}[0-9]+|[rc]|r[0-9]*c[0-9]*|[rc][0-9]+[rc][0-9]+)$")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 _FORM_KEYS = {"id", "annex", "title", "sheet", "deadline"}
@@ -112,6 +114,12 @@ class FormSpec:
     def title_for(self, year: int) -> str:
         """The title with the campaign year filled in."""
         return self.title.replace("{year}", str(year))
+
+
+def _content_hash(raw: Mapping[str, Any]) -> str:
+    """Hash of the parsed spec, so editing a comment or spacing does not outdate issued templates."""
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
 def _fail(path: Path, key: str, why: str) -> SpecError:
@@ -252,7 +260,7 @@ def load_spec(path: Path) -> FormSpec:
         header=header,
         sections=sections,
         rules=rules,
-        version=hashlib.sha256(data_bytes).hexdigest()[:12],
+        version=_content_hash(raw),
         path=path,
     )
 
