@@ -30,7 +30,7 @@ rollup: $(STAMP)
 	$(BIN)/python -m pipeline rollup $(PATHS) --inbox $(INBOX) --outbox $(OUTBOX)
 
 demo: $(STAMP)
-	$(BIN)/python -m pipeline demo $(PATHS) --outbox $(OUTBOX)
+	$(BIN)/python -m pipeline demo $(PATHS)
 
 mail: $(STAMP)
 	$(BIN)/python -m pipeline mail templates $(PATHS) --templates $(TEMPLATES) --outbox $(OUTBOX)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.campaign import load_campaign  # noqa: E402  (path set up above)
 from pipeline.generate import FormContent, write_form  # noqa: E402
-from pipeline.roster import Roster, Unit  # noqa: E402
+from pipeline.roster import Unit  # noqa: E402
 from pipeline.spec import load_forms  # noqa: E402
 
 PY = sys.executable

@@ -24,6 +24,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); outputs are ordinary files for the office to share.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
         tmp.replace(path)
     finally:
         if tmp.exists():

@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.errors import PipelineError
 
 # Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
-COMMAND_MODULES = ("pipeline.commands",)
+COMMAND_MODULES = ("pipeline.commands", "pipeline.mail", "pipeline.demo")
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}
@@ -99,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; settings problems become a Chinese message and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
+        from pipeline.guards import require_safe_xml
+
+        require_safe_xml()  # returned files are untrusted: never parse them without defusedxml
         return int(args.func(args))
     except PipelineError as exc:
         print(f"错误：{exc}", file=sys.stderr)

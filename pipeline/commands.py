@@ -14,6 +14,7 @@ from pipeline.submission import (
     DUPLICATE,
     ERROR,
     IGNORED,
+    MATERIAL,
     REJECTED,
     SUPERSEDED,
     UNSUPPORTED,
@@ -30,6 +31,7 @@ def _progress(paths: Iterable[Path]) -> Iterable[Path]:
 
 def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyped-def]
     """The Chinese closing summary of a rollup run."""
+    from pipeline.materials import summary_line as materials_line
     from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED
 
     counts = rollup.outcome_counts()
@@ -37,7 +39,7 @@ def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyp
     lines = [
         f"收到文件 {total} 个 = 采用 {counts.get(ACCEPTED, 0)} + 已被替代 {counts.get(SUPERSEDED, 0)}"
         f" + 退回 {counts.get(REJECTED, 0)} + 无法识别 {counts.get(UNSUPPORTED, 0)}"
-        f" + 重复 {counts.get(DUPLICATE, 0)} + 忽略 {counts.get(IGNORED, 0)}",
+        f" + 重复 {counts.get(DUPLICATE, 0)} + 忽略 {counts.get(IGNORED, 0)} + 材料 {counts.get(MATERIAL, 0)}",
     ]
     units = len(rollup.roster)
     for spec in rollup.forms.values():
@@ -49,7 +51,8 @@ def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyp
             f"{spec.annex}：应报 {units} 个单位，已通过 {by[PASSED]}，有警告 {by[WARNED]}，退回 {by[RETURNED]}，"
             f"未报送 {by[MISSING]}；报送率 {accepted / units:.0%}，按时率 {on_time / units:.0%}"
         )
-    lines.append(f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv）")
+    lines.append(materials_line(rollup))
+    lines.append(f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv）")
     return lines
 
 
@@ -68,7 +71,8 @@ def record_in_ledger(outbox: Path, rollup, command_name: str) -> None:  # type: 
 
 @command("campaign", "roster", "inbox", "outbox")
 def cmd_rollup(args: argparse.Namespace) -> int:
-    """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况和校验问题清单。"""
+    """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况、校验问题清单和审核反馈表。"""
+    from pipeline.feedback import summary_line, write_feedback
     from pipeline.report import write_outputs
     from pipeline.rollup import run_rollup
 
@@ -79,6 +83,7 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     record_in_ledger(args.outbox, rollup, "rollup")
     workbook = write_outputs(args.outbox, rollup)
     print("\n".join(summary_lines(rollup, workbook)))
+    print(summary_line(args.outbox, rollup, write_feedback(args.outbox, rollup)))
     return 0
 
 
@@ -102,6 +107,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for sub in subs:
         errors, warnings = sub.errors, sub.warnings
         verdict = "不通过" if errors else ("通过（有警告）" if warnings else "通过")
+        if sub.outcome == MATERIAL:
+            verdict = f"不是报表，是活动材料（{sub.material_kind}）"
         unit = sub.unit.name if sub.unit else "单位未识别"
         print(f"{sub.file}：{verdict}（{unit}，错误 {errors} 个，警告 {warnings} 个）")
         for f in sub.findings:

@@ -101,7 +101,7 @@ def normalise_date(raw: Any) -> tuple[Any, str]:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if _SERIAL_RANGE[0] <= raw <= _SERIAL_RANGE[1]:
             return from_excel(raw).date(), "日期以数字形式保存，已换算"
-        return display(raw), ""
+        raw = display(raw)  # not a serial: 20230628 typed as a number is read like the text "20230628"
     text = fold(str(raw)).replace(" ", "")
     if not text:
         return None, ""

@@ -14,6 +14,15 @@ import xlsxwriter
 from pipeline.atomic import atomic_path
 from pipeline.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.layout import section_heading, text_lines
+from pipeline.materials import (
+    MATERIAL_COLUMNS,
+    SUBMITTED,
+    material_rows,
+    summary_cell,
+    summary_form_id,
+    summary_units,
+    write_materials_sheet,
+)
 from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED, Rollup, UnitStatus, records
 from pipeline.spec import FormSpec
 from pipeline.submission import Finding
@@ -23,6 +32,8 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
 STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings"]
 RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
+# One row per file under inbox/, so that every file is accounted for exactly once.
+FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
 
 
 def csv_safe(value: Any) -> Any:
@@ -54,6 +65,13 @@ def issue_rows(rollup: Rollup) -> list[dict[str, Any]]:
                          "field_id": f.field_id, "value": f.value, "severity": f.severity, "rule": f.rule,
                          "message": f.text})
     return rows
+
+
+def file_rows(rollup: Rollup) -> list[dict[str, Any]]:
+    """Every file of the run with its outcome (files.csv), in inbox order."""
+    return [{"file": s.file, "sha256": s.sha256, "size": s.size, "kind": s.kind, "outcome": s.outcome,
+             "unit_code": s.unit.code if s.unit else "", "form": s.form_id or "", "errors": s.errors,
+             "warnings": s.warnings, "note": s.note} for s in rollup.submissions]
 
 
 def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
@@ -182,7 +200,7 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         book.text(ws, r, 0, st.unit.code)
         book.text(ws, r, 1, st.unit.name)
         book.text(ws, r, 2, st.unit.category)
-        book.text(ws, r, 3, st.status if st.counted or st.status == MISSING else st.status, STATUS_FORMAT[st.status])
+        book.text(ws, r, 3, st.status, STATUS_FORMAT[st.status])
         for c, f in enumerate(fields, start=len(fixed)):
             value = st.counted.values.get(f.id) if st.counted else None
             if value is None:
@@ -263,20 +281,24 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     chart.set_size({"width": 620, "height": 260})
     check_rc(ws.insert_chart(len(rollup.forms) + 2, 0, chart), "chart")
     start = len(rollup.forms) + 17
-    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "填报日期", "收到时间", "是否按时", "错误数", "警告数", "说明")
+    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "填报日期", "收到时间", "是否按时", "错误数", "警告数", "说明",
+             "活动总结")
     for col, head in enumerate(heads):
         book.text(ws, start, col, head, "head")
+    summary_form, summaries = summary_form_id(rollup), summary_units(rollup)
     for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
         basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
                   row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
-                  row["warnings"], st.note)
+                  row["warnings"], st.note, summary_cell(st, summary_form, summaries))
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
+            elif c == 11 and value:
+                book.text(ws, r, c, value, "ok" if value == SUBMITTED else "missing")
             else:
                 book.value(ws, r, c, value)
-    for col, width in enumerate((9, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40)):
+    for col, width in enumerate((9, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40, 9)):
         ws.set_column(col, col, width)
     ws.set_column(0, 0, 28)
     ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)
@@ -338,6 +360,7 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
         _status_sheet(book, rollup)
         _issues_sheet(book, rollup)
         _cases_sheet(book, rollup, stats)
+        write_materials_sheet(book, rollup, path.parent)
         book.wb.close()
 
 
@@ -349,6 +372,8 @@ def write_outputs(outbox: Path, rollup: Rollup) -> Path:
     write_csv(outbox / "records.csv", records(rollup), RECORD_COLUMNS)
     write_csv(outbox / "issues.csv", issue_rows(rollup), ISSUE_COLUMNS)
     write_csv(outbox / "status.csv", status_rows(rollup), STATUS_COLUMNS)
+    write_csv(outbox / "materials.csv", material_rows(rollup), MATERIAL_COLUMNS)
+    write_csv(outbox / "files.csv", file_rows(rollup), FILE_COLUMNS)
     return path
 
 

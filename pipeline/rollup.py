@@ -16,19 +16,17 @@ from typing import Any
 import pandas as pd
 
 from pipeline.campaign import Campaign
-from pipeline.normalise import normalise_submission
-from pipeline.read import file_digest, read_workbook
+from pipeline.materials import recognise, register_material
+from pipeline.read import new_submission, read_return
 from pipeline.roster import Roster, Unit
 from pipeline.sniff import is_ignored, sniff
 from pipeline.spec import FormSpec
 from pipeline.submission import (
     ACCEPTED,
     DUPLICATE,
-    ERROR,
     IGNORED,
     REJECTED,
     SUPERSEDED,
-    UNSUPPORTED,
     WARNING,
     Submission,
 )
@@ -98,26 +96,18 @@ def scan_inbox(inbox: Path) -> list[Path]:
 def read_file(path: Path, inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
               roster: Roster) -> Submission:
     """Read, identify and normalise one file; never raises for a bad file."""
-    stat = path.stat()
-    sub = Submission(file=path.relative_to(inbox).as_posix(), path=path, sha256="", mtime=stat.st_mtime,
-                     size=stat.st_size)
+    sub = new_submission(path, inbox)  # size, time and sha256, for the ledger too; never raises
     if is_ignored(path):
         sub.outcome, sub.note = IGNORED, "临时文件或隐藏文件，已忽略"
         return sub
-    sub.sha256 = file_digest(path)
     sniffed = sniff(path)
-    if not sniffed.readable:
-        sub.add(ERROR, "无法读取", sniffed.message)
-        sub.outcome = UNSUPPORTED
+    sub.kind = sniffed.kind
+    material = recognise(path, sniffed)
+    if material is not None:  # a real document, image, video or archive: supporting material, not a form
+        register_material(sub, material, campaign, roster)
         return sub
-    try:
-        spec = read_workbook(sub, forms, campaign, roster)
-    except Exception as exc:  # noqa: BLE001  (one broken file must never stop the batch)
-        sub.add(ERROR, "无法读取", f"文件无法作为 Excel 工作簿打开（{type(exc).__name__}）。请用 WPS 或 Excel 打开下发的模板重新填写、保存后发送。")
-        sub.outcome = UNSUPPORTED
-        return sub
-    if spec is not None:
-        normalise_submission(sub, spec)
+    # Guards, time limit, read and normalise; an unusable file becomes an 错误 finding, never an exception.
+    read_return(sub, sniffed, forms, campaign, roster)
     return sub
 
 

@@ -1,4 +1,10 @@
-"""Tell what a returned file really is from its first bytes, never from its extension alone."""
+"""Tell what a returned file really is from its content, never from its extension alone.
+
+Every file gets a ``kind`` (workbook, xls, pdf, image, ...) and a ``category``: ``form``
+for what the workbook reader opens, ``spreadsheet`` for other table formats that must be
+re-saved, ``material`` for documents, images, audio and video (possible supporting
+material for the campaign), ``archive``, ``broken`` and ``unknown``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,37 @@ from pathlib import Path
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
+ZIP_EMPTY_MAGIC = b"PK\x05\x06"
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+# A zip announcing more entries than this is not listed (a form has about a dozen parts).
+MAX_SNIFF_ENTRIES = 50_000
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ett", ".xltx", ".xlt", ".csv")
 
+# Kinds the workbook reader opens.
 WORKBOOK = "workbook"
 MACRO_WORKBOOK = "macro-workbook"
+XLS = "xls"
+
+FORM = "form"
+SPREADSHEET = "spreadsheet"
+MATERIAL = "material"
+ARCHIVE = "archive"
+BROKEN = "broken"
+UNKNOWN = "unknown"
+
+_CATEGORY = {
+    WORKBOOK: FORM, MACRO_WORKBOOK: FORM, XLS: FORM,
+    "encrypted": BROKEN, "empty": BROKEN, "broken": BROKEN, "unreadable": BROKEN,
+    "et": SPREADSHEET, "xlsb": SPREADSHEET, "numbers": SPREADSHEET, "ods": SPREADSHEET,
+    "xml-spreadsheet": SPREADSHEET, "html": SPREADSHEET, "ole": SPREADSHEET,
+    "pdf": MATERIAL, "doc": MATERIAL, "docx": MATERIAL, "ppt": MATERIAL, "pptx": MATERIAL,
+    "odt": MATERIAL, "rtf": MATERIAL, "text": MATERIAL, "image": MATERIAL, "video": MATERIAL,
+    "audio": MATERIAL,
+    "zip": ARCHIVE, "rar": ARCHIVE, "7z": ARCHIVE, "gzip": ARCHIVE,
+}
+
+_RESAVE = "请在 WPS 或 Excel 中打开下发的模板填写，另存为“Excel 工作簿(*.xlsx)”后重新发送。"
+_NOT_FORM = "不是报表。如需报送报表，请在下发的 .xlsx 模板上填写后发送。"
 
 
 @dataclass(frozen=True)
@@ -20,14 +53,25 @@ class Sniffed:
 
     kind: str
     message: str = ""
+    streams: frozenset[str] = frozenset()  # OLE stream names (lower case), for macro checks
 
     @property
     def readable(self) -> bool:
         """Whether the workbook reader can open it."""
-        return self.kind in (WORKBOOK, MACRO_WORKBOOK)
+        return self.category == FORM
 
+    @property
+    def category(self) -> str:
+        """form / spreadsheet / material / archive / broken / unknown."""
+        return _CATEGORY.get(self.kind, UNKNOWN)
 
-_RESAVE = "请在 WPS 或 Excel 中打开下发的模板填写，另存为“Excel 工作簿(*.xlsx)”后重新发送。"
+    @property
+    def rule(self) -> str:
+        """The short rule name of the finding for an unreadable file."""
+        if self.kind == "encrypted":
+            return "有打开密码"
+        return {SPREADSHEET: "格式不支持", MATERIAL: "不是报表", ARCHIVE: "不是报表",
+                BROKEN: "文件损坏"}.get(self.category, "无法读取")
 
 
 def is_ignored(path: Path) -> bool:
@@ -36,72 +80,164 @@ def is_ignored(path: Path) -> bool:
     return name.startswith(("~$", ".")) or name.lower() in IGNORED_NAMES
 
 
+def _named(path: Path, what: str) -> str:
+    """“这是X” or, when the name claims a spreadsheet, “文件名是 .xlsx，但实际是X”."""
+    suffix = path.suffix.lower()
+    if suffix in SPREADSHEET_SUFFIXES:
+        return f"文件名是 {suffix}，但实际是{what}，"
+    return f"这是{what}，"
+
+
 def _sniff_ole(path: Path) -> Sniffed:
     import olefile
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
-            streams = {"/".join(s).lower() for s in ole.listdir()}
-    except (OSError, ValueError) as exc:
+            streams = frozenset("/".join(s).lower() for s in ole.listdir(streams=True, storages=True))
+    except Exception as exc:  # olefile raises many types on a damaged file
         return Sniffed("broken", f"文件已损坏，无法打开（{type(exc).__name__}）。{_RESAVE}")
     if "encryptedpackage" in streams or "encryptioninfo" in streams:
-        return Sniffed("encrypted", "文件设置了打开密码，程序无法读取。请取消密码（文件→信息→保护工作簿）后重新发送。")
+        return Sniffed("encrypted", "文件设置了打开密码，程序无法读取。请取消密码（文件→信息→保护工作簿→"
+                       "用密码进行加密，清空密码）后重新发送。", streams)
+    wps = path.suffix.lower() in (".et", ".ett") or any("etextdata" in s or "wps" in s for s in streams)
     if "workbook" in streams or "book" in streams:
-        return Sniffed("xls", "文件是旧版 Excel 97-2003 格式（.xls），" + _RESAVE)
+        if wps:
+            return Sniffed("et", "文件是 WPS 表格专用格式（.et），" + _RESAVE, streams)
+        return Sniffed(XLS, "", streams)
+    if wps:
+        return Sniffed("et", "文件是 WPS 表格专用格式（.et），" + _RESAVE, streams)
     if "worddocument" in streams:
-        return Sniffed("doc", "这是 Word 文档，不是报表。")
-    return Sniffed("ole", "文件是旧版 Office 或 WPS 专用格式，" + _RESAVE)
+        return Sniffed("doc", _named(path, "Word 文档") + _NOT_FORM, streams)
+    if "powerpoint document" in streams:
+        return Sniffed("ppt", _named(path, "PowerPoint 演示文稿") + _NOT_FORM, streams)
+    return Sniffed("ole", "文件是旧版 Office 或 WPS 专用格式，" + _RESAVE, streams)
+
+
+def _zip_mimetype(zf: zipfile.ZipFile) -> str:
+    try:
+        return zf.read("mimetype")[:100].decode("ascii", "replace").strip()
+    except KeyError:
+        return ""
+
+
+def _zip_entries(path: Path) -> int | None:
+    """Entries the zip's end record announces, read without building the directory (None: no record)."""
+    with path.open("rb") as handle:
+        record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # stable since Python 2
+    return None if record is None else int(record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
 
 
 def _sniff_zip(path: Path) -> Sniffed:
+    entries = _zip_entries(path)
+    if entries is not None and entries > MAX_SNIFF_ENTRIES:
+        # Listing would cost memory for nothing: no workbook or document has this many parts.
+        return Sniffed("zip", _named(path, "一个压缩包") + "不是报表。请解压后只发送填好的 .xlsx 报表。")
     try:
         with zipfile.ZipFile(path) as zf:
             names = {n.lower() for n in zf.namelist()}
-    except (zipfile.BadZipFile, OSError, ValueError):
+            mimetype = _zip_mimetype(zf) if "mimetype" in names else ""
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return Sniffed("broken", "文件不完整或已损坏（可能是下载或发送中断）。请重新保存后再发送一次。")
     if "xl/workbook.xml" in names:
-        if "xl/vbaproject.bin" in names:
-            return Sniffed(MACRO_WORKBOOK)
-        return Sniffed(WORKBOOK)
+        macro = "xl/vbaproject.bin" in names or any(n.startswith("xl/macrosheets/") for n in names)
+        return Sniffed(MACRO_WORKBOOK if macro else WORKBOOK)
+    if "xl/workbook.bin" in names:
+        return Sniffed("xlsb", "文件是 Excel 二进制工作簿（.xlsb），" + _RESAVE)
     if "word/document.xml" in names:
-        return Sniffed("docx", "这是 Word 文档，不是报表。")
+        return Sniffed("docx", _named(path, "Word 文档") + _NOT_FORM)
+    if "ppt/presentation.xml" in names:
+        return Sniffed("pptx", _named(path, "PowerPoint 演示文稿") + _NOT_FORM)
     if any(n.startswith("index/") and n.endswith(".iwa") for n in names) or "index.zip" in names:
         return Sniffed("numbers", "文件是苹果 Numbers 格式，" + _RESAVE)
-    if "content.xml" in names:
+    if mimetype.endswith("opendocument.spreadsheet") or (not mimetype and "content.xml" in names):
         return Sniffed("ods", "文件是 OpenDocument 表格（.ods），" + _RESAVE)
-    return Sniffed("zip", "这是一个压缩包，不是报表。")
+    if mimetype.startswith("application/vnd.oasis.opendocument"):
+        return Sniffed("odt", _named(path, "OpenDocument 文档") + _NOT_FORM)
+    return Sniffed("zip", _named(path, "一个压缩包") + "不是报表。请解压后只发送填好的 .xlsx 报表。")
 
 
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"%PDF", "pdf", "这是 PDF 文件，不是可读取的报表。"),
-    (b"\xff\xd8\xff", "image", "这是图片，不是可读取的报表。"),
-    (b"\x89PNG", "image", "这是图片，不是可读取的报表。"),
-    (b"GIF8", "image", "这是图片，不是可读取的报表。"),
-    (b"Rar!", "rar", "这是压缩包，不是报表。"),
-    (b"7z\xbc\xaf", "7z", "这是压缩包，不是报表。"),
+    (b"%PDF", "pdf", "PDF 文件"),
+    (b"\xff\xd8\xff", "image", "图片"),
+    (b"\x89PNG", "image", "图片"),
+    (b"GIF8", "image", "图片"),
+    (b"II*\x00", "image", "图片"),
+    (b"MM\x00*", "image", "图片"),
+    (b"{\\rtf", "rtf", "RTF 文档"),
+    (b"Rar!", "rar", "压缩包"),
+    (b"7z\xbc\xaf", "7z", "压缩包"),
+    (b"\x1f\x8b", "gzip", "压缩包"),
+    (b"\x1aE\xdf\xa3", "video", "视频文件"),
+    (b"FLV", "video", "视频文件"),
+    (b"0&\xb2u\x8ef\xcf\x11", "video", "视频文件"),
+    (b"ID3", "audio", "音频文件"),
 )
+_IMAGE_BRANDS = (b"heic", b"heix", b"mif1", b"msf1", b"avif")
+# QuickTime files without an ftyp box start with one of these atoms.
+_QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+_RIFF = {b"WEBP": ("image", "图片"), b"AVI ": ("video", "视频文件"), b"WAVE": ("audio", "音频文件")}
+
+
+def _sniff_text(path: Path, head: bytes) -> Sniffed:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head.decode("utf-16", "ignore")
+    else:
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                text = head.decode(encoding)
+                break
+            except UnicodeDecodeError as exc:
+                if exc.start > len(head) - 4:  # a character cut by the 4 KB window
+                    text = head[:exc.start].decode(encoding)
+                    break
+        else:
+            return Sniffed("unknown", "无法识别的文件格式。" + _RESAVE)
+    low = text.lstrip("\ufeff \r\n\t").lower()
+    if low.startswith("<?xml") and "urn:schemas-microsoft-com:office:spreadsheet" in low:
+        return Sniffed("xml-spreadsheet", "文件是“XML 电子表格 2003”格式，" + _RESAVE)
+    if low.startswith(("<!doctype html", "<html")) or "<table" in low:
+        return Sniffed("html", "文件是网页格式（可能是从系统导出的“伪 Excel”文件），" + _RESAVE)
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if lines and sum(("," in line or "\t" in line) for line in lines) >= max(1, len(lines) * 2 // 3):
+        # Still kind "text" (pipeline.materials relies on it); only the advice differs.
+        return Sniffed("text", "文件是 CSV 或文本格式的表格，不是下发的报表模板。" + _RESAVE)
+    return Sniffed("text", _named(path, "纯文本文件") + _NOT_FORM)
 
 
 def sniff(path: Path) -> Sniffed:
-    """Classify a file by its content."""
-    with path.open("rb") as handle:
-        head = handle.read(64)
+    """Classify a file by its content; never raises (an unreadable file is kind ``unreadable``)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        return Sniffed("unreadable", f"文件无法打开（{type(exc).__name__}：可能没有读取权限或已被移走）。"
+                       "请检查该文件，或请单位重新发送。")
+    try:
+        return _sniff_content(path, head)
+    except Exception as exc:  # a damaged file must never stop the batch
+        return Sniffed("broken", f"文件已损坏，无法识别（{type(exc).__name__}）。{_RESAVE}")
+
+
+def _sniff_content(path: Path, head: bytes) -> Sniffed:
     if not head:
         return Sniffed("empty", "文件是空的（0 字节），可能保存或发送失败。请重新保存后再发送。")
     if head.startswith(OLE_MAGIC):
         return _sniff_ole(path)
-    if head.startswith(ZIP_MAGIC):
+    if head.startswith((ZIP_MAGIC, ZIP_EMPTY_MAGIC)):
         return _sniff_zip(path)
-    for magic, kind, message in _MAGIC:
+    for magic, kind, what in _MAGIC:
         if head.startswith(magic):
-            return Sniffed(kind, message + _RESAVE)
+            return Sniffed(kind, _named(path, what) + _NOT_FORM)
+    if head.startswith(b"BM") and head[6:10] == b"\x00\x00\x00\x00":
+        return Sniffed("image", _named(path, "图片") + _NOT_FORM)
     if head[4:8] == b"ftyp":
-        return Sniffed("video", "这是视频文件，不是报表。")
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            head.decode("gb18030")
-        except UnicodeDecodeError:
-            return Sniffed("unknown", "无法识别的文件格式。" + _RESAVE)
-    return Sniffed("text", "这是纯文本或 CSV 文件，不是下发的报表模板。" + _RESAVE)
+        kind, what = ("image", "图片") if head[8:12] in _IMAGE_BRANDS else ("video", "视频文件")
+        return Sniffed(kind, _named(path, what) + _NOT_FORM)
+    if head[4:8] in _QUICKTIME_ATOMS:
+        return Sniffed("video", _named(path, "视频文件") + _NOT_FORM)
+    if head.startswith(b"RIFF") and head[8:12] in _RIFF:
+        kind, what = _RIFF[head[8:12]]
+        return Sniffed(kind, _named(path, what) + _NOT_FORM)
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Sniffed("unknown", "无法识别的文件格式。" + _RESAVE)
+    return _sniff_text(path, head)

@@ -19,6 +19,7 @@ REJECTED = "rejected"
 UNSUPPORTED = "unsupported"
 DUPLICATE = "duplicate"
 IGNORED = "ignored"
+MATERIAL = "material"  # supporting material (活动总结, photos, videos...): see pipeline.materials
 OUTCOME_LABELS = {
     ACCEPTED: "已采用",
     SUPERSEDED: "已被替代",
@@ -26,6 +27,7 @@ OUTCOME_LABELS = {
     UNSUPPORTED: "无法识别",
     DUPLICATE: "重复文件",
     IGNORED: "已忽略",
+    MATERIAL: "材料",
 }
 
 
@@ -90,6 +92,8 @@ class Submission:
     outcome: str = ""
     note: str = ""
     first_seen: str = ""  # when the ledger first saw these bytes under this name
+    material_kind: str = ""  # 活动总结/文字/图片/视频/压缩包/其他 when outcome is MATERIAL
+    kind: str = ""  # what the content is (pipeline.sniff kind: workbook, xls, pdf, image, ...)
 
     @property
     def errors(self) -> int:

@@ -111,10 +111,7 @@ def _field_checks(f: Field, campaign: Campaign) -> list[tuple[pa.Check, CheckTex
 def _rule_check(rule: Rule, first: Field, second: Field) -> tuple[pa.Check, CheckText]:
     def ok(df: pd.DataFrame) -> pd.Series:
         a, b = _numeric(df[first.id]), _numeric(df[second.id])
-        if rule.check == "second_ge_first":
-            bad = (a > 0) & (b > 0) & (b < a)
-        else:
-            bad = (a == 0) & (b > 0)
+        bad = (a > 0) & (b > 0) & (b < a) if rule.check == "second_ge_first" else (a == 0) & (b > 0)
         return ~bad
 
     name = f"rule:{rule.id}:{first.id}:{second.id}"
@@ -217,7 +214,7 @@ def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign) -> 
     for severity, schema in ((ERROR, schemas.errors), (WARNING, schemas.warnings)):
         cases = _failure_cases(schema, frame)
         for case in cases.itertuples(index=False):
-            index = getattr(case, "index")
+            index = case.index
             if index is None or pd.isna(index):
                 continue
             row, check, column = int(index), str(case.check), case.column

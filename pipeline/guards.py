@@ -1,0 +1,195 @@
+"""Resource guards for untrusted returns, applied before and while a file is parsed.
+
+A returned file is hostile until proven otherwise. Before any parser sees it we check
+its size, and for a zip package (.xlsx/.xlsm) the number of parts, each part's declared
+size and compression ratio, the total uncompressed size, the number of XML tags in each
+part and the absence of DTDs. The whole read of one file runs under a wall-clock limit.
+XML is only ever parsed through defusedxml: the program refuses to start otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from pipeline.campaign import Limits
+from pipeline.errors import PipelineError
+
+MB = 1 << 20
+# Parts smaller than this are not judged by their compression ratio: a tiny part cannot bomb.
+RATIO_MIN_BYTES = 1 * MB
+# An XML part may hold at most this many tags per cell of the max_rows x max_columns grid
+# (a cell is <c><f/><v/></c>, plus rows, styles and strings), plus a fixed allowance.
+TAGS_PER_CELL = 6
+TAG_ALLOWANCE = 50_000
+_CHUNK = 1 << 16
+_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+
+_AGAIN = "请在下发的模板上填写后重新发送；如有疑问请联系局安全股。"
+
+
+class GuardError(Exception):
+    """A file a guard will not let through; ``rule`` and ``message`` become its 错误 finding."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+class FileTimeout(BaseException):
+    """Raised inside the reader when one file exceeds its time budget.
+
+    A BaseException, so that library code catching ``Exception`` cannot swallow it.
+    """
+
+
+def require_safe_xml() -> None:
+    """Refuse to run unless openpyxl parses XML through defusedxml."""
+    try:
+        import defusedxml  # noqa: F401
+        import openpyxl.xml
+        from openpyxl.xml import functions
+    except ImportError as exc:  # pragma: no cover - dependencies are declared
+        raise PipelineError(f"缺少必需的组件（{exc.name}），请运行 make setup 重新安装。") from None
+    parser_module = getattr(functions.iterparse, "__module__", "") or ""
+    if not openpyxl.xml.DEFUSEDXML or not parser_module.startswith("defusedxml"):
+        raise PipelineError(
+            "openpyxl 没有启用 defusedxml 安全解析（可能未安装 defusedxml，或设置了环境变量 "
+            "OPENPYXL_DEFUSEDXML=False），读取外来文件不安全，程序拒绝运行。"
+            "请运行 make setup 重新安装依赖，并删除该环境变量后再试。"
+        )
+
+
+def check_size(size: int, limits: Limits) -> None:
+    """Refuse a file larger than ``max_file_mb``."""
+    if size > limits.max_file_mb * MB:
+        raise GuardError("文件过大", f"文件大小约 {size / MB:.1f} MB，超过上限 {limits.max_file_mb} MB。"
+                      "报表文件通常不到 1 MB，请确认发送的是填好的模板，不要在表格中插入照片等材料。" + _AGAIN)
+
+
+def check_zip_directory(path: Path, limits: Limits) -> None:
+    """Refuse a zip whose central directory announces too many entries, before building it."""
+    with path.open("rb") as handle:
+        record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # stable since Python 2
+    if record is None:
+        return  # not a complete zip: the sniffer reports it as broken
+    entries = int(record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+    if entries > limits.max_zip_entries:
+        raise GuardError("部件过多", f"文件内部包含 {entries} 个部件，超过上限 {limits.max_zip_entries} 个，"
+                      "不像是正常的报表，已拒绝读取。" + _AGAIN)
+
+
+@dataclass(frozen=True)
+class Package:
+    """What the guard learnt about a zip package: its part names (original case)."""
+
+    names: tuple[str, ...]
+
+    def has(self, prefix: str) -> list[str]:
+        """Part names starting with ``prefix`` (case-insensitive)."""
+        return [n for n in self.names if n.lower().startswith(prefix.lower())]
+
+
+def check_package(path: Path, limits: Limits) -> Package:
+    """Check a zip package's parts against the caps, streaming every XML part once.
+
+    Declared sizes are enforced by :mod:`zipfile` itself (it stops at the declared size and
+    then fails the CRC), so checking the central directory bounds what any reader can inflate.
+    """
+    check_zip_directory(path, limits)
+    max_tags = TAGS_PER_CELL * limits.max_rows * limits.max_columns + TAG_ALLOWANCE
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_zip_entries:
+            raise GuardError("部件过多", f"文件内部包含 {len(infos)} 个部件，超过上限 {limits.max_zip_entries} 个，"
+                          "不像是正常的报表，已拒绝读取。" + _AGAIN)
+        total = 0
+        for info in infos:
+            if info.file_size >= RATIO_MIN_BYTES:
+                ratio = info.file_size / max(info.compress_size, 1)
+                if ratio > limits.max_compression_ratio:
+                    raise GuardError("压缩异常", f"文件中的部件“{info.filename}”压缩比异常（约 {ratio:.0f}:1，"
+                                     f"上限 {limits.max_compression_ratio}:1），可能是恶意构造的“压缩炸弹”，"
+                                     "已拒绝读取。" + _AGAIN)
+            total += info.file_size
+        if total > limits.max_unzipped_mb * MB:
+            raise GuardError("压缩异常", f"文件解压后约 {total / MB:.0f} MB，超过上限 {limits.max_unzipped_mb} MB，"
+                          "不像是正常的报表，已拒绝读取。" + _AGAIN)
+        for info in infos:
+            if info.filename.lower().endswith(_XML_SUFFIXES):
+                _scan_xml_part(zf, info, max_tags, limits)
+        return Package(tuple(i.filename for i in infos))
+
+
+def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, limits: Limits) -> None:
+    """Count tags and look for a DTD in one part, inflating it in chunks (never whole in memory)."""
+    tags = 0
+    tail = b""
+    try:
+        with zf.open(info) as part:
+            while chunk := part.read(_CHUNK):
+                tags += chunk.count(b"<")
+                window = tail + chunk
+                if any(marker in window for marker in _DTD_MARKERS):
+                    raise GuardError("不安全内容", f"文件中的部件“{info.filename}”含有 XML 实体或文档类型声明"
+                                     "（DOCTYPE/ENTITY），正常的报表不会有这些内容，可能是被篡改或恶意构造的文件，"
+                                     "已拒绝读取。" + _AGAIN)
+                if tags > max_tags:
+                    raise GuardError("内容过多", f"文件中的部件“{info.filename}”内容过多（超过 {limits.max_rows} 行 × "
+                                  f"{limits.max_columns} 列的规模），不像是本次报表，已拒绝读取。" + _AGAIN)
+                tail = window[-16:]
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise GuardError("文件损坏", f"文件中的部件“{info.filename}”已损坏（{type(exc).__name__}），"
+                         "可能是下载或发送中断。请重新保存后再发送一次。") from None
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`FileTimeout` in the body once ``seconds`` of wall time have passed.
+
+    Uses SIGALRM, so it bounds pure-Python parsing (openpyxl, xlrd, the checks) at no cost.
+    Where there is no SIGALRM (Windows) or off the main thread it does nothing: the size,
+    part and tag caps above still bound the work.
+    """
+    usable = (seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise FileTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def timeout_message(seconds: float) -> str:
+    """The Chinese message for a file that exceeded its time budget."""
+    return (f"读取该文件超过 {seconds:g} 秒仍未完成，已停止读取（文件可能异常或过于复杂）。"
+            "请在下发的模板上重新填写后发送；如仍有问题请联系局安全股。")
+
+
+def safe_name(name: str) -> str:
+    """A file name fit to print and to store: undecodable bytes and control characters escaped.
+
+    Names come from outside (mail attachments); a name holding invalid UTF-8 or terminal
+    escape sequences must neither crash the CSV/SQLite writers nor drive the terminal.
+    """
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in text)

@@ -1,0 +1,124 @@
+"""`python -m pipeline check FILE…`: list a return's problems, exit 1 on a 错误, write nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from returns import CAMPAIGN_TOML, UNITS_CSV, address, clean_values, make_return, roster_unit
+
+from pipeline.cli import main
+
+U001 = roster_unit("U001").name
+PATHS = ("--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV))
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty current directory, so that any stray output of the command would show up."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
+
+
+def _check(capsys: pytest.CaptureFixture[str], *files: Path) -> tuple[int, list[str], str]:
+    code = main(["check", *PATHS, *(str(f) for f in files)])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def test_clean_file_passes_with_exit_0(tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A clean return prints one 通过 line and exits 0."""
+    path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1"), name="a.xlsx")
+    before = _snapshot(tmp_path)
+
+    code, lines, err = _check(capsys, path)
+
+    assert code == 0
+    assert lines == [f"a.xlsx：通过（{U001}，错误 0 个，警告 0 个）"]
+    assert err == ""
+    assert _snapshot(tmp_path) == before
+    assert list(workdir.iterdir()) == []
+
+
+def test_bad_file_lists_errors_with_exit_1(tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A return with a negative count prints 不通过 and one “[错误]” line naming the cell, and exits 1."""
+    path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1", s1_center_study_times=-3),
+                       name="b.xlsx")
+    before = _snapshot(tmp_path)
+
+    code, lines, _ = _check(capsys, path)
+
+    cell = address("annex1", "s1_center_study_times")
+    assert code == 1
+    assert lines == [
+        f"b.xlsx：不通过（{U001}，错误 1 个，警告 0 个）",
+        f"  [错误] 文件“b.xlsx”，工作表“附件1”，单元格 {cell}（理论学习中心组学习·次数），"
+        "所填内容“-3”：数量不能为负数，请更正。",
+    ]
+    assert _snapshot(tmp_path) == before
+    assert list(workdir.iterdir()) == []
+
+
+def test_warnings_alone_still_exit_0(tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A return with only 警告 prints 通过（有警告） with its “[警告]” lines and exits 0."""
+    path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1", s1_center_study_times="3次"),
+                       name="c.xlsx")
+
+    code, lines, _ = _check(capsys, path)
+
+    cell = address("annex1", "s1_center_study_times")
+    assert code == 0
+    assert lines == [
+        f"c.xlsx：通过（有警告）（{U001}，错误 0 个，警告 1 个）",
+        f"  [警告] 文件“c.xlsx”，工作表“附件1”，单元格 {cell}（理论学习中心组学习·次数），"
+        "所填内容“3次”：已按数字 3 计。请今后只填阿拉伯数字。",
+    ]
+    assert list(workdir.iterdir()) == []
+
+
+def test_one_bad_file_among_several_exits_1(tmp_path: Path, workdir: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Several files are checked in the order given; one with an error makes the exit code 1."""
+    good = make_return(tmp_path / "in", "annex2", "U002", clean_values("annex2"), name="good.xlsx")
+    bad = make_return(tmp_path / "in", "annex2", "U003", clean_values("annex2", mobile="1381234567"), name="bad.xlsx")
+
+    code, lines, _ = _check(capsys, good, bad)
+
+    assert code == 1
+    assert lines[0] == f"good.xlsx：通过（{roster_unit('U002').name}，错误 0 个，警告 0 个）"
+    assert lines[1] == f"bad.xlsx：不通过（{roster_unit('U003').name}，错误 1 个，警告 0 个）"
+    assert lines[2].startswith(f"  [错误] 文件“bad.xlsx”，工作表“附件2”，单元格 {address('annex2', 'mobile')}（手机）")
+    assert len(lines) == 3
+    assert list(workdir.iterdir()) == []
+
+
+def test_missing_file_is_exit_2(tmp_path: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that does not exist stops the command with a Chinese message and exit code 2."""
+    missing = tmp_path / "nope.xlsx"
+
+    code, lines, err = _check(capsys, missing)
+
+    assert code == 2
+    assert lines == []
+    assert err == f"错误：找不到文件 {missing}。\n"
+    assert list(workdir.iterdir()) == []
+
+
+def test_unreadable_file_is_an_error_not_a_crash(tmp_path: Path, workdir: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that is not a workbook is reported as a 错误 (exit 1), never a traceback."""
+    junk = tmp_path / "报表.xlsx"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+
+    code, lines, _ = _check(capsys, junk)
+
+    assert code == 1
+    assert lines[0] == "报表.xlsx：不通过（单位未识别，错误 1 个，警告 0 个）"
+    assert lines[1].startswith("  [错误] 文件“报表.xlsx”：")

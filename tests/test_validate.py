@@ -1,0 +1,165 @@
+"""Validation (pipeline.validate and the outlier check in pipeline.rollup): each rule, at its cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from returns import address, clean_values, settings, spec, submission
+
+from pipeline.rollup import OUTLIER_MIN_UNITS, PASSED, WARNED, build_rollup
+from pipeline.submission import ERROR, WARNING, Submission
+from pipeline.validate import validate
+
+SESSIONS, PEOPLE = "s1_center_study_times", "s1_center_study_people"
+
+
+def _validated(form_id: str, **overrides: Any) -> Submission:
+    sub = submission(form_id, clean_values(form_id, **overrides))
+    validate([sub], spec(form_id), settings()[1])
+    return sub
+
+
+def _rules(sub: Submission) -> set[tuple[str, str, str]]:
+    return {(f.severity, f.rule, f.cell) for f in sub.findings}
+
+
+def test_clean_returns_have_no_findings() -> None:
+    """The helpers' clean answers pass both forms without a finding."""
+    assert _validated("annex1").findings == []
+    assert _validated("annex2").findings == []
+
+
+def test_participants_fewer_than_sessions_is_a_warning() -> None:
+    """参与人次 below its 场（次）数 is a 警告 at the participants cell, quoting both numbers."""
+    sub = _validated("annex1", **{SESSIONS: 5, PEOPLE: 3})
+    [finding] = sub.findings
+    assert (finding.severity, finding.rule, finding.cell) == (WARNING, "participants_ge_sessions",
+                                                              address("annex1", PEOPLE))
+    assert finding.message == ("“理论学习中心组学习·参与人次”填了3，少于“理论学习中心组学习·次数”的5，"
+                               "每场（次）活动至少应有1人参与，请核实后更正。")
+
+
+def test_participants_equal_to_sessions_is_fine() -> None:
+    """As many participants as sessions breaks no rule."""
+    assert _validated("annex1", **{SESSIONS: 4, PEOPLE: 4}).findings == []
+
+
+def test_participants_without_sessions_is_an_error() -> None:
+    """场（次）数 0 with participants is a 错误 at the participants cell."""
+    sub = _validated("annex1", **{SESSIONS: 0, PEOPLE: 12})
+    [finding] = sub.findings
+    assert (finding.severity, finding.rule, finding.cell) == (ERROR, "no_sessions_no_participants",
+                                                              address("annex1", PEOPLE))
+    assert finding.message.startswith("“理论学习中心组学习·次数”为0，但“理论学习中心组学习·参与人次”填了12。")
+
+
+def test_no_sessions_and_no_participants_is_fine() -> None:
+    """0 and 0 (an activity not held) breaks no rule."""
+    assert _validated("annex1", **{SESSIONS: 0, PEOPLE: 0}).findings == []
+
+
+def test_every_rule_pair_is_checked() -> None:
+    """Each pair listed in the spec's rules raises its own finding at its own participants cell."""
+    form = spec("annex1")
+    pairs = [pair for rule in form.rules if rule.check == "second_ge_first" for pair in rule.pairs]
+    overrides: dict[str, Any] = {}
+    for first, second in pairs:
+        overrides[first], overrides[second] = 5, 2
+    sub = _validated("annex1", **overrides)
+    assert _rules(sub) == {(WARNING, "participants_ge_sessions", address("annex1", second)) for _, second in pairs}
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [(-1, "负数"), (3.5, "不是整数"), ("abc", "不是数字"), (1_000_001, "数值过大")],
+)
+def test_count_errors(value: Any, rule: str) -> None:
+    """Negative, fractional, non-numeric and absurdly large counts are each a 错误 at their cell."""
+    sub = _validated("annex1", s1_reflection_articles=value)
+    assert _rules(sub) == {(ERROR, rule, address("annex1", "s1_reflection_articles"))}
+
+
+def test_required_header_missing_is_an_error() -> None:
+    """A blank 联系人 is a 错误 必填项未填 at its cell."""
+    sub = _validated("annex1", contact=None)
+    assert _rules(sub) == {(ERROR, "必填项未填", address("annex1", "contact"))}
+
+
+@pytest.mark.parametrize("phone", ["13812345678", "0311-6627527", "03116627527", "010-12345678", "6627527",
+                                   "0311-6627527-801", "(0311) 6627527"])
+def test_valid_phones(phone: str) -> None:
+    """Mobiles, landlines with an area code (extension allowed) and local numbers are accepted as 电话."""
+    assert _validated("annex1", phone=phone).findings == []
+
+
+@pytest.mark.parametrize("phone", ["123", "0311-66", "1381234567x", "电话", "662-7527"])
+def test_invalid_phones(phone: str) -> None:
+    """Anything else in 电话 is a 错误 电话格式不对 at its cell."""
+    assert _rules(_validated("annex1", phone=phone)) == {(ERROR, "电话格式不对", address("annex1", "phone"))}
+
+
+@pytest.mark.parametrize("mobile", ["13812345678", "19912345678", 15012345678])
+def test_valid_mobiles(mobile: Any) -> None:
+    """Eleven digits starting 13-19 are a mobile number, typed as text or as a number."""
+    assert _validated("annex2", mobile=mobile).findings == []
+
+
+@pytest.mark.parametrize("mobile", ["1381234567", "138123456789", "12812345678", "0311-6627527", "138 1234 567"])
+def test_invalid_mobiles(mobile: str) -> None:
+    """Too short, too long, a wrong prefix or a landline in 手机 is a 错误 手机号格式不对."""
+    assert _rules(_validated("annex2", mobile=mobile)) == {(ERROR, "手机号格式不对", address("annex2", "mobile"))}
+
+
+@pytest.mark.parametrize("email", ["wangjianguo@163.com", "a.b-c@qx.gov.cn", "ＡＢＣ@qq.com"])
+def test_valid_emails(email: str) -> None:
+    """Ordinary addresses (full-width letters are folded first) are accepted."""
+    assert _validated("annex2", email=email).findings == []
+
+
+@pytest.mark.parametrize("email", ["zhangsan@163", "zhangsan163.com", "zhang san@163.com", "@163.com"])
+def test_invalid_emails(email: str) -> None:
+    """An address without a domain, an @ or with spaces is a 错误 邮箱格式不对."""
+    assert _rules(_validated("annex2", email=email)) == {(ERROR, "邮箱格式不对", address("annex2", "email"))}
+
+
+def _units(values: list[int]) -> list[Submission]:
+    """One clean 附件1 per roster unit, differing only in 发表心得体会."""
+    roster = settings()[2]
+    return [submission("annex1", clean_values("annex1", s1_reflection_articles=value), unit.code)
+            for unit, value in zip(roster, values, strict=False)]
+
+
+def _rollup_of(subs: list[Submission]) -> Any:
+    forms, campaign, roster = settings()
+    return build_rollup(subs, forms, campaign, roster)
+
+
+def test_outlier_among_eight_units_is_a_warning() -> None:
+    """With 8 units reporting, a value far from the others (modified z-score > 3.5) is a 警告 数值异常."""
+    subs = _units([10, 11, 12, 13, 14, 15, 16, 1000])
+    assert len(subs) == OUTLIER_MIN_UNITS
+    result = _rollup_of(subs)
+    odd = subs[-1]
+    assert _rules(odd) == {(WARNING, "数值异常", address("annex1", "s1_reflection_articles"))}
+    assert odd.findings[0].message == "数值明显偏离其他单位（各单位中位数为 13.5），请核实。"
+    assert all(sub.findings == [] for sub in subs[:-1])
+    statuses = [s.status for s in result.statuses if s.form_id == "annex1" and s.counted]
+    assert statuses == [PASSED] * 7 + [WARNED]
+
+
+def test_no_outlier_check_with_seven_units() -> None:
+    """With only 7 units reporting the outlier check is not made."""
+    subs = _units([10, 11, 12, 13, 14, 15, 1000])
+    _rollup_of(subs)
+    assert all(sub.findings == [] for sub in subs)
+
+
+def test_outlier_threshold_is_a_modified_z_score_of_3_5() -> None:
+    """A value 5.6 modified z-scores from the median is flagged; one 3.2 away is not."""
+    subs = _units([10, 11, 12, 13, 14, 15, 16, 30])  # median 13.5, MAD 2: z(30) = 0.6745 * 16.5 / 2 = 5.6
+    _rollup_of(subs)
+    assert [bool(s.findings) for s in subs] == [False] * 7 + [True]
+    subs = _units([10, 11, 12, 13, 14, 15, 16, 23])  # z(23) = 0.6745 * 9.5 / 2 = 3.2
+    _rollup_of(subs)
+    assert all(sub.findings == [] for sub in subs)
