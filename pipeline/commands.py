@@ -73,17 +73,37 @@ def record_in_ledger(outbox: Path, rollup, command_name: str) -> None:  # type: 
 def cmd_rollup(args: argparse.Namespace) -> int:
     """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况、校验问题清单和审核反馈表。"""
     from pipeline.feedback import summary_line, write_feedback
-    from pipeline.report import write_outputs
-    from pipeline.rollup import run_rollup
+    from pipeline.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
+    from pipeline.ingest import cache_keys, hash_all, read_all
+    from pipeline.ledger import LEDGER_NAME, Ledger
+    from pipeline.report import CSV_NAMES, write_outputs
+    from pipeline.rollup import build_rollup, scan_inbox
 
     forms, campaign, roster = _settings(args)
     if not args.inbox.is_dir():
         raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
-    rollup = run_rollup(args.inbox, forms, campaign, roster, progress=_progress)
+    fresh = hash_all(scan_inbox(args.inbox), args.inbox)
+    digest = inputs_digest(fresh, forms, campaign, roster, args.outbox)
+    with Ledger(args.outbox / LEDGER_NAME) as ledger:
+        previous = last_run(ledger)
+        if previous is not None and previous.digest == digest and previous.outputs_present():
+            ledger.first_seen((s.sha256, s.file) for s in fresh)
+            ledger.record_outcomes(ledger.start_run("rollup"), previous.outcomes)
+            print("\n".join(previous.lines))
+            print("来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。")
+            return 0
+        forget(ledger)
+        subs = read_all(fresh, forms, campaign, roster, progress=_progress, cache=ledger)
+        rollup = build_rollup(subs, forms, campaign, roster)
+        ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
     record_in_ledger(args.outbox, rollup, "rollup")
     workbook = write_outputs(args.outbox, rollup)
-    print("\n".join(summary_lines(rollup, workbook)))
-    print(summary_line(args.outbox, rollup, write_feedback(args.outbox, rollup)))
+    feedback = write_feedback(args.outbox, rollup)
+    lines = [*summary_lines(rollup, workbook), summary_line(args.outbox, rollup, feedback)]
+    print("\n".join(lines))
+    outputs = [str(p) for p in (workbook, *(args.outbox / n for n in CSV_NAMES), *feedback)]
+    with Ledger(args.outbox / LEDGER_NAME) as ledger:
+        remember(ledger, LastRun(digest, lines, outputs, [(s.sha256, s.file, s.outcome) for s in rollup.submissions]))
     return 0
 
 
@@ -94,7 +114,8 @@ def _configure_check(sub: argparse.ArgumentParser) -> None:
 @command("campaign", "roster")
 def cmd_check(args: argparse.Namespace) -> int:
     """只检查指定的报表文件并列出问题，不写任何文件；有“错误”时退出码为 1。"""
-    from pipeline.rollup import build_rollup, read_file
+    from pipeline.ingest import read_file
+    from pipeline.rollup import build_rollup
 
     forms, campaign, roster = _settings(args)
     subs = []

@@ -11,11 +11,14 @@ red cells and sends the file back; the rollup reads it as its newer submission.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.atomic import write_bytes_atomic
 from pipeline.generate import NOTICE_ROWS, FormContent, generated_at, template_name, write_form
 from pipeline.layout import build_layout
 from pipeline.spec import Field, FormSpec
@@ -62,6 +65,9 @@ def cn_full_date(day: dt.date) -> str:
 def form_title(spec: FormSpec, year: int) -> str:
     """The form's title as quoted in Chinese text: 《2023年“安全生产月”活动联络员表》."""
     return f"《{spec.title_for(year)}》"
+
+
+INDEX_NAME = ".feedback-index.json"  # in outbox/: file name -> content digest of each feedback workbook
 
 
 def feedback_name(spec: FormSpec, status: UnitStatus) -> str:
@@ -173,15 +179,39 @@ def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> li
     return items
 
 
+def _digest(item: Feedback, rollup: Rollup) -> str:
+    """What a feedback workbook is made of; equal digests give the same workbook."""
+    content = item.content
+    parts = (item.spec.version, repr(rollup.campaign), generated_at(), repr(content.unit),
+             repr(sorted(content.values.items())), repr(sorted(content.marks.items())), repr(content.notice))
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
 def write_planned(outbox: Path, rollup: Rollup, items: list[Feedback]) -> list[Path]:
-    """Write planned feedback workbooks; remove those of earlier runs that no longer apply."""
-    written = [write_form(item.path, item.spec, rollup.campaign, item.content) for item in items]
+    """Write planned feedback workbooks; remove those of earlier runs that no longer apply.
+
+    A workbook whose content is unchanged since the last run is left as it is, so re-running
+    the rollup near the deadline does not regenerate hundreds of identical files.
+    """
     folder = outbox / FEEDBACK_DIR
+    index_path = outbox / INDEX_NAME
+    try:
+        index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        index = {}
+    written: list[Path] = []
+    fresh: dict[str, str] = {}
+    for item in items:
+        digest = _digest(item, rollup)
+        if index.get(item.path.name) != digest or not item.path.is_file():
+            write_form(item.path, item.spec, rollup.campaign, item.content)
+        written.append(item.path)
+        fresh[item.path.name] = digest
     if folder.is_dir():
-        keep = {p.name for p in written}
         for old in folder.glob(f"*{FEEDBACK_SUFFIX}"):
-            if old.name not in keep:
+            if old.name not in fresh:
                 old.unlink()  # that unit has since passed: its old feedback must not be sent
+        write_bytes_atomic(index_path, json.dumps(fresh, ensure_ascii=False, indent=1).encode("utf-8"))
     return written
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,7 @@ def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormCont
     offset = NOTICE_ROWS if content.notice else 0
     layout = build_layout(spec, campaign.year, offset)
     with atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+        wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                             "strings_to_numbers": False})
         created = dt.datetime.fromisoformat(generated_at())
         wb.set_properties({"title": spec.title_for(campaign.year), "author": campaign.bureau,
@@ -243,12 +244,20 @@ def generate_templates(
 ) -> list[Path]:
     """Write every unit's two forms plus one generic copy of each; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for spec in forms.values():
-        for unit in [*roster, None]:
-            path = out_dir / template_name(spec, unit)
-            written.append(write_form(path, spec, campaign, FormContent(unit=unit)))
-    return written
+    jobs = [(out_dir / template_name(spec, unit), spec, campaign, unit)
+            for spec in forms.values() for unit in [*roster, None]]
+    if len(jobs) < PARALLEL_MIN_TEMPLATES or (os.cpu_count() or 1) < 2:
+        return [_write_template(job) for job in jobs]
+    with ProcessPoolExecutor() as pool:
+        return list(pool.map(_write_template, jobs, chunksize=max(1, len(jobs) // ((os.cpu_count() or 1) * 8))))
+
+
+PARALLEL_MIN_TEMPLATES = 64  # below this, starting worker processes costs more than it saves
+
+
+def _write_template(job: tuple[Path, FormSpec, Campaign, Unit | None]) -> Path:
+    path, spec, campaign, unit = job
+    return write_form(path, spec, campaign, FormContent(unit=unit))
 
 
 def layout_for(spec: FormSpec, campaign: Campaign) -> FormLayout:

@@ -121,3 +121,11 @@ class Ledger:
     def cache_put(self, key: str, payload: bytes) -> None:
         """Store a payload under a key."""
         self.db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?)", (key, payload))
+
+    def cache_prune(self, keep: Iterable[str]) -> None:
+        """Drop cached payloads whose key is not in ``keep`` (files gone, settings changed)."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_keys (key TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM keep_keys")
+        self.db.executemany("INSERT OR IGNORE INTO keep_keys VALUES (?)", ((k,) for k in keep))
+        self.db.execute("DELETE FROM cache WHERE key NOT IN (SELECT key FROM keep_keys)")
+        self.db.commit()

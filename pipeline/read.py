@@ -19,6 +19,7 @@ becomes a 警告 (or an 错误 when a value cannot be found).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import warnings
@@ -48,7 +49,7 @@ from pipeline.guards import (
 from pipeline.layout import Cell, FormLayout, build_layout
 from pipeline.normalise import normalise_submission
 from pipeline.roster import Roster, normalise_name
-from pipeline.sniff import XLS, Sniffed
+from pipeline.sniff import WORKBOOK, XLS, Sniffed
 from pipeline.spec import FormSpec
 from pipeline.submission import ERROR, UNSUPPORTED, WARNING, RawCell, Submission
 
@@ -313,7 +314,13 @@ def _norm_label(text: Any) -> str:
         return ""
     if isinstance(text, float) and text.is_integer():
         text = int(text)
-    return normalise_name(str(text)).rstrip(":：")
+    return _norm_text(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _norm_text(text: str) -> str:
+    # Every return repeats the same labels: normalise each distinct text once per run.
+    return normalise_name(text).rstrip(":：")
 
 
 def _label_positions(grid: Grid) -> dict[str, tuple[int, int]]:
@@ -631,8 +638,12 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
     if sniffed is not None and sniffed.kind == XLS:
         book = load_xls(sub.path, limits, sniffed.streams)
     else:
+        from pipeline.fastread import fast_reader_enabled, load_xlsx_fast
+
         package = check_package(sub.path, limits)
-        book = load_xlsx(sub.path, limits)
+        fast = load_xlsx_fast(sub.path, package, limits) if sniffed is not None and sniffed.kind == WORKBOOK \
+            and fast_reader_enabled() else None
+        book = fast or load_xlsx(sub.path, limits)
         book.package = package
     return read_book(sub, book, forms, campaign, roster)
 

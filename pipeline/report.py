@@ -364,16 +364,19 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
         book.wb.close()
 
 
+CSV_NAMES = ("records.csv", "issues.csv", "status.csv", "materials.csv", "files.csv")
+
+
 def write_outputs(outbox: Path, rollup: Rollup) -> Path:
     """Write the workbook and the CSV twins; return the workbook's path."""
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / rollup_name(rollup)
     write_workbook(path, rollup)
-    write_csv(outbox / "records.csv", records(rollup), RECORD_COLUMNS)
-    write_csv(outbox / "issues.csv", issue_rows(rollup), ISSUE_COLUMNS)
-    write_csv(outbox / "status.csv", status_rows(rollup), STATUS_COLUMNS)
-    write_csv(outbox / "materials.csv", material_rows(rollup), MATERIAL_COLUMNS)
-    write_csv(outbox / "files.csv", file_rows(rollup), FILE_COLUMNS)
+    tables = ((records(rollup), RECORD_COLUMNS), (issue_rows(rollup), ISSUE_COLUMNS),
+              (status_rows(rollup), STATUS_COLUMNS), (material_rows(rollup), MATERIAL_COLUMNS),
+              (file_rows(rollup), FILE_COLUMNS))
+    for name, (rows, columns) in zip(CSV_NAMES, tables, strict=True):
+        write_csv(outbox / name, rows, columns)
     return path
 
 

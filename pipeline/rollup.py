@@ -16,15 +16,12 @@ from typing import Any
 import pandas as pd
 
 from pipeline.campaign import Campaign
-from pipeline.materials import recognise, register_material
-from pipeline.read import new_submission, read_return
+from pipeline.ingest import ParseCache, hash_all, read_all
 from pipeline.roster import Roster, Unit
-from pipeline.sniff import is_ignored, sniff
 from pipeline.spec import FormSpec
 from pipeline.submission import (
     ACCEPTED,
     DUPLICATE,
-    IGNORED,
     REJECTED,
     SUPERSEDED,
     WARNING,
@@ -91,24 +88,6 @@ def scan_inbox(inbox: Path) -> list[Path]:
     if not inbox.exists():
         return []
     return sorted((p for p in inbox.rglob("*") if p.is_file()), key=lambda p: p.relative_to(inbox).as_posix())
-
-
-def read_file(path: Path, inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
-              roster: Roster) -> Submission:
-    """Read, identify and normalise one file; never raises for a bad file."""
-    sub = new_submission(path, inbox)  # size, time and sha256, for the ledger too; never raises
-    if is_ignored(path):
-        sub.outcome, sub.note = IGNORED, "临时文件或隐藏文件，已忽略"
-        return sub
-    sniffed = sniff(path)
-    sub.kind = sniffed.kind
-    material = recognise(path, sniffed)
-    if material is not None:  # a real document, image, video or archive: supporting material, not a form
-        register_material(sub, material, campaign, roster)
-        return sub
-    # Guards, time limit, read and normalise; an unusable file becomes an 错误 finding, never an exception.
-    read_return(sub, sniffed, forms, campaign, roster)
-    return sub
 
 
 def _mark_duplicates(subs: list[Submission]) -> None:
@@ -210,11 +189,11 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
 
 
 def run_rollup(inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
-               progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None) -> Rollup:
-    """Read every file under ``inbox`` and build the rollup."""
-    paths = scan_inbox(inbox)
-    iterator: Iterable[Path] = progress(paths) if progress else paths
-    subs = [read_file(p, inbox, forms, campaign, roster) for p in iterator]
+               progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
+               cache: ParseCache | None = None) -> Rollup:
+    """Read every file under ``inbox`` (in parallel, reusing cached parses) and build the rollup."""
+    fresh = hash_all(scan_inbox(inbox), inbox)
+    subs = read_all(fresh, forms, campaign, roster, progress, cache)
     return build_rollup(subs, forms, campaign, roster)
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from returns import REPORT_DATE, address, clean_values, make_return, settings, spec, submission
 
+from pipeline.ingest import read_file
 from pipeline.normalise import normalise_count, normalise_date, normalise_text
-from pipeline.rollup import build_rollup, read_file
+from pipeline.rollup import build_rollup
 from pipeline.submission import ERROR, WARNING
 from pipeline.validate import validate
 

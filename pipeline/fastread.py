@@ -1,0 +1,166 @@
+"""The fast reader: python-calamine for the cell values of a plain .xlsx, openpyxl for everything else.
+
+It builds the same :class:`~pipeline.read.Book` that :func:`pipeline.read.load_xlsx` builds, so
+every later check (identity, layout, tampering, normalising, validation) runs unchanged. It only
+answers for packages whose shape it can vouch for; for anything unusual it returns None and the
+caller uses the full openpyxl reader. The gates below look at bytes only to decide that: they
+never produce a value. Set ``PIPELINE_READER=full`` to force the full reader everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import posixpath
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from defusedxml.ElementTree import fromstring
+from openpyxl.utils.cell import column_index_from_string
+from openpyxl.workbook.defined_name import DefinedName
+
+from pipeline.campaign import Limits
+from pipeline.guards import Package
+from pipeline.read import Book, Grid
+
+READER_ENV = "PIPELINE_READER"
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_PLAIN_VALUES = (str, int, float, bool, dt.date)  # datetime is a date subclass
+_STATE = {"visible": "visible", "hidden": "hidden", "veryHidden": "veryHidden"}
+
+
+def fast_reader_enabled() -> bool:
+    """False when ``PIPELINE_READER=full`` asks for the openpyxl reader only."""
+    return os.environ.get(READER_ENV, "fast") != "full"
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str, str]], dict[str, tuple[str, str]]] | None:
+    """(title, state, part) per worksheet in order, and single-cell defined names; None if unusual."""
+    book = fromstring(zf.read("xl/workbook.xml"))
+    rels = fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
+    sheets: list[tuple[str, str, str]] = []
+    for sheet in book.iter(f"{_MAIN}sheet"):
+        target = targets.get(sheet.get(f"{_REL}id"))
+        state = _STATE.get(sheet.get("state", "visible"))
+        if not target or state is None:
+            return None
+        part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        if not part.startswith("xl/worksheets/"):
+            return None  # a chart sheet or something else: the full reader knows how to report it
+        sheets.append((sheet.get("name", ""), state, part))
+    return sheets, _names(book)
+
+
+def _names(book: Element) -> dict[str, tuple[str, str]]:
+    """Workbook-scoped single-cell names first, then sheet-scoped ones, as openpyxl resolves them."""
+    scoped: list[tuple[bool, str, str]] = []
+    for node in book.iter(f"{_MAIN}definedName"):
+        scoped.append((node.get("localSheetId") is not None, node.get("name", ""), node.text or ""))
+    targets: dict[str, tuple[str, str]] = {}
+    for _, name, text in sorted(scoped, key=lambda s: s[0]):
+        target = _single_cell(name, text)
+        if target is not None:
+            targets.setdefault(name, target)
+    return targets
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _single_cell(name: str, text: str) -> tuple[str, str] | None:
+    """(sheet, A1) when a defined name points at one cell, resolved by openpyxl as the full reader does."""
+    try:
+        dests = list(DefinedName(name=name, attr_text=text).destinations)
+    except Exception:  # a malformed name is simply not usable, as in the full reader
+        return None
+    if len(dests) != 1:
+        return None
+    sheet, ref = dests[0]
+    ref = ref.replace("$", "")
+    return None if ":" in ref else (sheet, ref)
+
+
+def _protected(data: bytes) -> bool | None:
+    """Whether the sheet XML protects the sheet; None when it cannot be told from one plain element."""
+    start = data.find(b"<sheetProtection")
+    if start == -1:
+        return False
+    end = data.find(b"/>", start)
+    if end == -1 or data.count(b"<sheetProtection") != 1:
+        return None
+    element = fromstring(data[start:end + 2])
+    return element.get("sheet") in ("1", "true")
+
+
+def _within(data: bytes, limits: Limits) -> bool:
+    """Every cell carries an explicit reference inside the max_rows x max_columns window."""
+    refs = _CELL_REF.findall(data)
+    if len(refs) != data.count(b"<c ") + data.count(b"<c>"):
+        return False
+    return all(int(row) <= limits.max_rows and column_index_from_string(col.decode()) <= limits.max_columns
+               for col, row in refs)
+
+
+def _grid(title: str, state: str, data: bytes, rows: list[list[Any]]) -> Grid | None:
+    protected = _protected(data)
+    if protected is None:
+        return None
+    grid = Grid(title, state, protected=protected)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            if value == "" or value is None:
+                continue
+            if not isinstance(value, _PLAIN_VALUES) or isinstance(value, dt.time):
+                return None  # error values, durations: leave them to the full reader
+            if type(value) is dt.date:  # calamine drops a midnight time; openpyxl gives a datetime
+                value = dt.datetime.combine(value, dt.time())
+            grid.cells[(r, c)] = value
+    return grid
+
+
+def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
+    """A :class:`Book` read with calamine, or None when the package is not plainly a filled template."""
+    parts = {n.lower() for n in package.names}
+    if any(p.startswith(("xl/chartsheets/", "xl/dialogsheets/", "xl/macrosheets/")) for p in parts):
+        return None
+    with zipfile.ZipFile(path) as zf:
+        layout = _sheet_parts(zf)
+        if layout is None:
+            return None
+        sheets, names = layout
+        payloads = [zf.read(part) for _, _, part in sheets]
+    for data in payloads:
+        if b"<f>" in data or b"<f " in data or not _within(data, limits):
+            return None  # formulas and cells beyond the window need the full reader's detail
+    try:
+        grids = _calamine_grids(path, sheets, payloads)
+    except Exception:  # whatever calamine refuses, the full reader diagnoses with a precise message
+        return None
+    return None if grids is None else Book("xlsx", grids, names, [])
+
+
+def _calamine_grids(path: Path, sheets: list[tuple[str, str, str]], payloads: list[bytes]) -> list[Grid] | None:
+    from python_calamine import CalamineWorkbook
+
+    # Through a file object: calamine cannot open a path whose name is not valid UTF-8.
+    with path.open("rb") as handle:
+        workbook = CalamineWorkbook.from_filelike(handle)
+    try:
+        if [m.name for m in workbook.sheets_metadata] != [title for title, _, _ in sheets]:
+            return None
+        grids = []
+        for (title, state, _), data in zip(sheets, payloads, strict=True):
+            rows = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
+            grid = _grid(title, state, data, rows)
+            if grid is None:
+                return None
+            grids.append(grid)
+        return grids
+    finally:
+        workbook.close()

@@ -1,0 +1,82 @@
+"""Skip a rollup whose inputs have not changed since the last complete run, as make does.
+
+The outputs are a function of the inbox files' bytes and names, the forms, the campaign,
+the roster, the program itself and the date (the 汇总表 carries it). When all of those match
+the last complete run and its outputs are still there, that run's results stand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.campaign import Campaign
+from pipeline.ingest import settings_digest
+from pipeline.ledger import Ledger
+from pipeline.roster import Roster
+from pipeline.spec import FormSpec
+from pipeline.submission import Submission
+
+STATE_KEY = "state:last-complete-rollup"
+_PACKAGE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """What the last complete run left: its digest, summary, outputs and per-file outcomes."""
+
+    digest: str
+    lines: list[str]
+    outputs: list[str]
+    outcomes: list[tuple[str, str, str]]  # sha256, file, outcome
+
+    def outputs_present(self) -> bool:
+        """Whether every output of that run is still on disk."""
+        return all(Path(p).is_file() for p in self.outputs)
+
+
+def _program_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*")):
+        if path.suffix in (".py", ".toml") and path.is_file():
+            digest.update(path.relative_to(_PACKAGE).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+                  outbox: Path, today: dt.date | None = None) -> str:
+    """One digest of everything the rollup's outputs depend on."""
+    digest = hashlib.sha256()
+    for part in (settings_digest(forms, campaign, roster), _program_digest(), str(outbox.resolve()),
+                 (today or dt.date.today()).isoformat()):
+        digest.update(part.encode("utf-8") + b"\0")
+    for sub in fresh:
+        digest.update(f"{sub.file}\0{sub.sha256}\0".encode())
+    return digest.hexdigest()
+
+
+def last_run(ledger: Ledger) -> LastRun | None:
+    """The last complete run's state, if any."""
+    payload = ledger.cache_get(STATE_KEY)
+    if payload is None:
+        return None
+    raw = json.loads(payload)
+    return LastRun(raw["digest"], raw["lines"], raw["outputs"], [tuple(o) for o in raw["outcomes"]])
+
+
+def forget(ledger: Ledger) -> None:
+    """Drop the state before writing outputs, so that a run killed half-way is never taken as complete."""
+    ledger.db.execute("DELETE FROM cache WHERE key = ?", (STATE_KEY,))
+    ledger.db.commit()
+
+
+def remember(ledger: Ledger, run: LastRun) -> None:
+    """Store the state of a run whose outputs are all written."""
+    payload = {"digest": run.digest, "lines": run.lines, "outputs": run.outputs, "outcomes": run.outcomes}
+    ledger.cache_put(STATE_KEY, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    ledger.db.commit()

@@ -1,0 +1,136 @@
+"""inbox → read: hash every file, reuse cached parses, and parse the rest on all cores.
+
+A parse depends only on the file's bytes and name, the forms, the campaign and the roster,
+so it is cached in the ledger under a key made of all of them plus :data:`PARSER_VERSION`.
+Changing any of those, or the file itself, misses the cache and parses the file again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from pipeline.campaign import Campaign
+from pipeline.materials import recognise, register_material
+from pipeline.read import new_submission, read_return
+from pipeline.roster import Roster
+from pipeline.sniff import is_ignored, sniff
+from pipeline.spec import FormSpec
+from pipeline.submission import IGNORED, Submission
+
+# Bump whenever reading, normalising or the material rules change what a parse produces.
+PARSER_VERSION = "2026-11-28.1"
+PARALLEL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
+
+
+class ParseCache(Protocol):
+    """Where parsed submissions are kept between runs (the ledger)."""
+
+    def cache_get(self, key: str) -> bytes | None: ...
+
+    def cache_put(self, key: str, payload: bytes) -> None: ...
+
+
+def read_file(path: Path, inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
+              roster: Roster) -> Submission:
+    """Read, identify and normalise one file; never raises for a bad file."""
+    # size, time and sha256, for the ledger too; never raises
+    return parse_file(new_submission(path, inbox), forms, campaign, roster)
+
+
+def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> Submission:
+    """Everything after hashing: sniff, guard, read and normalise one file; never raises for a bad file."""
+    path = sub.path
+    if is_ignored(path):
+        sub.outcome, sub.note = IGNORED, "临时文件或隐藏文件，已忽略"
+        return sub
+    sniffed = sniff(path)
+    sub.kind = sniffed.kind
+    material = recognise(path, sniffed)
+    if material is not None:  # a real document, image, video or archive: supporting material, not a form
+        register_material(sub, material, campaign, roster)
+        return sub
+    # Guards, time limit, read and normalise; an unusable file becomes an 错误 finding, never an exception.
+    read_return(sub, sniffed, forms, campaign, roster)
+    return sub
+
+
+def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> str:
+    """A digest of everything besides the file that a parse depends on."""
+    from pipeline.fastread import fast_reader_enabled
+
+    parts = [PARSER_VERSION, repr(sorted((k, v.version) for k, v in forms.items())), repr(campaign),
+             repr(roster.units), str(fast_reader_enabled())]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def cache_key(digest: str, sub: Submission) -> str:
+    """The cache key of one file's parse."""
+    return f"parse:{digest}:{sub.sha256}:{sub.file}"
+
+
+def cache_keys(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+               subs: Iterable[Submission]) -> list[str]:
+    """The cache keys this run used, so that everything else can be pruned."""
+    digest = settings_digest(forms, campaign, roster)
+    return [cache_key(digest, s) for s in subs if s.sha256]
+
+
+# Worker processes receive the settings once, through the pool initializer.
+_WORKER: tuple[Mapping[str, FormSpec], Campaign, Roster] | None = None
+
+
+def _init_worker(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> None:
+    global _WORKER  # per-process state, set once by the pool initializer
+    _WORKER = (forms, campaign, roster)
+
+
+def _parse_in_worker(sub: Submission) -> Submission:
+    assert _WORKER is not None
+    return parse_file(sub, *_WORKER)
+
+
+def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
+                roster: Roster) -> Iterator[Submission]:
+    workers = min(os.cpu_count() or 1, len(subs) // (PARALLEL_MIN_FILES // 2) or 1)
+    if len(subs) < PARALLEL_MIN_FILES or workers < 2:
+        yield from (parse_file(s, forms, campaign, roster) for s in subs)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(forms, campaign, roster)) as pool:
+        yield from pool.map(_parse_in_worker, subs, chunksize=max(1, len(subs) // (workers * 8)))
+
+
+def hash_all(paths: list[Path], inbox: Path) -> list[Submission]:
+    """The bare record (name, size, time, sha256) of every file, in ``paths`` order."""
+    return [new_submission(p, inbox) for p in paths]
+
+
+def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+             progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
+             cache: ParseCache | None = None) -> list[Submission]:
+    """Every file's submission, in order: from the cache when its parse is stored, else parsed."""
+    digest = settings_digest(forms, campaign, roster) if cache is not None else ""
+    done: dict[int, Submission] = {}
+    todo: list[tuple[int, Submission]] = []
+    for index, sub in enumerate(fresh):
+        payload = cache.cache_get(cache_key(digest, sub)) if cache is not None and sub.sha256 else None
+        if payload is None:
+            todo.append((index, sub))
+            continue
+        cached: Submission = pickle.loads(payload)  # our own ledger in outbox/, written below
+        cached.path, cached.mtime, cached.size = sub.path, sub.mtime, sub.size
+        done[index] = cached
+    parsed = _parse_many([s for _, s in todo], forms, campaign, roster)
+    ticks: Iterable[Path] = progress([s.path for _, s in todo]) if progress else ()
+    tick = iter(ticks)
+    for (index, _), sub in zip(todo, parsed, strict=True):
+        next(tick, None)
+        done[index] = sub
+        if cache is not None and sub.sha256:
+            cache.cache_put(cache_key(digest, sub), pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL))
+    return [done[i] for i in range(len(fresh))]
