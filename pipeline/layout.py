@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -59,22 +59,24 @@ class FormLayout:
     page_breaks: tuple[int, ...] = ()  # rows that start a new printed page
     print_scale: int = 0  # percent; 0 means fit to the page count instead
 
-    @property
+    # Layouts are built once per form and read for every returned file: derived views are cached.
+    @cached_property
     def inputs(self) -> tuple[Cell, ...]:
         """Input cells in tab order (row by row, left to right)."""
         return tuple(sorted((c for c in self.cells if c.field), key=lambda c: (c.row, c.col)))
 
-    @property
+    @cached_property
     def labels(self) -> tuple[Cell, ...]:
         """Fixed text cells, used to fingerprint the form and find fields by label."""
         return tuple(c for c in self.cells if c.field is None and c.text)
 
+    @cached_property
+    def _by_field(self) -> dict[str, Cell]:
+        return {c.field.id: c for c in self.inputs if c.field is not None}
+
     def input_for(self, field_id: str) -> Cell:
         """The input cell of one field."""
-        for c in self.cells:
-            if c.field is not None and c.field.id == field_id:
-                return c
-        raise KeyError(field_id)
+        return self._by_field[field_id]
 
     def address(self, field_id: str) -> str:
         """A1 address of a field's input cell."""

@@ -333,8 +333,31 @@ def _label_positions(grid: Grid) -> dict[str, tuple[int, int]]:
     return found
 
 
+# Per-layout facts, computed once: layouts are built once per form and read for every file.
+# The layout itself is kept in the value so that its id cannot be reused while cached.
+_OFFSETS: dict[int, tuple[FormLayout, dict[str, tuple[str, int, int]]]] = {}
+_FIXED: dict[int, tuple[FormLayout, list[tuple[tuple[int, int], Cell, str]]]] = {}
+
+
 def _label_offsets(layout: FormLayout) -> dict[str, tuple[str, int, int]]:
     """For each field: its label text and where the input sits relative to that label."""
+    if id(layout) not in _OFFSETS:
+        _OFFSETS[id(layout)] = (layout, _compute_label_offsets(layout))
+    return _OFFSETS[id(layout)][1]
+
+
+def _fixed_texts(layout: FormLayout) -> list[tuple[tuple[int, int], Cell, str]]:
+    """The fixed texts other than field labels: grid position, layout cell and normalised text."""
+    if id(layout) not in _FIXED:
+        offsets = _label_offsets(layout)
+        field_labels = {(_grid_pos(layout.input_for(fid))[0] - dr, _grid_pos(layout.input_for(fid))[1] - dc)
+                        for fid, (_, dr, dc) in offsets.items()}
+        fixed = [(_grid_pos(c), c, _norm_label(c.text)) for c in layout.labels if _grid_pos(c) not in field_labels]
+        _FIXED[id(layout)] = (layout, fixed)
+    return _FIXED[id(layout)][1]
+
+
+def _compute_label_offsets(layout: FormLayout) -> dict[str, tuple[str, int, int]]:
     by_pos = {(c.row, c.col): c for c in layout.labels}
     offsets: dict[str, tuple[str, int, int]] = {}
     for cell in layout.inputs:
@@ -521,11 +544,8 @@ def _layout_findings(sub: Submission, spec: FormSpec, campaign: Campaign, form: 
                 "请核对；今后请勿修改表中文字。")
     if moved:
         return  # other fixed texts moved with the rows: their positions no longer tell
-    field_labels = {(_grid_pos(layout.input_for(fid))[0] - dr, _grid_pos(layout.input_for(fid))[1] - dc)
-                    for fid, (_, dr, dc) in offsets.items()}
-    changed = [(c.address, c.text, _text_at(form, *_grid_pos(c))) for c in layout.labels
-               if _grid_pos(c) not in field_labels
-               and _norm_label(_text_at(form, *_grid_pos(c))) != _norm_label(c.text)]
+    changed = [(c.address, c.text, _text_at(form, *pos)) for pos, c, text in _fixed_texts(layout)
+               if _norm_label(_text_at(form, *pos)) != text]
     if changed:
         where, expected, found = changed[0]
         more = f"（共 {len(changed)} 处）" if len(changed) > 1 else ""
