@@ -8,6 +8,7 @@ the last complete run and its outputs are still there, that run's results stand.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -39,7 +40,9 @@ class LastRun:
         return all(Path(p).is_file() for p in self.outputs)
 
 
-def _program_digest() -> str:
+@functools.cache
+def program_digest() -> str:
+    """A digest of the package's own code and form specs: a new program version redoes its outputs."""
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*")):
         if path.suffix in (".py", ".toml") and path.is_file():
@@ -52,7 +55,7 @@ def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], ca
                   outbox: Path, today: dt.date | None = None) -> str:
     """One digest of everything the rollup's outputs depend on."""
     digest = hashlib.sha256()
-    for part in (settings_digest(forms, campaign, roster), _program_digest(), str(outbox.resolve()),
+    for part in (settings_digest(forms, campaign, roster), program_digest(), str(outbox.resolve()),
                  (today or dt.date.today()).isoformat()):
         digest.update(part.encode("utf-8") + b"\0")
     for sub in fresh:

@@ -97,7 +97,7 @@ def _parse_in_worker(sub: Submission) -> Submission:
 
 def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
                 roster: Roster) -> Iterator[Submission]:
-    workers = min(os.cpu_count() or 1, len(subs) // (PARALLEL_MIN_FILES // 2) or 1)
+    workers = min(os.cpu_count() or 1, max(1, len(subs) // max(1, PARALLEL_MIN_FILES // 2)))
     if len(subs) < PARALLEL_MIN_FILES or workers < 2:
         yield from (parse_file(s, forms, campaign, roster) for s in subs)
         return

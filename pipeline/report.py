@@ -36,16 +36,18 @@ RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
 
 
-def csv_safe(value: Any) -> Any:
-    """Neutralise text a spreadsheet would evaluate when the CSV is opened (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
-
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """UTF-8 with BOM so that Excel opens it with the right encoding; written atomically."""
-    frame = pd.DataFrame(list(rows), columns=list(columns)).map(csv_safe)
+    """UTF-8 with BOM so that Excel opens it with the right encoding; written atomically.
+
+    Text a spreadsheet would evaluate (a leading = + - @ tab CR) gets a quote prefix (OWASP CSV injection).
+    """
+    frame = pd.DataFrame(list(rows), columns=list(columns))
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            risky = column.str.startswith(FORMULA_TRIGGERS, na=False)
+            if risky.any():
+                frame[name] = column.where(~risky, "'" + column.astype(str))
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 

@@ -36,8 +36,9 @@ class CheckText:
 
 
 def _numeric(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s.where(s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))),
-                         errors="coerce")
+    """The numbers of a column; text, booleans and dates become NaN (never parsed here)."""
+    kinds = s.map(type)  # exact types: bool, a subclass of int, is not a number here
+    return pd.to_numeric(s.where(kinds.isin((int, float))), errors="coerce")
 
 
 def _count_checks() -> list[tuple[pa.Check, CheckText]]:
@@ -213,11 +214,10 @@ def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign) -> 
     seen: set[tuple[int, str, str]] = set()
     for severity, schema in ((ERROR, schemas.errors), (WARNING, schemas.warnings)):
         cases = _failure_cases(schema, frame)
-        for case in cases.itertuples(index=False):
-            index = case.index
+        for index, check_name, column in cases[["index", "check", "column"]].itertuples(index=False, name=None):
             if index is None or pd.isna(index):
                 continue
-            row, check, column = int(index), str(case.check), case.column
+            row, check = int(index), str(check_name)
             # Frame-wide checks report one case per column; a rule fails once per row.
             frame_wide = check.startswith(("rule:", "empty_form"))
             key = (row, check, "" if frame_wide else str(column))
