@@ -69,9 +69,13 @@ def record_in_ledger(outbox: Path, rollup, command_name: str) -> None:  # type: 
         ledger.record_outcomes(run_id, [(s.sha256, s.file, s.outcome) for s in rollup.submissions])
 
 
-@command("campaign", "roster", "inbox", "outbox")
-def cmd_rollup(args: argparse.Namespace) -> int:
-    """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况、校验问题清单和审核反馈表。"""
+def rollup_to_outbox(inbox: Path, outbox: Path, forms, campaign, roster,  # type: ignore[no-untyped-def]
+                     command_name: str = "rollup") -> list[str]:
+    """The whole job behind ``make rollup``: read the inbox, write every output, return the summary lines.
+
+    When nothing changed since the last complete run (files, settings, program, date) and its
+    outputs are all there, those outputs stand and their summary is returned again.
+    """
     from pipeline.feedback import summary_line, write_feedback
     from pipeline.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
     from pipeline.ingest import cache_keys, hash_all, read_all
@@ -79,31 +83,35 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     from pipeline.report import CSV_NAMES, write_outputs
     from pipeline.rollup import build_rollup, scan_inbox
 
-    forms, campaign, roster = _settings(args)
-    if not args.inbox.is_dir():
-        raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
-    fresh = hash_all(scan_inbox(args.inbox), args.inbox)
-    digest = inputs_digest(fresh, forms, campaign, roster, args.outbox)
-    with Ledger(args.outbox / LEDGER_NAME) as ledger:
+    fresh = hash_all(scan_inbox(inbox), inbox)
+    digest = inputs_digest(fresh, forms, campaign, roster, outbox)
+    with Ledger(outbox / LEDGER_NAME) as ledger:
         previous = last_run(ledger)
         if previous is not None and previous.digest == digest and previous.outputs_present():
             ledger.first_seen((s.sha256, s.file) for s in fresh)
-            ledger.record_outcomes(ledger.start_run("rollup"), previous.outcomes)
-            print("\n".join(previous.lines))
-            print("来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。")
-            return 0
+            ledger.record_outcomes(ledger.start_run(command_name), previous.outcomes)
+            return [*previous.lines, "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"]
         forget(ledger)
         subs = read_all(fresh, forms, campaign, roster, progress=_progress, cache=ledger)
         rollup = build_rollup(subs, forms, campaign, roster)
         ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
-    record_in_ledger(args.outbox, rollup, "rollup")
-    workbook = write_outputs(args.outbox, rollup)
-    feedback = write_feedback(args.outbox, rollup)
-    lines = [*summary_lines(rollup, workbook), summary_line(args.outbox, rollup, feedback)]
-    print("\n".join(lines))
-    outputs = [str(p) for p in (workbook, *(args.outbox / n for n in CSV_NAMES), *feedback)]
-    with Ledger(args.outbox / LEDGER_NAME) as ledger:
+    record_in_ledger(outbox, rollup, command_name)
+    workbook = write_outputs(outbox, rollup)
+    feedback = write_feedback(outbox, rollup)
+    lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback)]
+    outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
+    with Ledger(outbox / LEDGER_NAME) as ledger:
         remember(ledger, LastRun(digest, lines, outputs, [(s.sha256, s.file, s.outcome) for s in rollup.submissions]))
+    return lines
+
+
+@command("campaign", "roster", "inbox", "outbox")
+def cmd_rollup(args: argparse.Namespace) -> int:
+    """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况、校验问题清单和审核反馈表。"""
+    forms, campaign, roster = _settings(args)
+    if not args.inbox.is_dir():
+        raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
+    print("\n".join(rollup_to_outbox(args.inbox, args.outbox, forms, campaign, roster)))
     return 0
 
 

@@ -559,9 +559,7 @@ def _configure(sub: argparse.ArgumentParser) -> None:
 @command("campaign", "roster")
 def cmd_demo(args: argparse.Namespace) -> int:
     """生成一套演示用的模拟来件（示例名录各单位的附件1、附件2，含常见填写问题）并立即汇总，另写出标准答案供核对；只用单独的演示目录，不会混入真实来件。"""
-    from pipeline.commands import record_in_ledger, summary_lines
-    from pipeline.report import write_outputs
-    from pipeline.rollup import run_rollup
+    from pipeline.commands import rollup_to_outbox
 
     forms, campaign, roster = _settings(args)
     inbox, outbox = Path(args.inbox), Path(args.outbox)
@@ -580,10 +578,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         write_return(ret, inbox, forms, campaign)
     for sample in samples:
         sample.write(inbox)
-    rollup = run_rollup(inbox, forms, campaign, roster)
     _mark(outbox, [])
-    record_in_ledger(outbox, rollup, "demo")
-    workbook = write_outputs(outbox, rollup)
+    lines = rollup_to_outbox(inbox, outbox, forms, campaign, roster, "demo")
     _mark(outbox, [p.relative_to(outbox).as_posix() for p in _files_below(outbox) if p.name != MARKER])
 
     truth = build_truth(plan, forms, campaign, roster)
@@ -596,7 +592,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                for form_id in forms}
     print(f"已在 {inbox} 生成演示来件 {len(plan.returns)} 个：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
           f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件和逾期等常见情况。")
-    print("\n".join(summary_lines(rollup, workbook)))
+    print("\n".join(lines))
     print(f"演示的标准答案（应得的全县合计、各单位状态和各文件去向）：{truth_path}")
     return 0
 

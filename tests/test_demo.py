@@ -57,7 +57,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 @pytest.mark.slow
 def test_demo_runs_and_prints_the_rollup_summary(demo: Run) -> None:
-    """The demo exits 0, says what it wrote, prints the rollup summary and where the answer key is."""
+    """The demo exits 0, says what it wrote, prints the rollup summary (feedback included) and the answer key."""
     assert demo.code == 0, demo.err
     assert demo.err == ""
     assert demo.out[0] == (
@@ -67,7 +67,8 @@ def test_demo_runs_and_prints_the_rollup_summary(demo: Run) -> None:
         "附件1：应报 20 个单位，已通过 8，有警告 7，退回 3，未报送 2；报送率 75%，按时率 70%",
         "附件2：应报 20 个单位，已通过 16，有警告 0，退回 1，未报送 3；报送率 80%，按时率 75%",
     ]
-    assert f"汇总表已生成：{demo.outbox / WORKBOOK}" in demo.out[-2]
+    assert f"汇总表已生成：{demo.outbox / WORKBOOK}" in demo.out[-3]
+    assert demo.out[-2].startswith(f"审核反馈表已生成 11 份（退回 4 份、有警告 7 份），保存在 {demo.outbox / 'feedback'}/")
     key = demo.inbox.parent / "truth.json"
     assert demo.out[-1] == f"演示的标准答案（应得的全县合计、各单位状态和各文件去向）：{key}"
 
