@@ -505,6 +505,7 @@ def write_materials_sheet(book: Any, rollup: Rollup, outbox: Path) -> None:
     """
     ws = book.wb.add_worksheet(SHEET)
     heads = ("单位编码", "单位名称", "类别", "文件（点击打开）", "大小（KB）", "首次收到时间", "说明")
+    book.columns(ws, (9, 30, 9, 44, 10, 19, 60))
     for col, head in enumerate(heads):
         book.text(ws, 0, col, head, "head")
     base = {"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter", "border": 1}
@@ -526,8 +527,6 @@ def write_materials_sheet(book: Any, rollup: Rollup, outbox: Path) -> None:
         book.text(ws, row, 6, sub.note)
     if row == 0:
         book.text(ws, 1, 0, "inbox/ 中暂无活动总结、图片、视频等材料。", "plain")
-    for col, width in enumerate((9, 30, 9, 44, 10, 19, 60)):
-        ws.set_column(col, col, width)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(row, 1), len(heads) - 1)
     ws.set_landscape()

@@ -28,6 +28,8 @@ from pipeline.spec import FormSpec
 from pipeline.submission import Finding
 
 STATUSES = (PASSED, WARNED, RETURNED, MISSING)
+MAX_CELL_CHARS = 32767
+CUT_NOTE = "……（内容过长，已截断）"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
 STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings"]
@@ -117,11 +119,34 @@ class _Book:
             "bold": self.wb.add_format({**base, "bold": True}),
         }
 
+        self.widths: dict[str, dict[int, float]] = {}
+        self.lines: dict[str, dict[int, int]] = {}
+
+    def columns(self, ws: Any, widths: Sequence[float]) -> None:
+        """Set column widths; wrapped text written afterwards grows its row to fit (see :meth:`fit_rows`)."""
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, width)
+        self.widths[ws.name] = dict(enumerate(widths))
+
     def text(self, ws: Any, row: int, col: int, value: Any, fmt: str = "cell") -> None:
         """Write unit-supplied text strictly as a string; a leading = + - @ gets a quote prefix."""
         text = "" if value is None else str(value)
+        if len(text) > MAX_CELL_CHARS:  # Excel's limit per cell; xlsxwriter refuses longer strings
+            text = text[:MAX_CELL_CHARS - len(CUT_NOTE)] + CUT_NOTE
         style = "quoted" if text.startswith(FORMULA_TRIGGERS) and fmt == "cell" else fmt
         check_rc(ws.write_string(row, col, text, self.f[style]), f"text at {row},{col}")
+        width = self.widths.get(ws.name, {}).get(col)
+        if width and style in _WRAPPED and text:
+            rows = self.lines.setdefault(ws.name, {})
+            rows[row] = max(rows.get(row, 1), text_lines(text, width, 0.9))
+
+    def fit_rows(self) -> None:
+        """Give every row holding wrapped text the height its longest cell needs (neither Excel nor
+        LibreOffice re-measures rows of a generated file), unless the sheet sized that row itself."""
+        for ws in self.wb.worksheets():
+            for row, lines in self.lines.get(ws.name, {}).items():
+                if lines > 1 and row not in ws.row_sizes:
+                    ws.set_row(row, min(409, 13.0 * lines + 3))
 
     def value(self, ws: Any, row: int, col: int, value: Any, fmt: str = "num") -> None:
         """A number as a number, anything else as text."""
@@ -133,6 +158,7 @@ class _Book:
 
 
 STATUS_FORMAT = {PASSED: "ok", WARNED: "warn", RETURNED: "missing", MISSING: "missing"}
+_WRAPPED = ("cell", "quoted", "text", "head")
 
 
 def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
@@ -160,7 +186,7 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
                 filled = f"{totals[f.id]:,}".replace(",", "")
             else:
                 answers = [f"{s.unit.name if s.unit else ''}：{s.values[f.id]}" for s in counted if s.values.get(f.id)]
-                filled = "；".join(answers) if answers else "无"
+                filled = _joined_answers(answers)
             sentence = sentence.replace("{" + f.id + "}", filled)
         book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "cell")
         book.text(ws, row, 1, section.requirement, "text")
@@ -177,6 +203,24 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.repeat_rows(3)
     ws.fit_to_pages(1, 0)
     ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+SENTENCE_ANSWERS_CHARS = 1500  # beyond this the 汇总表 sentence points to the 典型案例 sheet instead
+
+
+def _joined_answers(answers: list[str]) -> str:
+    """The free-text answers for a 进展情况 sentence; a long list is cut and points to the 典型案例 sheet."""
+    if not answers:
+        return "无"
+    joined = "；".join(answers)
+    if len(joined) <= SENTENCE_ANSWERS_CHARS:
+        return joined
+    shown: list[str] = []
+    for answer in answers:
+        if len("；".join([*shown, answer])) > SENTENCE_ANSWERS_CHARS:
+            break
+        shown.append(answer)
+    return f"{'；'.join(shown)}；……共 {len(answers)} 个单位填报，全部内容见“典型案例”表"
 
 
 def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
@@ -224,6 +268,9 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.autofilter(1, 0, total_row - 1, len(fixed) + len(fields) - 1)
     ws.set_landscape()
     ws.set_paper(9)
+    ws.repeat_rows(0, 1)  # every printed page keeps the two header rows and the unit columns
+    ws.repeat_columns(0, 1)
+    ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
 def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
@@ -232,6 +279,7 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     check_rc(ws.merge_range(0, 0, 0, 8, spec.title_for(rollup.campaign.year), book.f["title"]), "title")
     ws.set_row(0, 30)
     fields = [f for f in spec.body_fields]
+    book.columns(ws, (6, 32, 10, 14, 16, 15, 26, 16, 10))
     heads = ["序号", "单位名称", *(f.label for f in fields), "报送状态"]
     for col, head in enumerate(heads):
         book.text(ws, 1, col, head, "head")
@@ -242,8 +290,6 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         for c, f in enumerate(fields, start=2):
             book.text(ws, r, c, st.counted.values.get(f.id) if st.counted else "")
         book.text(ws, r, len(heads) - 1, st.status, STATUS_FORMAT[st.status])
-    for col, width in enumerate((6, 32, 10, 14, 16, 15, 26, 16, 10)):
-        ws.set_column(col, col, width)
     ws.freeze_panes(2, 0)
     ws.set_landscape()
     ws.set_paper(9)
@@ -254,6 +300,7 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
     """报送情况: rates at the top, a status chart, then one row per unit and form."""
     ws = book.wb.add_worksheet("报送情况")
+    book.columns(ws, (28, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40, 9))
     units = len(rollup.roster)
     book.text(ws, 0, 0, "表", "head")
     for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=1):
@@ -300,9 +347,7 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
                 book.text(ws, r, c, value, "ok" if value == SUBMITTED else "missing")
             else:
                 book.value(ws, r, c, value)
-    for col, width in enumerate((9, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40, 9)):
-        ws.set_column(col, col, width)
-    ws.set_column(0, 0, 28)
+    ws.repeat_rows(start)
     ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)
     ws.set_landscape()
     ws.set_paper(9)
@@ -313,6 +358,7 @@ def _issues_sheet(book: _Book, rollup: Rollup) -> None:
     """校验问题: one row per finding."""
     ws = book.wb.add_worksheet("校验问题")
     heads = ("文件", "单位编码", "单位名称", "表", "工作表", "单元格", "填报项", "所填内容", "规则", "级别", "问题及处理")
+    book.columns(ws, (30, 9, 26, 6, 8, 7, 24, 16, 12, 6, 60))
     for col, head in enumerate(heads):
         book.text(ws, 0, col, head, "head")
     names = {u.code: u.name for u in rollup.roster}
@@ -323,10 +369,9 @@ def _issues_sheet(book: _Book, rollup: Rollup) -> None:
                   f.value, f.rule, f.severity, f.message)
         for c, value in enumerate(values):
             book.text(ws, r, c, value, "missing" if c == 9 and value == "错误" else "cell")
-    for col, width in enumerate((30, 9, 26, 6, 8, 7, 24, 16, 12, 6, 60)):
-        ws.set_column(col, col, width)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(findings), 1), len(heads) - 1)
+    _print_table(ws, header_row=0)
 
 
 def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
@@ -334,6 +379,7 @@ def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws = book.wb.add_worksheet("典型案例")
     text_fields = [f for f in spec.body_fields if f.kind == "text"]
     heads = ("单位编码", "单位名称", "填报项", "内容")
+    book.columns(ws, (9, 30, 18, 80))
     for col, head in enumerate(heads):
         book.text(ws, 0, col, head, "head")
     r = 1
@@ -345,8 +391,18 @@ def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
                 book.text(ws, r, 2, f.label)
                 book.text(ws, r, 3, sub.values[f.id], "cell")
                 r += 1
-    for col, width in enumerate((9, 30, 18, 80)):
-        ws.set_column(col, col, width)
+    ws.freeze_panes(1, 0)
+    _print_table(ws, header_row=0)
+
+
+def _print_table(ws: Any, header_row: int) -> None:
+    """A4 landscape, as wide as one page, the header row repeated on every page."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_row)
+    ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
 def write_workbook(path: Path, rollup: Rollup) -> None:
@@ -363,6 +419,7 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
         _issues_sheet(book, rollup)
         _cases_sheet(book, rollup, stats)
         write_materials_sheet(book, rollup, path.parent)
+        book.fit_rows()
         book.wb.close()
 
 
