@@ -7,6 +7,7 @@ Changing any of those, or the file itself, misses the cache and parses the file 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -64,7 +65,9 @@ def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: R
     """A digest of everything besides the file that a parse depends on."""
     from pipeline.fastread import fast_reader_enabled
 
-    parts = [PARSER_VERSION, repr(sorted((k, v.version) for k, v in forms.items())), repr(campaign),
+    # The campaign's content counts, not where its file lies (a relative or absolute --campaign).
+    parts = [PARSER_VERSION, repr(sorted((k, v.version) for k, v in forms.items())),
+             repr(dataclasses.replace(campaign, path=Path())),
              repr(roster.units), str(fast_reader_enabled())]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
