@@ -198,7 +198,10 @@ def _render(wb: Any, ws: Any, layout: FormLayout, campaign: Campaign, content: F
             continue
         prefilled = f.kind == "unit" and content.unit is not None
         marked = f.id in content.marks
-        fmt = wb.add_format(input_style(f.kind, locked=prefilled, marked=marked))
+        key = f"input:{f.kind}:{prefilled}:{marked}"
+        if key not in formats:  # one Format per distinct input style, not one per cell
+            formats[key] = wb.add_format(input_style(f.kind, locked=prefilled, marked=marked))
+        fmt = formats[key]
         value = content.unit.name if prefilled and content.unit else content.values.get(f.id)
         _write_cell(ws, cell, value, fmt)
         if not prefilled:

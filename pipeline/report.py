@@ -242,15 +242,20 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
             col += 1
     ws.set_row(1, 60)
     statuses = [s for s in rollup.statuses if s.form_id == spec.id]
+    number, blank = book.f["num"], book.f["cell"]
     for r, st in enumerate(statuses, start=2):
         book.text(ws, r, 0, st.unit.code)
         book.text(ws, r, 1, st.unit.name)
         book.text(ws, r, 2, st.unit.category)
         book.text(ws, r, 3, st.status, STATUS_FORMAT[st.status])
+        values = st.counted.values if st.counted else {}
         for c, f in enumerate(fields, start=len(fixed)):
-            value = st.counted.values.get(f.id) if st.counted else None
+            value = values.get(f.id)
+            # The hot loop of a province-size rollup: counts go straight to write_number.
             if value is None:
-                check_rc(ws.write_blank(r, c, None, book.f["cell"]), "blank")
+                check_rc(ws.write_blank(r, c, None, blank), "blank")
+            elif type(value) is int:
+                check_rc(ws.write_number(r, c, value, number), "number")
             else:
                 book.value(ws, r, c, value)
     total_row = len(statuses) + 2

@@ -134,24 +134,20 @@ def _outliers(subs: list[Submission], spec: FormSpec) -> None:
     """Modified z-score (median/MAD) per count field across the counted units."""
     if len(subs) < OUTLIER_MIN_UNITS:
         return
-    for f in spec.fields:
-        if f.kind != "count":
-            continue
-        values = pd.Series([s.values.get(f.id) for s in subs], dtype=object)
-        numeric = pd.to_numeric(values, errors="coerce")
-        reported = numeric.dropna()
-        if len(reported) < OUTLIER_MIN_UNITS:
-            continue
-        median = reported.median()
-        mad = (reported - median).abs().median()
-        if mad == 0:
-            continue
-        z = 0.6745 * (numeric - median) / mad
-        for sub, score in zip(subs, z, strict=True):
-            if pd.notna(score) and abs(score) > OUTLIER_Z:
-                raw = sub.raw.get(f.id)
-                sub.add(WARNING, "数值异常", f"数值明显偏离其他单位（各单位中位数为 {median:g}），请核实。",
-                        f.id, f.label, raw.address if raw else "", str(sub.values.get(f.id)))
+    counts = [f for f in spec.fields if f.kind == "count"]
+    # Counted submissions passed validation, so their count values are whole numbers or blank.
+    frame = pd.DataFrame([[s.values.get(f.id) for f in counts] for s in subs],
+                         columns=[f.id for f in counts], dtype="float64")
+    reported = frame.notna().sum()
+    median = frame.median()
+    mad = (frame - median).abs().median()
+    usable = (reported >= OUTLIER_MIN_UNITS) & (mad > 0)
+    z = (0.6745 * (frame - median) / mad.where(usable)).abs()
+    for row, col in zip(*(z > OUTLIER_Z).to_numpy().nonzero(), strict=True):
+        sub, f = subs[row], counts[col]
+        raw = sub.raw.get(f.id)
+        sub.add(WARNING, "数值异常", f"数值明显偏离其他单位（各单位中位数为 {median[f.id]:g}），请核实。",
+                f.id, f.label, raw.address if raw else "", str(sub.values.get(f.id)))
 
 
 def _finalise_findings(sub: Submission) -> None:
