@@ -83,11 +83,16 @@ class Rollup:
         return dict(counts)
 
 
+# The repository's own placeholder that keeps the empty inbox/ folder in git: not something a unit sent.
+REPO_PLACEHOLDERS = frozenset({".gitkeep"})
+
+
 def scan_inbox(inbox: Path) -> list[Path]:
-    """Every file below ``inbox`` (recursively), in a stable order."""
+    """Every file below ``inbox`` (recursively), in a stable order; only the repository placeholder is left out."""
     if not inbox.exists():
         return []
-    return sorted((p for p in inbox.rglob("*") if p.is_file()), key=lambda p: p.relative_to(inbox).as_posix())
+    files = (p for p in inbox.rglob("*") if p.is_file() and not (p.parent == inbox and p.name in REPO_PLACEHOLDERS))
+    return sorted(files, key=lambda p: p.relative_to(inbox).as_posix())
 
 
 def _mark_duplicates(subs: list[Submission]) -> None:

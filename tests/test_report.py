@@ -34,3 +34,15 @@ def test_text_longer_than_an_excel_cell_is_truncated_with_a_note(tmp_path: Path)
     value = openpyxl.load_workbook(path)["表"]["A1"].value
     assert len(value) == MAX_CELL_CHARS
     assert value.endswith(CUT_NOTE)
+
+
+def test_the_repository_placeholder_is_not_a_received_file(tmp_path: Path) -> None:
+    """inbox/.gitkeep, which only keeps the empty folder in git, is not counted as a unit's file; others are."""
+    from pipeline.rollup import scan_inbox
+
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / ".gitkeep").write_bytes(b"")
+    (inbox / "sub" / ".gitkeep").write_bytes(b"")
+    (inbox / ".DS_Store").write_bytes(b"x")
+    assert [p.relative_to(inbox).as_posix() for p in scan_inbox(inbox)] == [".DS_Store", "sub/.gitkeep"]
