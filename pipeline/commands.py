@@ -84,7 +84,7 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms, campaign, roster,  # type
     from pipeline.rollup import build_rollup, scan_inbox
 
     fresh = hash_all(scan_inbox(inbox), inbox)
-    digest = inputs_digest(fresh, forms, campaign, roster, outbox)
+    digest = inputs_digest(fresh, forms, campaign, roster, inbox, outbox)
     with Ledger(outbox / LEDGER_NAME) as ledger:
         previous = last_run(ledger)
         if previous is not None and previous.digest == digest and previous.outputs_present():

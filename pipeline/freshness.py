@@ -52,14 +52,18 @@ def program_digest() -> str:
 
 
 def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
-                  outbox: Path, today: dt.date | None = None) -> str:
-    """One digest of everything the rollup's outputs depend on."""
+                  inbox: Path, outbox: Path, today: dt.date | None = None) -> str:
+    """One digest of everything the rollup's outputs depend on.
+
+    File times count too: without a 填报日期 they decide which return is newest and whether it was on time.
+    The folders count because the 材料清单 links lead from the outbox to the inbox.
+    """
     digest = hashlib.sha256()
-    for part in (settings_digest(forms, campaign, roster), program_digest(), str(outbox.resolve()),
-                 (today or dt.date.today()).isoformat()):
+    for part in (settings_digest(forms, campaign, roster), program_digest(), str(inbox.resolve()),
+                 str(outbox.resolve()), (today or dt.date.today()).isoformat()):
         digest.update(part.encode("utf-8") + b"\0")
     for sub in fresh:
-        digest.update(f"{sub.file}\0{sub.sha256}\0".encode())
+        digest.update(f"{sub.file}\0{sub.sha256}\0{sub.mtime!r}\0".encode())
     return digest.hexdigest()
 
 

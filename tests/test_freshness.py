@@ -1,0 +1,102 @@
+"""Tests for skipping a rollup whose inputs have not changed since the last complete run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, settings
+
+from pipeline.cli import main
+from pipeline.freshness import inputs_digest
+from pipeline.ingest import hash_all
+from pipeline.report import CSV_NAMES, rollup_name
+from pipeline.rollup import scan_inbox
+
+UP_TO_DATE = "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"
+
+
+def _run(inbox: Path, outbox: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    code = main(["rollup", "--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV),
+                 "--inbox", str(inbox), "--outbox", str(outbox)])
+    assert code == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def _stamps(outbox: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in outbox.iterdir() if p.suffix in (".xlsx", ".csv")}
+
+
+@pytest.fixture()
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """An inbox with two clean returns, and an empty outbox."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    make_return(inbox, "annex1", "U001", clean_values("annex1"))
+    make_return(inbox, "annex2", "U002", clean_values("annex2"))
+    return inbox, tmp_path / "outbox"
+
+
+def test_unchanged_inbox_reuses_the_last_results(folders: tuple[Path, Path],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A second run over the same files repeats the summary, says so, and rewrites no output."""
+    inbox, outbox = folders
+    first = _run(inbox, outbox, capsys)
+    before = _stamps(outbox)
+    assert set(before) == {*CSV_NAMES, rollup_name_for_tests()}
+    second = _run(inbox, outbox, capsys)
+    assert second == [*first, UP_TO_DATE]
+    assert _stamps(outbox) == before
+
+
+def rollup_name_for_tests() -> str:
+    """The rollup workbook's file name for the repository's campaign."""
+    from pipeline.rollup import Rollup
+
+    forms, campaign, roster = settings()
+    return rollup_name(Rollup(campaign, roster, forms, []))
+
+
+def test_a_touched_file_or_a_missing_output_runs_again(folders: tuple[Path, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A file whose time changed (same bytes), or an output deleted since, makes the next run a full one."""
+    inbox, outbox = folders
+    _run(inbox, outbox, capsys)
+    path = next(inbox.glob("*.xlsx"))
+    later = path.stat().st_mtime + 3600
+    os.utime(path, (later, later))
+    assert UP_TO_DATE not in _run(inbox, outbox, capsys)
+    assert UP_TO_DATE in _run(inbox, outbox, capsys)
+    (outbox / "status.csv").unlink()
+    assert UP_TO_DATE not in _run(inbox, outbox, capsys)
+    assert (outbox / "status.csv").is_file()
+
+
+def test_a_new_file_runs_again_and_is_counted(folders: tuple[Path, Path],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that arrived since the last run is read and shows in the summary's count."""
+    inbox, outbox = folders
+    _run(inbox, outbox, capsys)
+    make_return(inbox, "annex1", "U003", clean_values("annex1"))
+    lines = _run(inbox, outbox, capsys)
+    assert UP_TO_DATE not in lines
+    assert lines[0].startswith("收到文件 3 个 = 采用 3 ")
+
+
+def test_digest_depends_on_date_folders_and_bytes(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    """The date, the inbox and outbox folders and every file's bytes each change the digest."""
+    inbox, outbox = folders
+    forms, campaign, roster = settings()
+    fresh = hash_all(scan_inbox(inbox), inbox)
+    day = dt.date(2023, 6, 30)
+    base = inputs_digest(fresh, forms, campaign, roster, inbox, outbox, day)
+    assert base == inputs_digest(fresh, forms, campaign, roster, inbox, outbox, day)
+    assert base != inputs_digest(fresh, forms, campaign, roster, inbox, outbox, day + dt.timedelta(days=1))
+    assert base != inputs_digest(fresh, forms, campaign, roster, inbox, tmp_path / "other", day)
+    assert base != inputs_digest(fresh, forms, campaign, roster, tmp_path / "elsewhere", outbox, day)
+    with next(inbox.glob("*.xlsx")).open("ab") as handle:
+        handle.write(b"\0")
+    changed = hash_all(scan_inbox(inbox), inbox)
+    assert base != inputs_digest(changed, forms, campaign, roster, inbox, outbox, day)
