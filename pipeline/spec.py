@@ -35,7 +35,7 @@ _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _FORM_KEYS = {"id", "annex", "title", "sheet", "deadline"}
 _FIELD_KEYS = {"id", "label", "kind", "unit", "required"}
 _SECTION_KEYS = {"id", "title", "requirement", "sentence", "fields"}
-_RULE_KEYS = {"id", "check", "severity", "message", "pairs"}
+_RULE_KEYS = {"id", "title", "check", "severity", "message", "pairs"}
 _TOP_KEYS = {"form", "header", "sections", "rules"}
 
 
@@ -68,6 +68,7 @@ class Rule:
     """A cross-field rule applied to each listed (first, second) field pair."""
 
     id: str
+    title: str  # the short Chinese name shown in the 规则 column
     check: str
     severity: str
     message: str
@@ -215,7 +216,8 @@ def _rule(path: Path, index: int, raw: Mapping[str, Any], fields: Mapping[str, F
             if fields[fid].kind != "count":
                 raise _fail(path, f"{where}.pairs.{fid}", "交叉规则只能用于数量（count）字段。")
         pairs.append((pair[0], pair[1]))
-    return Rule(_str(path, where, raw, "id"), check, severity, _str(path, where, raw, "message"), tuple(pairs))
+    return Rule(_str(path, where, raw, "id"), _str(path, where, raw, "title"), check, severity,
+                _str(path, where, raw, "message"), tuple(pairs))
 
 
 def load_spec(path: Path) -> FormSpec:

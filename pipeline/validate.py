@@ -116,7 +116,7 @@ def _rule_check(rule: Rule, first: Field, second: Field) -> tuple[pa.Check, Chec
         return ~bad
 
     name = f"rule:{rule.id}:{first.id}:{second.id}"
-    return pa.Check(ok, name=name), CheckText(rule.id, rule.message)
+    return pa.Check(ok, name=name), CheckText(rule.title, rule.message)
 
 
 def _empty_check(spec: FormSpec) -> tuple[pa.Check, CheckText]:

@@ -34,7 +34,7 @@ def test_participants_fewer_than_sessions_is_a_warning() -> None:
     """参与人次 below its 场（次）数 is a 警告 at the participants cell, quoting both numbers."""
     sub = _validated("annex1", **{SESSIONS: 5, PEOPLE: 3})
     [finding] = sub.findings
-    assert (finding.severity, finding.rule, finding.cell) == (WARNING, "participants_ge_sessions",
+    assert (finding.severity, finding.rule, finding.cell) == (WARNING, "参与人次少于场次",
                                                               address("annex1", PEOPLE))
     assert finding.message == ("“理论学习中心组学习·参与人次”填了3，少于“理论学习中心组学习·次数”的5，"
                                "每场（次）活动至少应有1人参与，请核实后更正。")
@@ -49,7 +49,7 @@ def test_participants_without_sessions_is_an_error() -> None:
     """场（次）数 0 with participants is a 错误 at the participants cell."""
     sub = _validated("annex1", **{SESSIONS: 0, PEOPLE: 12})
     [finding] = sub.findings
-    assert (finding.severity, finding.rule, finding.cell) == (ERROR, "no_sessions_no_participants",
+    assert (finding.severity, finding.rule, finding.cell) == (ERROR, "无场次却有参与人次",
                                                               address("annex1", PEOPLE))
     assert finding.message.startswith("“理论学习中心组学习·次数”为0，但“理论学习中心组学习·参与人次”填了12。")
 
@@ -67,7 +67,7 @@ def test_every_rule_pair_is_checked() -> None:
     for first, second in pairs:
         overrides[first], overrides[second] = 5, 2
     sub = _validated("annex1", **overrides)
-    assert _rules(sub) == {(WARNING, "participants_ge_sessions", address("annex1", second)) for _, second in pairs}
+    assert _rules(sub) == {(WARNING, "参与人次少于场次", address("annex1", second)) for _, second in pairs}
 
 
 @pytest.mark.parametrize(
