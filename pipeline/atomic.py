@@ -10,11 +10,13 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success rename it onto ``path``.
 
     A run killed half-way leaves the previous file untouched and at most a stray
-    ``.tmp`` file, never a truncated output.
+    ``.tmp`` file, never a truncated output. ``durable`` also flushes the bytes to disk
+    before the rename (so a power cut cannot leave an empty file); files that can simply
+    be generated again, like the thousands of templates, skip that cost.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
@@ -22,8 +24,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); outputs are ordinary files for the office to share.
         umask = os.umask(0)
         os.umask(umask)

@@ -165,7 +165,7 @@ def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormCont
     """Write one form workbook to ``path`` atomically and return the path."""
     offset = NOTICE_ROWS if content.notice else 0
     layout = build_layout(spec, campaign.year, offset)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=False) as tmp:  # a template or feedback form is made again at will
         wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                             "strings_to_numbers": False})
         created = dt.datetime.fromisoformat(generated_at())
@@ -187,6 +187,7 @@ def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormCont
 
 def _render(wb: Any, ws: Any, layout: FormLayout, campaign: Campaign, content: FormContent) -> None:
     formats = {name: wb.add_format(props) for name, props in _STYLES.items()}
+    validations: dict[str, tuple[dict[str, Any], list[Cell]]] = {}
     for col, width in enumerate(layout.widths):
         ws.set_column(col, col, width)
     for row, height in layout.heights.items():
@@ -205,12 +206,17 @@ def _render(wb: Any, ws: Any, layout: FormLayout, campaign: Campaign, content: F
         value = content.unit.name if prefilled and content.unit else content.values.get(f.id)
         _write_cell(ws, cell, value, fmt)
         if not prefilled:
-            check_rc(ws.data_validation(cell.row, cell.col, cell.row, cell.col, _validation(f, campaign)),
-                f"validation {f.id}")
+            rule = _validation(f, campaign)
+            validations.setdefault(repr(sorted(rule.items())), (rule, []))[1].append(cell)
         if marked:
             check_rc(ws.write_comment(cell.row, cell.col, content.marks[f.id],
                                  {"x_scale": 2.2, "y_scale": 1.6, "author": campaign.section}),
                 f"comment {f.id}")
+    for rule, cells in validations.values():
+        # Cells sharing one rule (every count) get one validation over all of them: a smaller file, same checks.
+        first = cells[0]
+        ranged = {**rule, "multi_range": " ".join(c.address for c in cells)} if len(cells) > 1 else rule
+        check_rc(ws.data_validation(first.row, first.col, first.row, first.col, ranged), f"validation at {first.address}")
     _print_setup(ws, layout)
     ws.protect(SHEET_PASSWORD, {"select_locked_cells": True, "select_unlocked_cells": True,
                                 "format_columns": True, "format_rows": True})
