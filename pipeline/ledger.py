@@ -85,23 +85,21 @@ class Ledger:
 
     def first_seen(self, entries: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Register (sha256, file) pairs not seen before and return the first-seen time of each."""
+        wanted = list(entries)
         stamp = now()
-        result: dict[tuple[str, str], str] = {}
-        for sha, file in entries:
-            self.db.execute("INSERT OR IGNORE INTO files (sha256, file, first_seen) VALUES (?, ?, ?)",
-                            (sha, file, stamp))
-            row = self.db.execute("SELECT first_seen FROM files WHERE sha256 = ? AND file = ?",
-                                  (sha, file)).fetchone()
-            result[(sha, file)] = row[0]
+        self.db.executemany("INSERT OR IGNORE INTO files (sha256, file, first_seen) VALUES (?, ?, ?)",
+                            ((sha, file, stamp) for sha, file in wanted))
         self.db.commit()
-        return result
+        known = {(sha, file): seen for sha, file, seen in self.db.execute("SELECT sha256, file, first_seen FROM files")}
+        return {key: known[key] for key in wanted}
 
     def record_outcomes(self, run_id: str, outcomes: Iterable[tuple[str, str, str]]) -> None:
         """Store (sha256, file, outcome) for this run and as each file's latest outcome."""
-        for sha, file, outcome in outcomes:
-            self.db.execute("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)", (run_id, sha, file, outcome))
-            self.db.execute("UPDATE files SET last_outcome = ?, last_run = ? WHERE sha256 = ? AND file = ?",
-                            (outcome, run_id, sha, file))
+        rows = list(outcomes)
+        self.db.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)",
+                            ((run_id, sha, file, outcome) for sha, file, outcome in rows))
+        self.db.executemany("UPDATE files SET last_outcome = ?, last_run = ? WHERE sha256 = ? AND file = ?",
+                            ((outcome, run_id, sha, file) for sha, file, outcome in rows))
         self.db.commit()
 
     def was_sent(self, key: str) -> bool:
