@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.cli import _settings, command
 from pipeline.errors import PipelineError
@@ -20,6 +21,12 @@ from pipeline.submission import (
     UNSUPPORTED,
 )
 
+if TYPE_CHECKING:  # the heavy modules are imported where used, so that the CLI starts fast
+    from pipeline.campaign import Campaign
+    from pipeline.rollup import Rollup
+    from pipeline.roster import Roster
+    from pipeline.spec import FormSpec
+
 
 def _progress(paths: Iterable[Path]) -> Iterable[Path]:
     from tqdm import tqdm
@@ -29,7 +36,7 @@ def _progress(paths: Iterable[Path]) -> Iterable[Path]:
     return bar
 
 
-def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyped-def]
+def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
     """The Chinese closing summary of a rollup run."""
     from pipeline.materials import summary_line as materials_line
     from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED
@@ -56,7 +63,7 @@ def summary_lines(rollup, workbook: Path) -> list[str]:  # type: ignore[no-untyp
     return lines
 
 
-def record_in_ledger(outbox: Path, rollup, command_name: str) -> None:  # type: ignore[no-untyped-def]
+def record_in_ledger(outbox: Path, rollup: Rollup, command_name: str) -> None:
     """Register every file's first-seen time and this run's outcomes in the ledger."""
     from pipeline.ledger import LEDGER_NAME, Ledger
 
@@ -69,7 +76,7 @@ def record_in_ledger(outbox: Path, rollup, command_name: str) -> None:  # type: 
         ledger.record_outcomes(run_id, [(s.sha256, s.file, s.outcome) for s in rollup.submissions])
 
 
-def rollup_to_outbox(inbox: Path, outbox: Path, forms, campaign, roster,  # type: ignore[no-untyped-def]
+def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
                      command_name: str = "rollup") -> list[str]:
     """The whole job behind ``make rollup``: read the inbox, write every output, return the summary lines.
 
