@@ -10,6 +10,7 @@ TEMPLATES ?= templates
 INBOX ?= inbox
 OUTBOX ?= outbox
 N ?= 1000
+SEND ?=
 
 PATHS := --campaign $(CAMPAIGN) --roster $(ROSTER)
 
@@ -33,13 +34,13 @@ demo: $(STAMP)
 	$(BIN)/python -m pipeline demo $(PATHS)
 
 mail: $(STAMP)
-	$(BIN)/python -m pipeline mail templates $(PATHS) --templates $(TEMPLATES) --outbox $(OUTBOX)
+	$(BIN)/python -m pipeline mail templates $(PATHS) --templates $(TEMPLATES) --outbox $(OUTBOX) $(SEND)
 
 remind: $(STAMP)
-	$(BIN)/python -m pipeline mail reminders $(PATHS) --templates $(TEMPLATES) --inbox $(INBOX) --outbox $(OUTBOX)
+	$(BIN)/python -m pipeline mail reminders $(PATHS) --templates $(TEMPLATES) --inbox $(INBOX) --outbox $(OUTBOX) $(SEND)
 
 feedback: $(STAMP)
-	$(BIN)/python -m pipeline mail feedback $(PATHS) --templates $(TEMPLATES) --inbox $(INBOX) --outbox $(OUTBOX)
+	$(BIN)/python -m pipeline mail feedback $(PATHS) --templates $(TEMPLATES) --inbox $(INBOX) --outbox $(OUTBOX) $(SEND)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
