@@ -6,8 +6,9 @@ import argparse
 import csv
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pipeline.errors import PipelineError
 
@@ -80,11 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)  # registers that module's commands
 
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description="“安全生产月”报表收集与汇总工具")
-    subs = parser.add_subparsers(dest="command", required=True, metavar="命令")
+    parser = _chinese(_Parser(prog="python -m pipeline", description="“安全生产月”报表收集与汇总工具",
+                                              formatter_class=_Formatter, add_help=False))
+    subs = parser.add_subparsers(dest="command", required=True, metavar="命令", title="命令", parser_class=_Parser)
     for name, (func, options) in _COMMANDS.items():
         doc = (func.__doc__ or "").strip()
-        sub = subs.add_parser(name, help=doc.splitlines()[0], description=doc)
+        sub = _chinese(subs.add_parser(name, help=doc.splitlines()[0], description=doc, formatter_class=_Formatter,
+                                       add_help=False))
         for option in options:
             default, help_text = _OPTION_HELP[option]
             sub.add_argument(f"--{option}", type=Path, default=Path(default), help=f"{help_text}（默认 {default}）")
@@ -92,6 +95,30 @@ def build_parser() -> argparse.ArgumentParser:
         if extra:
             extra(sub)
         sub.set_defaults(func=func)
+    return parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help in Chinese: the staff read it, so even “usage:” should not be English."""
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup], prefix: str | None = None) -> None:
+        # argparse passes prefix "" when it builds a sub-command's name from this usage line.
+        super().add_usage(usage, actions, groups, prefix="用法：" if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose complaint is Chinese and says where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"错误：命令行参数有误（{message}）。运行 {self.prog} --help 查看用法。\n")
+
+
+def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser._positionals.title = "参数"
+    parser._optionals.title = "选项"
+    parser.add_argument("-h", "--help", action="help", help="显示本说明后退出")
     return parser
 
 
