@@ -150,13 +150,12 @@ def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, 
     meta.very_hidden()
 
 
-def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], width: int) -> None:
+def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], widths: Sequence[float]) -> None:
     fmt = wb.add_format(_STYLES["notice"])
     text = "\n".join(notice)
-    total = 0.0
-    for line in notice:
-        total += 14 * text_lines(line, 95.0)
-    check_rc(ws.merge_range(0, 0, 0, width - 1, "", fmt), "notice")
+    # The notice spans the whole form, so it wraps at the form's full width (附件2 is wider than 附件1).
+    total = sum(14 * text_lines(line, sum(widths)) for line in notice)
+    check_rc(ws.merge_range(0, 0, 0, len(widths) - 1, "", fmt), "notice")
     check_rc(ws.write_string(0, 0, text, fmt), "notice")
     ws.set_row(0, min(max(total + 6, 30), 409))
 
@@ -175,7 +174,7 @@ def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormCont
         ws = wb.add_worksheet(spec.sheet)
         _render(wb, ws, layout, campaign, content)
         if content.notice:
-            _notice_rows(ws, wb, content.notice, len(layout.widths))
+            _notice_rows(ws, wb, content.notice, layout.widths)
         _write_meta(wb, spec, campaign, content.unit, offset)
         for cell in layout.inputs:
             assert cell.field is not None
