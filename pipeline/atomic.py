@@ -41,3 +41,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove temporary files that a killed run left behind in ``folder`` (and its sub-folders).
+
+    Only names that :func:`atomic_path` makes are touched: hidden, ending in ``.tmp``.
+    Call it when no other run can be writing into the same folder.
+    """
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.rglob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

@@ -83,6 +83,7 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     When nothing changed since the last complete run (files, settings, program, date) and its
     outputs are all there, those outputs stand and their summary is returned again.
     """
+    from pipeline.atomic import sweep_stale
     from pipeline.feedback import summary_line, write_feedback
     from pipeline.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
     from pipeline.ingest import cache_keys, hash_all, read_all
@@ -99,6 +100,7 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
             ledger.record_outcomes(ledger.start_run(command_name), previous.outcomes)
             return [*previous.lines, "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"]
         forget(ledger)
+        sweep_stale(outbox)  # half-written files of a run that was killed
         subs = read_all(fresh, forms, campaign, roster, progress=_progress, cache=ledger)
         rollup = build_rollup(subs, forms, campaign, roster)
         ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])

@@ -100,3 +100,18 @@ def test_digest_depends_on_date_folders_and_bytes(folders: tuple[Path, Path], tm
         handle.write(b"\0")
     changed = hash_all(scan_inbox(inbox), inbox)
     assert base != inputs_digest(changed, forms, campaign, roster, inbox, outbox, day)
+
+
+def test_a_full_run_clears_temporary_files_of_a_killed_run(folders: tuple[Path, Path],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Hidden .tmp files a killed run left in outbox/ are removed by the next full run; other files stay."""
+    inbox, outbox = folders
+    (outbox / "feedback").mkdir(parents=True)
+    stale = [outbox / ".status.abc123.csv.tmp", outbox / "feedback" / ".附件1.x.xlsx.tmp"]
+    for path in stale:
+        path.write_bytes(b"half")
+    keep = outbox / "staff-notes.tmp"
+    keep.write_bytes(b"mine")
+    _run(inbox, outbox, capsys)
+    assert not any(p.exists() for p in stale)
+    assert keep.read_bytes() == b"mine"
