@@ -23,6 +23,7 @@ from pipeline.submission import (
 
 if TYPE_CHECKING:  # the heavy modules are imported where used, so that the CLI starts fast
     from pipeline.campaign import Campaign
+    from pipeline.ledger import Ledger
     from pipeline.rollup import Rollup
     from pipeline.roster import Roster
     from pipeline.spec import FormSpec
@@ -68,12 +69,16 @@ def record_in_ledger(outbox: Path, rollup: Rollup, command_name: str) -> None:
     from pipeline.ledger import LEDGER_NAME, Ledger
 
     with Ledger(outbox / LEDGER_NAME) as ledger:
-        run_id = ledger.start_run(command_name)
-        keys = [(s.sha256, s.file) for s in rollup.submissions]
-        seen = ledger.first_seen(keys)
-        for sub in rollup.submissions:
-            sub.first_seen = seen[(sub.sha256, sub.file)]
-        ledger.record_outcomes(run_id, [(s.sha256, s.file, s.outcome) for s in rollup.submissions])
+        record_run(ledger, rollup, command_name)
+
+
+def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
+    """Record one run in an open ledger: first-seen times onto the submissions, outcomes into the ledger."""
+    run_id = ledger.start_run(command_name)
+    seen = ledger.first_seen((s.sha256, s.file) for s in rollup.submissions)
+    for sub in rollup.submissions:
+        sub.first_seen = seen[(sub.sha256, sub.file)]
+    ledger.record_outcomes(run_id, [(s.sha256, s.file, s.outcome) for s in rollup.submissions])
 
 
 def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
@@ -104,7 +109,7 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
         subs = read_all(fresh, forms, campaign, roster, progress=_progress, cache=ledger)
         rollup = build_rollup(subs, forms, campaign, roster)
         ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
-    record_in_ledger(outbox, rollup, command_name)
+        record_run(ledger, rollup, command_name)
     workbook = write_outputs(outbox, rollup)
     feedback = write_feedback(outbox, rollup)
     lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback)]

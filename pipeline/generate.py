@@ -266,8 +266,3 @@ PARALLEL_MIN_TEMPLATES = 64  # below this, starting worker processes costs more 
 def _write_template(job: tuple[Path, FormSpec, Campaign, Unit | None]) -> Path:
     path, spec, campaign, unit = job
     return write_form(path, spec, campaign, FormContent(unit=unit))
-
-
-def layout_for(spec: FormSpec, campaign: Campaign) -> FormLayout:
-    """The layout a template of this campaign uses (no feedback offset)."""
-    return build_layout(spec, campaign.year)

@@ -66,9 +66,10 @@ def _count(text: str) -> tuple[Any, str]:
         import cn2an  # lazy: slow to import and rarely needed
 
         try:
-            return int(cn2an.cn2an(cleaned, "smart")), f"中文数字已按 {int(cn2an.cn2an(cleaned, 'smart'))} 计"
+            number = int(cn2an.cn2an(cleaned, "smart"))
         except (ValueError, KeyError):
             return text, ""
+        return number, f"中文数字已按 {number} 计"
     return text, ""
 
 

@@ -123,10 +123,9 @@ def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: 
         sub.outcome = ACCEPTED if sub is counted else (REJECTED if sub.errors else SUPERSEDED)
         if sub.outcome == SUPERSEDED:
             sub.note = f"已被较新的“{counted.file if counted else latest.file}”替代"
+    # Passed or warned is settled in build_rollup, once the outlier check has added its warnings.
     status = UnitStatus(unit, spec.id, RETURNED, counted, latest)
-    if counted is latest:
-        status.status = WARNED if latest.warnings else PASSED
-    elif counted is not None:
+    if counted is not None and counted is not latest:
         status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
     due = campaign.deadline(spec.deadline)
     basis = counted or latest

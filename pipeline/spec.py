@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -281,8 +281,3 @@ def load_forms(forms_dir: Path = FORMS_DIR) -> dict[str, FormSpec]:
             raise _fail(spec.path, "form.id", f"应为“{form_id}”，与文件名一致。")
         forms[form_id] = spec
     return forms
-
-
-def iter_count_fields(spec: FormSpec) -> Iterator[Field]:
-    """The whole-number fields, in form order."""
-    return (f for f in spec.fields if f.kind == "count")
