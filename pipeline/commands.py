@@ -93,7 +93,7 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     from pipeline.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
     from pipeline.ingest import cache_keys, hash_all, read_all
     from pipeline.ledger import LEDGER_NAME, Ledger
-    from pipeline.report import CSV_NAMES, write_outputs
+    from pipeline.report import CSV_NAMES, rollup_name, workbook_alongside, write_tables
     from pipeline.rollup import build_rollup, scan_inbox
 
     fresh = hash_all(scan_inbox(inbox), inbox)
@@ -110,8 +110,10 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
         rollup = build_rollup(subs, forms, campaign, roster)
         ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
         record_run(ledger, rollup, command_name)
-    workbook = write_outputs(outbox, rollup)
-    feedback = write_feedback(outbox, rollup)
+    outbox.mkdir(parents=True, exist_ok=True)
+    with workbook_alongside(outbox / rollup_name(rollup), rollup) as workbook:
+        write_tables(outbox, rollup)
+        feedback = write_feedback(outbox, rollup)
     lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback)]
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
     with Ledger(outbox / LEDGER_NAME) as ledger:

@@ -25,7 +25,7 @@ from pipeline.spec import FormSpec
 from pipeline.submission import IGNORED, Submission
 
 # Bump whenever reading, normalising or the material rules change what a parse produces.
-PARSER_VERSION = "2026-11-28.1"
+PARSER_VERSION = "2026-11-29.1"
 PARALLEL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
 
 
@@ -113,6 +113,17 @@ def hash_all(paths: list[Path], inbox: Path) -> list[Submission]:
     return [new_submission(p, inbox) for p in paths]
 
 
+def _unpickle(payload: bytes | None) -> Submission | None:
+    """A cached parse, or None when there is none or it no longer loads (written by another program version)."""
+    if payload is None:
+        return None
+    try:
+        cached = pickle.loads(payload)  # our own ledger in outbox/, written by read_all
+    except Exception:  # a stale entry is a cache miss, never a failed run
+        return None
+    return cached if isinstance(cached, Submission) else None
+
+
 def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
              progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
              cache: ParseCache | None = None) -> list[Submission]:
@@ -122,10 +133,10 @@ def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: C
     todo: list[tuple[int, Submission]] = []
     for index, sub in enumerate(fresh):
         payload = cache.cache_get(cache_key(digest, sub)) if cache is not None and sub.sha256 else None
-        if payload is None:
+        cached = _unpickle(payload)
+        if cached is None:
             todo.append((index, sub))
             continue
-        cached: Submission = pickle.loads(payload)  # our own ledger in outbox/, written below
         cached.path, cached.mtime, cached.size = sub.path, sub.mtime, sub.size
         done[index] = cached
     parsed = _parse_many([s for _, s in todo], forms, campaign, roster)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -83,8 +83,11 @@ class FormLayout:
         return self.input_for(field_id).address
 
 
+@lru_cache(maxsize=1 << 14)
 def display_width(text: str) -> int:
     """Width in Excel character units: CJK and full-width characters count twice."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import multiprocessing
+import os
+import signal
+import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +43,8 @@ RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """UTF-8 with BOM so that Excel opens it with the right encoding; written atomically.
+def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str]) -> None:
+    """Rows (dicts or tuples in ``columns`` order) as UTF-8 with BOM, which Excel opens right; written atomically.
 
     Text a spreadsheet would evaluate (a leading = + - @ tab CR) gets a quote prefix (OWASP CSV injection).
     """
@@ -133,10 +138,13 @@ class _Book:
         text = "" if value is None else str(value)
         if len(text) > MAX_CELL_CHARS:  # Excel's limit per cell; xlsxwriter refuses longer strings
             text = text[:MAX_CELL_CHARS - len(CUT_NOTE)] + CUT_NOTE
+        if not text:  # a blank cell keeps the border, without an empty shared string
+            check_rc(ws.write_blank(row, col, None, self.f[fmt]), f"blank at {row},{col}")
+            return
         style = "quoted" if text.startswith(FORMULA_TRIGGERS) and fmt == "cell" else fmt
         check_rc(ws.write_string(row, col, text, self.f[style]), f"text at {row},{col}")
         width = self.widths.get(ws.name, {}).get(col)
-        if width and style in _WRAPPED and text:
+        if width and style in _WRAPPED:
             rows = self.lines.setdefault(ws.name, {})
             rows[row] = max(rows.get(row, 1), text_lines(text, width, 0.9))
 
@@ -428,19 +436,67 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
         book.wb.close()
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have the kernel kill this child when the run that forked it is killed (kill -9 included)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _workbook_in_child(path: Path, rollup: Rollup, parent: int) -> None:
+    _die_with_parent(parent)
+    try:
+        write_workbook(path, rollup)
+    except BaseException:  # the parent writes it again in-process, where the error surfaces whole
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def workbook_alongside(path: Path, rollup: Rollup, parallel: bool = True) -> Iterator[Path]:
+    """Write the rollup workbook in a forked process while the body writes the other outputs.
+
+    The workbook is the slowest output (xlsxwriter is pure Python, a million cells at province
+    scale), so on a machine with more than one core it overlaps with the CSVs and feedback.
+    Without fork, on one core, or when the child fails, it is written here instead, so that a
+    real error surfaces with its own traceback. Either way it is complete when the block ends.
+    """
+    forkable = parallel and "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+    child = multiprocessing.get_context("fork").Process(target=_workbook_in_child, args=(path, rollup, os.getpid())) \
+        if forkable else None
+    if child is not None:
+        child.start()
+    try:
+        yield path
+    finally:
+        if child is not None:
+            child.join()
+    if child is None or child.exitcode != 0:
+        write_workbook(path, rollup)
+
+
 CSV_NAMES = ("records.csv", "issues.csv", "status.csv", "materials.csv", "files.csv")
 
 
-def write_outputs(outbox: Path, rollup: Rollup) -> Path:
-    """Write the workbook and the CSV twins; return the workbook's path."""
-    outbox.mkdir(parents=True, exist_ok=True)
-    path = outbox / rollup_name(rollup)
-    write_workbook(path, rollup)
-    tables = ((records(rollup), RECORD_COLUMNS), (issue_rows(rollup), ISSUE_COLUMNS),
-              (status_rows(rollup), STATUS_COLUMNS), (material_rows(rollup), MATERIAL_COLUMNS),
-              (file_rows(rollup), FILE_COLUMNS))
+def write_tables(outbox: Path, rollup: Rollup) -> None:
+    """The CSV twins of the workbook: records, issues, status, materials and files."""
+    tables: list[tuple[Sequence[Any], Sequence[str]]] = [
+        (records(rollup), RECORD_COLUMNS), (issue_rows(rollup), ISSUE_COLUMNS), (status_rows(rollup), STATUS_COLUMNS),
+        (material_rows(rollup), MATERIAL_COLUMNS), (file_rows(rollup), FILE_COLUMNS)]
     for name, (rows, columns) in zip(CSV_NAMES, tables, strict=True):
         write_csv(outbox / name, rows, columns)
+
+
+def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True) -> Path:
+    """Write the workbook and the CSV twins (side by side unless ``parallel`` is off); return the workbook's path."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    with workbook_alongside(outbox / rollup_name(rollup), rollup, parallel) as path:
+        write_tables(outbox, rollup)
     return path
 
 

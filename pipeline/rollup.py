@@ -197,17 +197,16 @@ def run_rollup(inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, r
     return build_rollup(subs, forms, campaign, roster)
 
 
-def records(rollup: Rollup) -> list[dict[str, Any]]:
-    """Long-format rows of every counted submission: one per filled field."""
-    rows: list[dict[str, Any]] = []
+def records(rollup: Rollup) -> list[tuple[str, str, str, str, Any]]:
+    """Long-format rows of every counted submission, one per filled field: (unit_code, unit_name, form, field_id, value)."""
+    rows: list[tuple[str, str, str, str, Any]] = []
     for st in rollup.statuses:
         if st.counted is None:
             continue
-        spec = rollup.forms[st.form_id]
-        for f in spec.fields:
-            value = st.counted.values.get(f.id)
-            if value is None:
-                continue
-            rows.append({"unit_code": st.unit.code, "unit_name": st.unit.name, "form": st.form_id,
-                         "field_id": f.id, "value": value.isoformat() if isinstance(value, dt.date) else value})
+        values = st.counted.values
+        code, name, form = st.unit.code, st.unit.name, st.form_id
+        for f in rollup.forms[st.form_id].fields:
+            value = values.get(f.id)
+            if value is not None:
+                rows.append((code, name, form, f.id, value.isoformat() if isinstance(value, dt.date) else value))
     return rows

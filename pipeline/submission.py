@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.roster import Unit
 
@@ -63,9 +63,8 @@ class Finding:
         return f"{head}：{self.message}"
 
 
-@dataclass
-class RawCell:
-    """A value as it stood in the returned workbook."""
+class RawCell(NamedTuple):
+    """A value as it stood in the returned workbook (a tuple: 79 of them per return are cached and reloaded)."""
 
     value: Any
     address: str

@@ -25,6 +25,7 @@ from pipeline.submission import ERROR, WARNING, Submission
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
 LOCAL_RE = re.compile(r"^\d{7,8}$")
+EXACT_INT = 2**53  # integers up to this convert to float64 exactly
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class CheckText:
 
 def _numeric(s: pd.Series) -> pd.Series:
     """The numbers of a column; text, booleans and dates become NaN (never parsed here)."""
+    if s.dtype == "float64":  # a column of numbers and blanks only (see frame_of)
+        return s
     kinds = s.map(type)  # exact types: bool, a subclass of int, is not a number here
     return pd.to_numeric(s.where(kinds.isin((int, float))), errors="coerce")
 
@@ -185,9 +188,17 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
 
 
 def frame_of(subs: Sequence[Submission], spec: FormSpec) -> pd.DataFrame:
-    """One row per submission, one object column per field (missing values are None)."""
-    rows = [{f.id: sub.values.get(f.id) for f in spec.fields} for sub in subs]
-    return pd.DataFrame(rows, columns=[f.id for f in spec.fields], dtype=object)
+    """One row per submission, one column per field (missing values are None).
+
+    A column holding only numbers and blanks is float64, which every check reads without
+    looking at each value's type; any other column stays object, as it was typed.
+    """
+    columns = {}
+    for f in spec.fields:
+        values = [sub.values.get(f.id) for sub in subs]
+        numeric = all(v is None or type(v) is float or (type(v) is int and abs(v) <= EXACT_INT) for v in values)
+        columns[f.id] = pd.Series(values, dtype="float64" if numeric else object)
+    return pd.DataFrame(columns, columns=[f.id for f in spec.fields])
 
 
 def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
