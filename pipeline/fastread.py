@@ -41,10 +41,17 @@ def fast_reader_enabled() -> bool:
     return os.environ.get(READER_ENV, "fast") != "full"
 
 
-def _sheet_parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str, str]], dict[str, tuple[str, str]]] | None:
-    """(title, state, part) per worksheet in order, and single-cell defined names; None if unusual."""
-    book = fromstring(zf.read("xl/workbook.xml"))
-    rels = fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+Layout = tuple[tuple[tuple[str, str, str], ...], dict[str, tuple[str, str]]]
+
+
+@functools.lru_cache(maxsize=64)
+def _sheet_parts(workbook_xml: bytes, rels_xml: bytes) -> Layout | None:
+    """(title, state, part) per worksheet in order, and single-cell defined names; None if unusual.
+
+    Memoised on the bytes: returns made from one template mostly share these two parts.
+    """
+    book = fromstring(workbook_xml)
+    rels = fromstring(rels_xml)
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
     sheets: list[tuple[str, str, str]] = []
     for sheet in book.iter(f"{_MAIN}sheet"):
@@ -56,7 +63,7 @@ def _sheet_parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str, str]], dict[
         if not part.startswith("xl/worksheets/"):
             return None  # a chart sheet or something else: the full reader knows how to report it
         sheets.append((sheet.get("name", ""), state, part))
-    return sheets, _names(book)
+    return tuple(sheets), _names(book)
 
 
 def _names(book: Element) -> dict[str, tuple[str, str]]:
@@ -94,8 +101,12 @@ def _protected(data: bytes) -> bool | None:
     end = data.find(b"/>", start)
     if end == -1 or data.count(b"<sheetProtection") != 1:
         return None
-    element = fromstring(data[start:end + 2])
-    return element.get("sheet") in ("1", "true")
+    return _protects(data[start:end + 2])
+
+
+@functools.lru_cache(maxsize=64)
+def _protects(element: bytes) -> bool:
+    return fromstring(element).get("sheet") in ("1", "true")
 
 
 def _within(data: bytes, limits: Limits) -> bool:
@@ -103,8 +114,15 @@ def _within(data: bytes, limits: Limits) -> bool:
     refs = _CELL_REF.findall(data)
     if len(refs) != data.count(b"<c ") + data.count(b"<c>"):
         return False
-    return all(int(row) <= limits.max_rows and column_index_from_string(col.decode()) <= limits.max_columns
-               for col, row in refs)
+    if not refs:
+        return True
+    columns, rows = zip(*refs, strict=True)
+    if max(map(int, rows)) > limits.max_rows:
+        return False
+    # Column letters of one length sort like the columns they name; a longer name is a later column.
+    widest = max(map(len, columns))
+    last = max(c for c in columns if len(c) == widest)
+    return column_index_from_string(last.decode()) <= limits.max_columns
 
 
 def _grid(title: str, state: str, data: bytes, rows: list[list[Any]]) -> Grid | None:
@@ -130,11 +148,15 @@ def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
     if any(p.startswith(("xl/chartsheets/", "xl/dialogsheets/", "xl/macrosheets/")) for p in parts):
         return None
     with zipfile.ZipFile(path) as zf:
-        layout = _sheet_parts(zf)
+        def part(name: str) -> bytes:  # the guard's copy when it kept one
+            kept = package.parts.get(name)
+            return kept if kept is not None else zf.read(name)
+
+        layout = _sheet_parts(part("xl/workbook.xml"), part("xl/_rels/workbook.xml.rels"))
         if layout is None:
             return None
         sheets, names = layout
-        payloads = [zf.read(part) for _, _, part in sheets]
+        payloads = [part(name) for _, _, name in sheets]
     for data in payloads:
         if b"<f>" in data or b"<f " in data or not _within(data, limits):
             return None  # formulas and cells beyond the window need the full reader's detail
@@ -142,10 +164,10 @@ def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
         grids = _calamine_grids(path, sheets, payloads)
     except Exception:  # whatever calamine refuses, the full reader diagnoses with a precise message
         return None
-    return None if grids is None else Book("xlsx", grids, names, [])
+    return None if grids is None else Book("xlsx", grids, dict(names), [])  # a copy: the memoised layout stays intact
 
 
-def _calamine_grids(path: Path, sheets: list[tuple[str, str, str]], payloads: list[bytes]) -> list[Grid] | None:
+def _calamine_grids(path: Path, sheets: tuple[tuple[str, str, str], ...], payloads: list[bytes]) -> list[Grid] | None:
     from python_calamine import CalamineWorkbook
 
     # Through a file object: calamine cannot open a path whose name is not valid UTF-8.

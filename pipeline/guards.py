@@ -16,7 +16,7 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -89,11 +89,16 @@ def check_zip_directory(path: Path, limits: Limits) -> None:
                       "不像是正常的报表，已拒绝读取。" + _AGAIN)
 
 
+# XML parts up to this size are kept in memory by the scan, so that the fast reader need not inflate them again.
+KEEP_PART_BYTES = 1 * MB
+
+
 @dataclass(frozen=True)
 class Package:
-    """What the guard learnt about a zip package: its part names (original case)."""
+    """What the guard learnt about a zip package: its part names (original case) and its small XML parts."""
 
     names: tuple[str, ...]
+    parts: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def has(self, prefix: str) -> list[str]:
         """Part names starting with ``prefix`` (case-insensitive)."""
@@ -125,19 +130,28 @@ def check_package(path: Path, limits: Limits) -> Package:
         if total > limits.max_unzipped_mb * MB:
             raise GuardError("压缩异常", f"文件解压后约 {total / MB:.0f} MB，超过上限 {limits.max_unzipped_mb} MB，"
                           "不像是正常的报表，已拒绝读取。" + _AGAIN)
+        parts: dict[str, bytes] = {}
         for info in infos:
             if info.filename.lower().endswith(_XML_SUFFIXES):
-                _scan_xml_part(zf, info, max_tags, limits)
-        return Package(tuple(i.filename for i in infos))
+                data = _scan_xml_part(zf, info, max_tags, limits)
+                if data is not None:
+                    parts[info.filename] = data
+        return Package(tuple(i.filename for i in infos), parts)
 
 
-def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, limits: Limits) -> None:
-    """Count tags and look for a DTD in one part, inflating it in chunks (never whole in memory)."""
+def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, limits: Limits) -> bytes | None:
+    """Count tags and look for a DTD in one part, inflating it in chunks (never whole in memory).
+
+    Returns the part's bytes when it is at most :data:`KEEP_PART_BYTES` long, else None.
+    """
     tags = 0
     tail = b""
+    kept: list[bytes] | None = [] if info.file_size <= KEEP_PART_BYTES else None
     try:
         with zf.open(info) as part:
             while chunk := part.read(_CHUNK):
+                if kept is not None:
+                    kept.append(chunk)
                 tags += chunk.count(b"<")
                 window = tail + chunk
                 if any(marker in window for marker in _DTD_MARKERS):
@@ -151,6 +165,7 @@ def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, li
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise GuardError("文件损坏", f"文件中的部件“{info.filename}”已损坏（{type(exc).__name__}），"
                          "可能是下载或发送中断。请重新保存后再发送一次。") from None
+    return None if kept is None else b"".join(kept)
 
 
 @contextlib.contextmanager

@@ -93,19 +93,22 @@ def _init_worker(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Rost
     _WORKER = (forms, campaign, roster)
 
 
-def _parse_in_worker(sub: Submission) -> Submission:
+def _parse_in_worker(sub: Submission) -> bytes:
     assert _WORKER is not None
-    return parse_file(sub, *_WORKER)
+    # Pickled here, once: the same bytes cross to the parent and go into the cache as they are.
+    return pickle.dumps(parse_file(sub, *_WORKER), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
-                roster: Roster) -> Iterator[Submission]:
+                roster: Roster) -> Iterator[tuple[Submission, bytes | None]]:
+    """Each file's parse, with its pickle when a worker process made it."""
     workers = min(os.cpu_count() or 1, max(1, len(subs) // max(1, PARALLEL_MIN_FILES // 2)))
     if len(subs) < PARALLEL_MIN_FILES or workers < 2:
-        yield from (parse_file(s, forms, campaign, roster) for s in subs)
+        yield from ((parse_file(s, forms, campaign, roster), None) for s in subs)
         return
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(forms, campaign, roster)) as pool:
-        yield from pool.map(_parse_in_worker, subs, chunksize=max(1, len(subs) // (workers * 8)))
+        for payload in pool.map(_parse_in_worker, subs, chunksize=max(1, len(subs) // (workers * 8))):
+            yield pickle.loads(payload), payload
 
 
 def hash_all(paths: list[Path], inbox: Path) -> list[Submission]:
@@ -142,9 +145,9 @@ def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: C
     parsed = _parse_many([s for _, s in todo], forms, campaign, roster)
     ticks: Iterable[Path] = progress([s.path for _, s in todo]) if progress else ()
     tick = iter(ticks)
-    for (index, _), sub in zip(todo, parsed, strict=True):
+    for (index, _), (sub, payload) in zip(todo, parsed, strict=True):
         next(tick, None)
         done[index] = sub
         if cache is not None and sub.sha256:
-            cache.cache_put(cache_key(digest, sub), pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL))
+            cache.cache_put(cache_key(digest, sub), payload or pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL))
     return [done[i] for i in range(len(fresh))]

@@ -139,14 +139,19 @@ class _Book:
         if len(text) > MAX_CELL_CHARS:  # Excel's limit per cell; xlsxwriter refuses longer strings
             text = text[:MAX_CELL_CHARS - len(CUT_NOTE)] + CUT_NOTE
         if not text:  # a blank cell keeps the border, without an empty shared string
-            check_rc(ws.write_blank(row, col, None, self.f[fmt]), f"blank at {row},{col}")
+            if rc := ws.write_blank(row, col, None, self.f[fmt]):
+                check_rc(rc, f"blank at {row},{col}")
             return
-        style = "quoted" if text.startswith(FORMULA_TRIGGERS) and fmt == "cell" else fmt
-        check_rc(ws.write_string(row, col, text, self.f[style]), f"text at {row},{col}")
-        width = self.widths.get(ws.name, {}).get(col)
-        if width and style in _WRAPPED:
+        style = "quoted" if fmt == "cell" and text.startswith(FORMULA_TRIGGERS) else fmt
+        # Hot at province scale: the message is only built when xlsxwriter refuses the cell.
+        if rc := ws.write_string(row, col, text, self.f[style]):
+            check_rc(rc, f"text at {row},{col}")
+        widths = self.widths.get(ws.name)
+        if widths and style in _WRAPPED and (width := widths.get(col)):
             rows = self.lines.setdefault(ws.name, {})
-            rows[row] = max(rows.get(row, 1), text_lines(text, width, 0.9))
+            lines = text_lines(text, width, 0.9)
+            if lines > rows.get(row, 1):
+                rows[row] = lines
 
     def fit_rows(self) -> None:
         """Give every row holding wrapped text the height its longest cell needs (neither Excel nor
@@ -159,7 +164,8 @@ class _Book:
     def value(self, ws: Any, row: int, col: int, value: Any, fmt: str = "num") -> None:
         """A number as a number, anything else as text."""
         if isinstance(value, int | float) and not isinstance(value, bool):
-            check_rc(ws.write_number(row, col, value, self.f[fmt]), f"number at {row},{col}")
+            if rc := ws.write_number(row, col, value, self.f[fmt]):
+                check_rc(rc, f"number at {row},{col}")
         else:
             self.text(ws, row, col, "" if value is None else (value.isoformat() if isinstance(value, dt.date)
                                                                 else value))
@@ -261,11 +267,14 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
             value = values.get(f.id)
             # The hot loop of a province-size rollup: counts go straight to write_number.
             if value is None:
-                check_rc(ws.write_blank(r, c, None, blank), "blank")
+                rc = ws.write_blank(r, c, None, blank)
             elif type(value) is int:
-                check_rc(ws.write_number(r, c, value, number), "number")
+                rc = ws.write_number(r, c, value, number)
             else:
                 book.value(ws, r, c, value)
+                continue
+            if rc:
+                check_rc(rc, f"cell {r},{c}")
     total_row = len(statuses) + 2
     book.text(ws, total_row, 0, "合计", "total")
     book.text(ws, total_row, 1, f"{len(rollup.counted(spec.id))} 个单位", "total")
