@@ -9,6 +9,7 @@ never produce a value. Set ``PIPELINE_READER=full`` to force the full reader eve
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -147,10 +148,16 @@ def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
     parts = {n.lower() for n in package.names}
     if any(p.startswith(("xl/chartsheets/", "xl/dialogsheets/", "xl/macrosheets/")) for p in parts):
         return None
-    with zipfile.ZipFile(path) as zf:
-        def part(name: str) -> bytes:  # the guard's copy when it kept one
+    with contextlib.ExitStack() as stack:
+        opened: list[zipfile.ZipFile] = []
+
+        def part(name: str) -> bytes:  # the guard's copy when it kept one, else inflated here
             kept = package.parts.get(name)
-            return kept if kept is not None else zf.read(name)
+            if kept is not None:
+                return kept
+            if not opened:
+                opened.append(stack.enter_context(zipfile.ZipFile(path)))
+            return opened[0].read(name)
 
         layout = _sheet_parts(part("xl/workbook.xml"), part("xl/_rels/workbook.xml.rels"))
         if layout is None:

@@ -252,17 +252,25 @@ def generate_templates(
 ) -> list[Path]:
     """Write every unit's two forms plus one generic copy of each; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(out_dir / template_name(spec, unit), spec, campaign, unit)
-            for spec in forms.values() for unit in [*roster, None]]
+    jobs = [(out_dir / template_name(spec, unit), spec.id, unit) for spec in forms.values() for unit in [*roster, None]]
     if len(jobs) < PARALLEL_MIN_TEMPLATES or (os.cpu_count() or 1) < 2:
-        return [_write_template(job) for job in jobs]
-    with ProcessPoolExecutor() as pool:
+        return [write_form(path, forms[form_id], campaign, FormContent(unit=unit)) for path, form_id, unit in jobs]
+    # The forms and campaign go to each worker once, so its layouts are built once, not per template.
+    with ProcessPoolExecutor(initializer=_init_worker, initargs=(forms, campaign)) as pool:
         return list(pool.map(_write_template, jobs, chunksize=max(1, len(jobs) // ((os.cpu_count() or 1) * 8))))
 
 
 PARALLEL_MIN_TEMPLATES = 64  # below this, starting worker processes costs more than it saves
+_WORKER: tuple[Mapping[str, FormSpec], Campaign] | None = None
 
 
-def _write_template(job: tuple[Path, FormSpec, Campaign, Unit | None]) -> Path:
-    path, spec, campaign, unit = job
-    return write_form(path, spec, campaign, FormContent(unit=unit))
+def _init_worker(forms: Mapping[str, FormSpec], campaign: Campaign) -> None:
+    global _WORKER  # per-process state, set once by the pool initializer
+    _WORKER = (forms, campaign)
+
+
+def _write_template(job: tuple[Path, str, Unit | None]) -> Path:
+    assert _WORKER is not None
+    path, form_id, unit = job
+    forms, campaign = _WORKER
+    return write_form(path, forms[form_id], campaign, FormContent(unit=unit))

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import os
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -26,20 +27,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
-from corpus import PDF, Kit, build_corpus, build_valid, edit, named_cell, write_settings
+from corpus import PDF, Kit, build_corpus, build_valid, edit, named_cell, workbook_values, write_settings
+from hypothesis import given, settings
 from office import convert
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return
 
 import pipeline.fastread as fastread
 import pipeline.ingest as ingest
+import pipeline.report as report
 from pipeline.campaign import Campaign, Limits
 from pipeline.cli import main
 from pipeline.feedback import FEEDBACK_DIR
 from pipeline.guards import check_package
 from pipeline.ledger import LEDGER_NAME, Ledger
 from pipeline.read import Book, load_xlsx
-from pipeline.rollup import scan_inbox
+from pipeline.rollup import run_rollup, scan_inbox
 from pipeline.roster import Roster, Unit
 from pipeline.sniff import WORKBOOK, sniff
 from pipeline.spec import FormSpec
@@ -559,3 +564,67 @@ def test_reader_full_disables_the_fast_reader(
     assert fastread.fast_reader_enabled() is True
     ingest.read_file(path, small_inbox, forms, campaign, roster)
     assert calls == [path], "the spy does see the fast reader when it is enabled"
+
+
+def test_cache_entries_that_no_longer_load_are_parsed_again(
+    small_inbox: Path, tmp_path: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cached parse that fails to unpickle, or is not a Submission, counts as a miss and the file is parsed afresh."""
+    parsed = count_parses(monkeypatch)
+    paths = scan_inbox(small_inbox)
+    with Ledger(tmp_path / LEDGER_NAME) as ledger:
+        first = read_inbox(paths, small_inbox, forms, campaign, roster, cache=ledger)
+        keys = dict(zip((s.file for s in first), ingest.cache_keys(forms, campaign, roster, first), strict=True))
+        ledger.cache_put(keys["U001_附件1.xlsx"], b"\x80\x05not a pickle")
+        ledger.cache_put(keys["U002_附件1.xlsx"], pickle.dumps({"written by": "another version"}))
+        parsed.clear()
+        second = read_inbox(paths, small_inbox, forms, campaign, roster, cache=ledger)
+        assert sorted(parsed) == ["U001_附件1.xlsx", "U002_附件1.xlsx"]
+        parsed.clear()
+        read_inbox(paths, small_inbox, forms, campaign, roster, cache=ledger)
+    assert parsed == [], "the fresh parses replaced the stale entries"
+    assert [snapshot_of(s) for s in second] == [snapshot_of(s) for s in first]
+
+
+def test_forked_workbook_writer_and_its_in_process_fallback(
+    small_inbox: Path, tmp_path: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The workbook is written by the forked child; when the child fails, the parent writes the same workbook itself."""
+    rollup = run_rollup(small_inbox, forms, campaign, roster)
+    expected = report.write_outputs(tmp_path / "serial", rollup, parallel=False)
+    parent, real = os.getpid(), report.write_workbook
+    in_parent: list[Path] = []
+
+    def write(path: Path, rollup: Any, fail_in_child: bool) -> None:
+        if os.getpid() == parent:
+            in_parent.append(path)
+        elif fail_in_child:
+            raise RuntimeError("the forked writer failed")
+        real(path, rollup)
+
+    for fail_in_child, parent_writes in ((False, 0), (True, 1)):
+        in_parent.clear()
+        monkeypatch.setattr(report, "write_workbook", lambda p, r, f=fail_in_child: write(p, r, f))
+        outbox = tmp_path / f"outbox-{fail_in_child}"
+        path = report.write_outputs(outbox, rollup)
+        assert len(in_parent) == parent_writes
+        assert workbook_values(path) == workbook_values(expected)
+        assert not [p.name for p in outbox.iterdir() if p.name.endswith(".tmp")]
+
+
+def _window_reference(refs: list[tuple[str, int]], limits: Limits) -> bool:
+    return all(row <= limits.max_rows and column_index_from_string(col) <= limits.max_columns for col, row in refs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 18278), st.integers(1, 3000)), max_size=12),
+       st.integers(1, 800), st.integers(1, 2500))
+def test_window_check_agrees_with_a_cell_by_cell_check(cells: list[tuple[int, int]], max_columns: int,
+                                                        max_rows: int) -> None:
+    """The fast reader's vectorised window check says what checking every cell reference one by one says."""
+    limits = Limits(max_rows=max_rows, max_columns=max_columns)
+    refs = [(get_column_letter(col), row) for col, row in cells]
+    xml = "".join(f'<c r="{col}{row}"><v>1</v></c>' for col, row in refs).encode()
+    assert fastread._within(xml, limits) is _window_reference(refs, limits)
