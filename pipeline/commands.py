@@ -89,6 +89,7 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     outputs are all there, those outputs stand and their summary is returned again.
     """
     from pipeline.atomic import sweep_stale
+    from pipeline.collector import long_lived_batch
     from pipeline.feedback import summary_line, write_feedback
     from pipeline.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
     from pipeline.ingest import cache_keys, hash_all, read_all
@@ -98,22 +99,24 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
 
     fresh = hash_all(scan_inbox(inbox), inbox)
     digest = inputs_digest(fresh, forms, campaign, roster, inbox, outbox)
-    with Ledger(outbox / LEDGER_NAME) as ledger:
-        previous = last_run(ledger)
-        if previous is not None and previous.digest == digest and previous.outputs_present():
-            ledger.first_seen((s.sha256, s.file) for s in fresh)
-            ledger.record_outcomes(ledger.start_run(command_name), previous.outcomes)
-            return [*previous.lines, "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"]
-        forget(ledger)
-        sweep_stale(outbox)  # half-written files of a run that was killed
-        subs = read_all(fresh, forms, campaign, roster, progress=_progress, cache=ledger)
-        rollup = build_rollup(subs, forms, campaign, roster)
-        ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
-        record_run(ledger, rollup, command_name)
-    outbox.mkdir(parents=True, exist_ok=True)
-    with workbook_alongside(outbox / rollup_name(rollup), rollup) as workbook:
-        write_tables(outbox, rollup)
-        feedback = write_feedback(outbox, rollup)
+    with long_lived_batch() as settle:
+        with Ledger(outbox / LEDGER_NAME) as ledger:
+            previous = last_run(ledger)
+            if previous is not None and previous.digest == digest and previous.outputs_present():
+                ledger.first_seen((s.sha256, s.file) for s in fresh)
+                ledger.record_outcomes(ledger.start_run(command_name), previous.outcomes)
+                return [*previous.lines, "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"]
+            forget(ledger)
+            sweep_stale(outbox)  # half-written files of a run that was killed
+            subs = read_all(fresh, forms, campaign, roster, progress=_progress, cache=ledger)
+            rollup = build_rollup(subs, forms, campaign, roster)
+            settle()
+            ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
+            record_run(ledger, rollup, command_name)
+        outbox.mkdir(parents=True, exist_ok=True)
+        with workbook_alongside(outbox / rollup_name(rollup), rollup) as workbook:
+            write_tables(outbox, rollup)
+            feedback = write_feedback(outbox, rollup)
     lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback)]
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
     with Ledger(outbox / LEDGER_NAME) as ledger:

@@ -120,9 +120,8 @@ def _within(data: bytes, limits: Limits) -> bool:
     columns, rows = zip(*refs, strict=True)
     if max(map(int, rows)) > limits.max_rows:
         return False
-    # Column letters of one length sort like the columns they name; a longer name is a later column.
-    widest = max(map(len, columns))
-    last = max(c for c in columns if len(c) == widest)
+    # Ordered by (length, letters), column names sort like the columns they name: AA comes after Z.
+    _, last = max(zip(map(len, columns), columns, strict=True))
     return column_index_from_string(last.decode()) <= limits.max_columns
 
 

@@ -8,6 +8,7 @@ Changing any of those, or the file itself, misses the cache and parses the file 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import os
 import pickle
@@ -91,6 +92,9 @@ _WORKER: tuple[Mapping[str, FormSpec], Campaign, Roster] | None = None
 def _init_worker(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> None:
     global _WORKER  # per-process state, set once by the pool initializer
     _WORKER = (forms, campaign, roster)
+    # A worker keeps nothing between files, but an openpyxl workbook is a reference cycle: collect as usual,
+    # whatever the parent process does (see pipeline.commands.rollup_to_outbox).
+    gc.enable()
 
 
 def _parse_in_worker(sub: Submission) -> bytes:

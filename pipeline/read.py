@@ -148,6 +148,7 @@ def _address(row: int, col: int) -> str:
     return f"{letters}{row}"
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def _parse_ref(ref: str, limits: Limits) -> tuple[int, int] | None:
     """``$D$7`` -> (7, 4); None when it is not one cell inside the grid."""
     try:
