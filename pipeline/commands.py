@@ -97,10 +97,10 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     from pipeline.report import CSV_NAMES, rollup_name, workbook_alongside, write_tables
     from pipeline.rollup import build_rollup, scan_inbox
 
-    fresh = hash_all(scan_inbox(inbox), inbox)
-    digest = inputs_digest(fresh, forms, campaign, roster, inbox, outbox)
     with long_lived_batch() as settle:
         with Ledger(outbox / LEDGER_NAME) as ledger:
+            fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
+            digest = inputs_digest(fresh, forms, campaign, roster, inbox, outbox)
             previous = last_run(ledger)
             if previous is not None and previous.digest == digest and previous.outputs_present():
                 ledger.first_seen((s.sha256, s.file) for s in fresh)

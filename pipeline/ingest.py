@@ -15,7 +15,7 @@ import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pipeline.campaign import Campaign
 from pipeline.materials import recognise, register_material
@@ -24,6 +24,9 @@ from pipeline.roster import Roster
 from pipeline.sniff import is_ignored, sniff
 from pipeline.spec import FormSpec
 from pipeline.submission import IGNORED, Submission
+
+if TYPE_CHECKING:
+    from pipeline.ledger import StatCache
 
 # Bump whenever reading, normalising or the material rules change what a parse produces.
 PARSER_VERSION = "2026-11-29.1"
@@ -115,9 +118,15 @@ def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign:
             yield pickle.loads(payload), payload
 
 
-def hash_all(paths: list[Path], inbox: Path) -> list[Submission]:
-    """The bare record (name, size, time, sha256) of every file, in ``paths`` order."""
-    return [new_submission(p, inbox) for p in paths]
+def hash_all(paths: list[Path], inbox: Path, stats: StatCache | None = None) -> list[Submission]:
+    """The bare record (name, size, time, sha256) of every file, in ``paths`` order.
+
+    With ``stats`` (the ledger's), unchanged files are not read again and the stats are saved.
+    """
+    subs = [new_submission(p, inbox, stats) for p in paths]
+    if stats is not None:
+        stats.save()
+    return subs
 
 
 def _unpickle(payload: bytes | None) -> Submission | None:

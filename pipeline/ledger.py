@@ -7,6 +7,7 @@ became of it in each run, and which messages were already sent, so nothing is se
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -46,7 +47,18 @@ CREATE TABLE IF NOT EXISTS cache (
     key TEXT PRIMARY KEY,
     payload BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS file_stats (
+    path BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    hashed_ns INTEGER NOT NULL
+);
 """
+# A file whose times are this close to when it was hashed may have changed within the same clock tick.
+RACY_NS = 2 * 10**9
 
 
 def now() -> str:
@@ -127,3 +139,50 @@ class Ledger:
         self.db.executemany("INSERT OR IGNORE INTO keep_keys VALUES (?)", ((k,) for k in keep))
         self.db.execute("DELETE FROM cache WHERE key NOT IN (SELECT key FROM keep_keys)")
         self.db.commit()
+
+    def file_stats(self) -> StatCache:
+        """The sha256 of each file hashed before, by path and ``stat`` (see :class:`StatCache`)."""
+        return StatCache(self)
+
+
+class StatCache:
+    """Reuse a file's sha256 while its size, times and inode are those it was hashed with, as git's index does.
+
+    Any write changes ``st_ctime``, which no program can set back, so an unchanged stat means unchanged
+    bytes; an entry whose times lie within :data:`RACY_NS` of its hashing is not trusted (the file may
+    have been written again in the same clock tick). :meth:`save` keeps exactly the files hashed this run.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        rows = ledger.db.execute("SELECT path, size, mtime_ns, ctime_ns, inode, sha256, hashed_ns FROM file_stats")
+        self.known = {bytes(path): tuple(rest) for path, *rest in rows}
+        self.now: dict[bytes, tuple[int, int, int, int, str, int]] = {}
+
+    @staticmethod
+    def _key(stat: os.stat_result) -> tuple[int, int, int, int]:
+        return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+    def lookup(self, path: Path, stat: os.stat_result) -> str | None:
+        """The stored sha256 when ``stat`` matches the one it was computed under, else None."""
+        entry = self.known.get(os.fsencode(path))
+        if entry is None or entry[:4] != self._key(stat):
+            return None
+        sha, hashed_ns = entry[4], entry[5]
+        if max(stat.st_mtime_ns, stat.st_ctime_ns) >= int(hashed_ns) - RACY_NS:
+            return None
+        self.now[os.fsencode(path)] = (*self._key(stat), str(sha), int(hashed_ns))
+        return str(sha)
+
+    def remember(self, path: Path, stat: os.stat_result, sha256: str, hashed_ns: int) -> None:
+        """Store the sha256 just computed for ``path`` under ``stat``."""
+        self.now[os.fsencode(path)] = (*self._key(stat), sha256, hashed_ns)
+
+    def save(self) -> None:
+        """Replace the stored entries by this run's (files gone from inbox/ are forgotten)."""
+        db = self.ledger.db
+        db.execute("DELETE FROM file_stats")
+        db.executemany("INSERT INTO file_stats VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       ((path, *entry) for path, entry in self.now.items()))
+        db.commit()
+

@@ -22,12 +22,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import time
 import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openpyxl
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, get_column_letter
@@ -53,6 +54,9 @@ from pipeline.sniff import WORKBOOK, XLS, Sniffed
 from pipeline.spec import FormSpec
 from pipeline.submission import ERROR, UNSUPPORTED, WARNING, RawCell, Submission
 
+if TYPE_CHECKING:
+    from pipeline.ledger import StatCache
+
 MAX_EXCEL_COLUMN = 16384
 _STATES = {0: "visible", 1: "hidden", 2: "veryHidden"}
 _AGAIN = "请用 WPS 或 Excel 打开下发的模板重新填写、保存为 .xlsx 后发送。"
@@ -74,9 +78,10 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def new_submission(path: Path, inbox: Path) -> Submission:
+def new_submission(path: Path, inbox: Path, stats: StatCache | None = None) -> Submission:
     """The record of one file below ``inbox``: printable name, size, time and sha256; never raises.
 
+    With ``stats``, a file whose stat is unchanged since it was last hashed is not read again.
     A file that vanished or cannot be read keeps size 0 and an empty sha256; the reader
     then reports it.
     """
@@ -86,9 +91,13 @@ def new_submission(path: Path, inbox: Path) -> Submission:
         relative = path.name
     sub = Submission(file=safe_name(relative), path=path, sha256="", mtime=0.0)
     try:
+        started = time.time_ns()
         stat = path.stat()
         sub.mtime, sub.size = stat.st_mtime, stat.st_size
-        sub.sha256 = file_digest(path)
+        known = stats.lookup(path, stat) if stats is not None else None
+        sub.sha256 = known or file_digest(path)
+        if stats is not None and known is None:
+            stats.remember(path, stat, sub.sha256, started)
     except OSError:
         pass
     return sub

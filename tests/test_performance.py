@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import hashlib
 import os
 import pickle
 import sqlite3
@@ -628,3 +629,59 @@ def test_window_check_agrees_with_a_cell_by_cell_check(cells: list[tuple[int, in
     refs = [(get_column_letter(col), row) for col, row in cells]
     xml = "".join(f'<c r="{col}{row}"><v>1</v></c>' for col, row in refs).encode()
     assert fastread._within(xml, limits) is _window_reference(refs, limits)
+
+
+def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record every file whose bytes are read for its sha256 from now on."""
+    import pipeline.read as read
+
+    calls: list[Path] = []
+    real = read.file_digest
+
+    def spy(path: Path) -> str:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(read, "file_digest", spy)
+    return calls
+
+
+def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the ledger's stat cache a second hash_all reads no file; a rewritten or removed file is noticed."""
+    import pipeline.ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "RACY_NS", 0)  # files made a moment ago count as settled
+    calls = digest_calls(monkeypatch)
+    paths = scan_inbox(small_inbox)
+    with Ledger(tmp_path / LEDGER_NAME) as ledger:
+        first = ingest.hash_all(paths, small_inbox, ledger.file_stats())
+        assert sorted(calls) == sorted(paths)
+        calls.clear()
+        second = ingest.hash_all(paths, small_inbox, ledger.file_stats())
+        assert calls == []
+        assert [(s.file, s.sha256, s.size, s.mtime) for s in second] == [(s.file, s.sha256, s.size, s.mtime)
+                                                                          for s in first]
+        # Same size, same modification time, new bytes: only the change time (ctime) tells.
+        target = small_inbox / "U001_活动总结.pdf"
+        before = target.stat()
+        target.write_bytes(target.read_bytes().replace(b"%PDF", b"%pdf", 1))
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+        (small_inbox / "U002_附件1.xlsx").unlink()
+        third = ingest.hash_all(scan_inbox(small_inbox), small_inbox, ledger.file_stats())
+        assert calls == [target]
+        assert next(s for s in third if s.path == target).sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
+        stored = {bytes(p) for (p,) in ledger.db.execute("SELECT path FROM file_stats")}
+    assert stored == {os.fsencode(p) for p in scan_inbox(small_inbox)}
+
+
+def test_files_written_just_before_hashing_are_hashed_every_time(small_inbox: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose times lie within RACY_NS of its hashing may still change in the same clock tick: it is read again."""
+    calls = digest_calls(monkeypatch)
+    paths = scan_inbox(small_inbox)
+    with Ledger(tmp_path / LEDGER_NAME) as ledger:
+        ingest.hash_all(paths, small_inbox, ledger.file_stats())
+        calls.clear()
+        ingest.hash_all(paths, small_inbox, ledger.file_stats())
+    assert sorted(calls) == sorted(paths)
