@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import difflib
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
 
 from pipeline.errors import RosterError
 
@@ -66,32 +66,55 @@ class Roster:
         return [self._by_name[k].name for k in hits]
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_rows(path: Path) -> list[list[str]]:
+    """Every row of the roster as text, the header first; blank rows stay, so row numbers match the file.
+
+    Through the csv module and openpyxl, not pandas: ``make templates`` and ``make mail`` then start
+    without importing pandas.
+    """
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-    # Keep blank lines as empty rows so that 第N行 in messages is the line in the file.
-    return pd.read_csv(
-        path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False
-    )
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            return [["" if v is None else str(v) for v in row]
+                    for row in wb.worksheets[0].iter_rows(min_row=1, values_only=True)]
+        finally:
+            wb.close()
+    # newline="" lets csv handle line breaks inside quoted cells; a blank line reads as an empty row.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the data rows, each data row padded to the header's width."""
+    try:
+        rows = _read_rows(path)
+    except FileNotFoundError:
+        raise RosterError(f"找不到单位名录 {path}，请用 --roster 指定。") from None
+    except (UnicodeDecodeError, ValueError, csv.Error, zipfile.BadZipFile, KeyError) as exc:
+        raise RosterError(f"单位名录 {path} 无法读取（请保存为 UTF-8 编码的 CSV 或 .xlsx）：{exc}") from None
+    header = [c.strip() for c in rows[0]] if rows else []
+    body = rows[1:]
+    for number, row in enumerate(body, start=2):
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
+            raise RosterError(f"单位名录 {path} 第{number}行有 {len(row)} 列，多于表头的 {len(header)} 列"
+                              "（可能是单位名称中含有英文逗号而没有加引号），请更正后再试。")
+    return header, [row + [""] * (len(header) - len(row)) for row in body]
 
 
 def load_roster(path: Path = DEFAULT_PATH) -> Roster:
     """Read and check the roster, raising :class:`RosterError` with the row number and reason."""
-    try:
-        frame = _read_table(path)
-    except FileNotFoundError:
-        raise RosterError(f"找不到单位名录 {path}，请用 --roster 指定。") from None
-    except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
-        raise RosterError(f"单位名录 {path} 无法读取（请保存为 UTF-8 编码的 CSV 或 .xlsx）：{exc}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in COLUMNS if c not in frame.columns]
+    header, body = _table(path)
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise RosterError(f"单位名录 {path} 缺少列：{'、'.join(missing)}。第一行应为：{','.join(COLUMNS)}。")
+    positions = [header.index(c) for c in COLUMNS]
     units: list[Unit] = []
     codes: dict[str, int] = {}
     names: dict[str, int] = {}
-    for index, row in enumerate(frame[list(COLUMNS)].itertuples(index=False), start=2):
-        code, name, category, email = (str(v).strip() for v in row)
+    for index, row in enumerate(body, start=2):
+        code, name, category, email = (row[i].strip() for i in positions)
         if not (code or name or category or email):
             continue  # a wholly blank row (blank line in the CSV, empty row in the sheet)
         where = f"单位名录 {path} 第{index}行"

@@ -108,6 +108,8 @@ BAD_ROWS = {
     "blank code": (_with_row(7, 单位编码=" "), 7, ["单位编码为空"]),
     "malformed email": (_with_row(9, 邮箱="u008@example"), 9, ["邮箱", "u008@example", "格式不正确"]),
     "email with a Chinese comma": (_with_row(3, 邮箱="u002@example，com"), 3, ["邮箱", "格式不正确"]),
+    "unquoted comma in a name": ([*LINES[:4], LINES[4].replace(RECORDS[4][1], RECORDS[4][1] + ",第二工区", 1),
+                                  *LINES[5:]], 5, ["5 列", "多于表头的 4 列", "引号"]),
 }
 
 

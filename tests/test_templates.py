@@ -264,3 +264,20 @@ def test_templates_command_reports_roster_errors_cleanly(tmp_path: Path) -> None
     assert "第3行" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_templates_command_starts_without_pandas(tmp_path: Path) -> None:
+    """``make templates`` never imports pandas or pandera: reading the roster and writing forms need neither."""
+    repo = Path(__file__).resolve().parents[1]
+    script = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        f"code = main(['templates', '--campaign', {str(repo / 'campaign.toml')!r}, '--roster', "
+        f"{str(repo / 'units.csv')!r}, '--templates', {str(tmp_path / 'templates')!r}])\n"
+        "print(code, sorted(m for m in ('pandas', 'pandera') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0 []"
+    assert len(list((tmp_path / "templates").glob("*.xlsx"))) > 2
