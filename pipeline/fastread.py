@@ -45,7 +45,7 @@ def fast_reader_enabled() -> bool:
 Layout = tuple[tuple[tuple[str, str, str], ...], dict[str, tuple[str, str]]]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)  # keys are whole parts (up to guards.KEEP_PART_BYTES): keep few
 def _sheet_parts(workbook_xml: bytes, rels_xml: bytes) -> Layout | None:
     """(title, state, part) per worksheet in order, and single-cell defined names; None if unusual.
 

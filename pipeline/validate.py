@@ -190,13 +190,14 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
 def frame_of(subs: Sequence[Submission], spec: FormSpec) -> pd.DataFrame:
     """One row per submission, one column per field (missing values are None).
 
-    A column holding only numbers and blanks is float64, which every check reads without
+    A count column holding only numbers and blanks is float64, which every check reads without
     looking at each value's type; any other column stays object, as it was typed.
     """
     columns = {}
     for f in spec.fields:
         values = [sub.values.get(f.id) for sub in subs]
-        numeric = all(v is None or type(v) is float or (type(v) is int and abs(v) <= EXACT_INT) for v in values)
+        numeric = f.kind == "count" and all(v is None or type(v) is float or (type(v) is int and abs(v) <= EXACT_INT)
+                                            for v in values)
         columns[f.id] = pd.Series(values, dtype="float64" if numeric else object)
     return pd.DataFrame(columns, columns=[f.id for f in spec.fields])
 
