@@ -113,7 +113,6 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
             settle()
             ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
             record_run(ledger, rollup, command_name)
-        outbox.mkdir(parents=True, exist_ok=True)
         with workbook_alongside(outbox / rollup_name(rollup), rollup) as workbook:
             write_tables(outbox, rollup)
             feedback = write_feedback(outbox, rollup)

@@ -156,7 +156,8 @@ class StatCache:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         rows = ledger.db.execute("SELECT path, size, mtime_ns, ctime_ns, inode, sha256, hashed_ns FROM file_stats")
-        self.known = {bytes(path): tuple(rest) for path, *rest in rows}
+        self.known: dict[bytes, tuple[int, int, int, int, str, int]] = {
+            bytes(path): (size, mtime, ctime, inode, sha, hashed) for path, size, mtime, ctime, inode, sha, hashed in rows}
         self.now: dict[bytes, tuple[int, int, int, int, str, int]] = {}
 
     @staticmethod
@@ -165,14 +166,15 @@ class StatCache:
 
     def lookup(self, path: Path, stat: os.stat_result) -> str | None:
         """The stored sha256 when ``stat`` matches the one it was computed under, else None."""
-        entry = self.known.get(os.fsencode(path))
+        key = os.fsencode(path)
+        entry = self.known.get(key)
         if entry is None or entry[:4] != self._key(stat):
             return None
         sha, hashed_ns = entry[4], entry[5]
-        if max(stat.st_mtime_ns, stat.st_ctime_ns) >= int(hashed_ns) - RACY_NS:
+        if max(stat.st_mtime_ns, stat.st_ctime_ns) >= hashed_ns - RACY_NS:
             return None
-        self.now[os.fsencode(path)] = (*self._key(stat), str(sha), int(hashed_ns))
-        return str(sha)
+        self.now[key] = entry
+        return sha
 
     def remember(self, path: Path, stat: os.stat_result, sha256: str, hashed_ns: int) -> None:
         """Store the sha256 just computed for ``path`` under ``stat``."""
@@ -185,4 +187,3 @@ class StatCache:
         db.executemany("INSERT INTO file_stats VALUES (?, ?, ?, ?, ?, ?, ?)",
                        ((path, *entry) for path, entry in self.now.items()))
         db.commit()
-

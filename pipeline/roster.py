@@ -69,8 +69,7 @@ class Roster:
 def _read_rows(path: Path) -> list[list[str]]:
     """Every row of the roster as text, the header first; blank rows stay, so row numbers match the file.
 
-    Through the csv module and openpyxl, not pandas: ``make templates`` and ``make mail`` then start
-    without importing pandas.
+    Through the csv module and openpyxl, not pandas, so that ``make templates`` starts without importing pandas.
     """
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         import openpyxl

@@ -64,7 +64,7 @@ class Finding:
 
 
 class RawCell(NamedTuple):
-    """A value as it stood in the returned workbook (a tuple: 79 of them per return are cached and reloaded)."""
+    """A value as it stood in the returned workbook (a tuple: one per field of every cached return is reloaded)."""
 
     value: Any
     address: str
