@@ -554,8 +554,9 @@ def _layout_findings(sub: Submission, spec: FormSpec, campaign: Campaign, form: 
                 "请核对；今后请勿修改表中文字。")
     if moved:
         return  # other fixed texts moved with the rows: their positions no longer tell
+    cells = form.cells  # an untouched text equals the template's exactly: normalise only the others
     changed = [(c.address, c.text, _text_at(form, *pos)) for pos, c, text in _fixed_texts(layout)
-               if _norm_label(_text_at(form, *pos)) != text]
+               if cells.get(pos) != c.text and _norm_label(_text_at(form, *pos)) != text]
     if changed:
         where, expected, found = changed[0]
         more = f"（共 {len(changed)} 处）" if len(changed) > 1 else ""

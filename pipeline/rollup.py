@@ -69,9 +69,8 @@ class Rollup:
         spec = self.forms[form_id]
         sums = {f.id: 0 for f in spec.fields if f.kind == "count"}
         for sub in self.counted(form_id):
-            for fid in sums:
-                value = sub.values.get(fid)
-                if isinstance(value, int):
+            for fid, value in sub.values.items():  # one pass over each unit's values, not a lookup per field
+                if isinstance(value, int) and fid in sums:
                     sums[fid] += value
         return sums
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -26,6 +27,7 @@ MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
 LOCAL_RE = re.compile(r"^\d{7,8}$")
 EXACT_INT = 2**53  # integers up to this convert to float64 exactly
+_NUMBER_KINDS = frozenset({type(None), int, float})
 
 
 @dataclass(frozen=True)
@@ -193,13 +195,33 @@ def frame_of(subs: Sequence[Submission], spec: FormSpec) -> pd.DataFrame:
     A count column holding only numbers and blanks is float64, which every check reads without
     looking at each value's type; any other column stays object, as it was typed.
     """
-    columns = {}
-    for f in spec.fields:
-        values = [sub.values.get(f.id) for sub in subs]
-        numeric = f.kind == "count" and all(v is None or type(v) is float or (type(v) is int and abs(v) <= EXACT_INT)
-                                            for v in values)
-        columns[f.id] = pd.Series(values, dtype="float64" if numeric else object)
+    ids = [f.id for f in spec.fields]
+    # Row by row, then transposed: each unit's values are read together, which is kinder to the CPU cache.
+    by_field = zip(*(tuple(map(sub.values.get, ids)) for sub in subs), strict=True) if subs else ([] for _ in ids)
+    columns: dict[str, pd.Series[Any]] = {}
+    for f, column in zip(spec.fields, by_field, strict=True):
+        values = list(column)
+        numbers = _as_numbers(values) if f.kind == "count" else None
+        columns[f.id] = pd.Series(values, dtype=object) if numbers is None else pd.Series(numbers)
     return pd.DataFrame(columns, columns=[f.id for f in spec.fields])
+
+
+def _as_numbers(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    """The values as float64 (blank as NaN) when all are numbers or blank and every integer converts exactly."""
+    kinds = set(map(type, values))
+    if not kinds <= _NUMBER_KINDS:
+        return None
+    try:
+        numbers = np.array(values, dtype="float64")
+    except OverflowError:  # an integer beyond float64's range: leave the column as typed
+        return None
+    if int not in kinds:
+        return numbers
+    if float in kinds:  # mixed: only the integers need to be exact
+        exact = all(abs(v) <= EXACT_INT for v in values if type(v) is int)
+    else:  # whole column of integers and blanks: their float images tell their size
+        exact = bool(np.nanmax(np.abs(numbers)) <= EXACT_INT)
+    return numbers if exact else None
 
 
 def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
 from returns import address, clean_values, settings, spec, submission
 
 from pipeline.rollup import OUTLIER_MIN_UNITS, PASSED, WARNED, build_rollup
@@ -163,3 +166,23 @@ def test_outlier_threshold_is_a_modified_z_score_of_3_5() -> None:
     subs = _units([10, 11, 12, 13, 14, 15, 16, 23])  # z(23) = 0.6745 * 9.5 / 2 = 3.2
     _rollup_of(subs)
     assert all(sub.findings == [] for sub in subs)
+
+
+_COUNTS = st.one_of(st.none(), st.integers(-5, 50), st.integers(2**53 - 2, 2**53 + 2), st.just(10**400),
+                    st.floats(allow_nan=False, allow_infinity=False, width=32), st.just("12"))
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_COUNTS, min_size=2, max_size=2), min_size=1, max_size=6))
+def test_float64_count_columns_find_what_object_columns_find(rows: list[list[Any]]) -> None:
+    """Count columns turned into float64 for speed yield the same findings as the same values kept as objects."""
+    import pipeline.validate as validate_module
+
+    def findings(as_numbers: Any) -> list[list[tuple[str, str, str]]]:
+        subs = [submission("annex1", clean_values("annex1", **{SESSIONS: s, PEOPLE: p})) for s, p in rows]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(validate_module, "_as_numbers", as_numbers)
+            validate(subs, spec("annex1"), settings()[1])
+        return [sorted((f.severity, f.rule, f.text) for f in sub.findings) for sub in subs]
+
+    assert findings(validate_module._as_numbers) == findings(lambda values: None)
