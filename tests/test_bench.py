@@ -1,0 +1,32 @@
+"""make bench (bench/run.py): a tiny run goes through every scenario and prints the whole table.
+
+The figures themselves are not checked: performance is judged from ``make bench`` output only.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS = ("a. 首次汇总（冷启动）", "b. 无变化再次汇总", "c. 新到一个文件后再次汇总", "f. check 检查单个文件（含启动）",
+          "d. 朴素基线 read_excel 循环", "e. 生成 1000 个单位的模板", "g. 仅 xlsxwriter 写同样单元格（下限）")
+
+
+@pytest.mark.slow
+def test_a_tiny_bench_prints_every_scenario(tmp_path: Path) -> None:
+    """Four returns, one repeat: the run succeeds and prints a timed row for each scenario, then the floor note."""
+    run = subprocess.run([sys.executable, "bench/run.py", "--n", "4", "--repeat", "1", "--work", str(tmp_path)],
+                         cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("机器：")
+    for label in LABELS:
+        [row] = [line for line in lines if line.startswith(label)]
+        assert re.fullmatch(r"\s+\d+\.\d\d\s+(\d+|-)\s+(\d+\.\d×|-)", row.removeprefix(label)), row
+    assert re.search(r"^g 为汇总表中 [\d,]+ 个单元格由 xlsxwriter 单独写出的时间", run.stdout, re.MULTILINE)
+    assert "子进程峰值内存" in run.stdout
