@@ -219,8 +219,8 @@ def _as_numbers(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]] | No
         return numbers
     if float in kinds:  # mixed: only the integers need to be exact
         exact = all(abs(v) <= EXACT_INT for v in values if type(v) is int)
-    else:  # whole column of integers and blanks: their float images tell their size
-        exact = bool(np.nanmax(np.abs(numbers)) <= EXACT_INT)
+    else:  # integers and blanks: an image below 2**53 comes from an integer below it (2**53 + 1 rounds to 2**53)
+        exact = bool(np.nanmax(np.abs(numbers)) < EXACT_INT)
     return numbers if exact else None
 
 

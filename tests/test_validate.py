@@ -186,3 +186,15 @@ def test_float64_count_columns_find_what_object_columns_find(rows: list[list[Any
         return [sorted((f.severity, f.rule, f.text) for f in sub.findings) for sub in subs]
 
     assert findings(validate_module._as_numbers) == findings(lambda values: None)
+
+
+def test_count_columns_become_float64_only_when_every_integer_is_exact() -> None:
+    """Integers and blanks become float64 with NaN; an integer float64 would round, or text, keeps the column as typed."""
+    from pipeline.validate import _as_numbers
+
+    numbers = _as_numbers([3, None, 2**53 - 1])
+    assert numbers is not None and numbers[0] == 3 and numbers[1] != numbers[1] and numbers[2] == 2**53 - 1
+    assert _as_numbers([2**53 + 1, None]) is None
+    assert _as_numbers([10**400]) is None
+    assert _as_numbers([1.5, 2**60]) is None
+    assert _as_numbers([1, "2"]) is None
