@@ -190,7 +190,7 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
 
 
 def frame_of(subs: Sequence[Submission], spec: FormSpec) -> pd.DataFrame:
-    """One row per submission, one column per field (missing values are None).
+    """One row per submission, one column per field (missing values are None, NaN in a float64 column).
 
     A count column holding only numbers and blanks is float64, which every check reads without
     looking at each value's type; any other column stays object, as it was typed.
@@ -203,7 +203,7 @@ def frame_of(subs: Sequence[Submission], spec: FormSpec) -> pd.DataFrame:
         values = list(column)
         numbers = _as_numbers(values) if f.kind == "count" else None
         columns[f.id] = pd.Series(values, dtype=object) if numbers is None else pd.Series(numbers)
-    return pd.DataFrame(columns, columns=[f.id for f in spec.fields])
+    return pd.DataFrame(columns, columns=ids)
 
 
 def _as_numbers(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
