@@ -26,10 +26,10 @@ import openpyxl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.campaign import load_campaign  # noqa: E402  (path set up above)
-from pipeline.generate import FormContent, write_form  # noqa: E402
-from pipeline.roster import Unit  # noqa: E402
-from pipeline.spec import load_forms  # noqa: E402
+from pipeline.forms.generate import FormContent, write_form  # noqa: E402
+from pipeline.forms.spec import load_forms  # noqa: E402
+from pipeline.settings.campaign import load_campaign  # noqa: E402  (path set up above)
+from pipeline.settings.roster import Unit  # noqa: E402
 
 PY = sys.executable
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.campaign import Campaign, load_campaign
-from pipeline.generate import generate_templates, template_name
-from pipeline.roster import Roster, Unit, load_roster
-from pipeline.spec import FormSpec, load_forms
+from pipeline.forms.generate import generate_templates, template_name
+from pipeline.forms.spec import FormSpec, load_forms
+from pipeline.settings.campaign import Campaign, load_campaign
+from pipeline.settings.roster import Roster, Unit, load_roster
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN_TOML = REPO / "campaign.toml"

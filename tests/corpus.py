@@ -2,7 +2,7 @@
 
 A :class:`Case` names a file below the inbox, the builder that writes it, the outcome the
 rollup must give it and fragments its findings (rule or message) must contain. The
-builders start from real templates (pipeline.generate.write_form), filled with openpyxl as
+builders start from real templates (pipeline.forms.generate.write_form), filled with openpyxl as
 units do, then break them the way returns arrive broken: renamed files, truncated or
 encrypted packages, macros, zip bombs, entity expansion, tampered sheets, odd values.
 
@@ -28,11 +28,11 @@ from typing import Any
 
 import openpyxl
 
-from pipeline.campaign import Campaign, load_campaign
-from pipeline.generate import FormContent, write_form
-from pipeline.roster import Roster, Unit, load_roster
-from pipeline.spec import FormSpec, load_forms
-from pipeline.submission import ACCEPTED, DUPLICATE, IGNORED, MATERIAL, REJECTED, SUPERSEDED, UNSUPPORTED
+from pipeline.forms.generate import FormContent, write_form
+from pipeline.forms.spec import FormSpec, load_forms
+from pipeline.model import ACCEPTED, DUPLICATE, IGNORED, MATERIAL, REJECTED, SUPERSEDED, UNSUPPORTED
+from pipeline.settings.campaign import Campaign, load_campaign
+from pipeline.settings.roster import Roster, Unit, load_roster
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"

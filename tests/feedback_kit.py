@@ -8,10 +8,10 @@ from typing import Any
 
 from office import fill
 
-from pipeline.campaign import Campaign
-from pipeline.generate import template_name
-from pipeline.roster import Roster, Unit
-from pipeline.spec import FormSpec
+from pipeline.forms.generate import template_name
+from pipeline.forms.spec import FormSpec
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster, Unit
 
 
 def good_values(spec: FormSpec, campaign: Campaign) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.campaign import Campaign
-from pipeline.roster import Unit
-from pipeline.spec import FormSpec
+from pipeline.forms.spec import FormSpec
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Unit
 
 SOFFICE_TIMEOUT = 240  # seconds for one soffice call (a cold start of a new profile is the slow part)
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

@@ -1,6 +1,6 @@
 """Returns as units send them back, for the ingest tests.
 
-A return is a real template (pipeline.generate.write_form) filled in with openpyxl through its
+A return is a real template (pipeline.forms.generate.write_form) filled in with openpyxl through its
 defined names, which equal the field ids. Also: clean answers, in-memory submissions for the
 validation tests, and running the rollup into temporary folders and reading its CSVs back.
 Kept free of pytest fixtures so that hypothesis tests can call it directly.
@@ -19,15 +19,15 @@ from typing import Any
 
 import openpyxl
 
-from pipeline.campaign import Campaign, load_campaign
-from pipeline.generate import FormContent, template_name, write_form
-from pipeline.layout import build_layout
-from pipeline.normalise import normalise_submission
-from pipeline.report import write_outputs
-from pipeline.rollup import Rollup, run_rollup
-from pipeline.roster import Roster, Unit, load_roster
-from pipeline.spec import FormSpec, load_forms
-from pipeline.submission import RawCell, Submission
+from pipeline.checks.rollup import Rollup, run_rollup
+from pipeline.forms.generate import FormContent, template_name, write_form
+from pipeline.forms.layout import build_layout
+from pipeline.forms.spec import FormSpec, load_forms
+from pipeline.intake.normalise import normalise_submission
+from pipeline.model import RawCell, Submission
+from pipeline.outputs.report import write_outputs
+from pipeline.settings.campaign import Campaign, load_campaign
+from pipeline.settings.roster import Roster, Unit, load_roster
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN_TOML = REPO / "campaign.toml"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.campaign import Campaign, load_campaign
 from pipeline.errors import CampaignError
+from pipeline.settings.campaign import Campaign, load_campaign
 
 CAMPAIGN_TOML = Path(__file__).resolve().parents[1] / "campaign.toml"
 TEXT = CAMPAIGN_TOML.read_text(encoding="utf-8")

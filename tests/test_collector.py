@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-import pipeline.ingest as ingest
-from pipeline.campaign import Campaign
-from pipeline.collector import long_lived_batch
-from pipeline.roster import Roster
-from pipeline.spec import FormSpec
+import pipeline.intake.batch as ingest
+from pipeline.forms.spec import FormSpec
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
+from pipeline.store.collector import long_lived_batch
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from returns import CAMPAIGN_TOML, UNITS_CSV, read_csv, spec
 
 from pipeline.cli import main
-from pipeline.demo import MARKER
+from pipeline.demo.build import MARKER
 
 PATHS = ("--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV))
 WORKBOOK = "清河县2023年安全生产月活动情况汇总.xlsx"

@@ -1,4 +1,4 @@
-"""Feedback workbooks (pipeline.feedback and the rollup command): written, marked, corrected, read back."""
+"""Feedback workbooks (pipeline.outputs.feedback and the rollup command): written, marked, corrected, read back."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import pytest
 from feedback_kit import submit, unit
 from office import defined_cells, fill, meta_rows
 
-from pipeline.campaign import Campaign
+from pipeline.checks.rollup import PASSED, RETURNED, WARNED, Rollup, run_rollup
 from pipeline.cli import main
-from pipeline.feedback import FEEDBACK_DIR, NOTICE_MAX_ITEMS, plan_feedback, write_feedback
-from pipeline.generate import MARK_FILL, NOTICE_ROWS, template_name
-from pipeline.layout import build_layout
-from pipeline.report import status_of
-from pipeline.rollup import PASSED, RETURNED, WARNED, Rollup, run_rollup
-from pipeline.roster import Roster
-from pipeline.spec import FormSpec
+from pipeline.forms.generate import MARK_FILL, NOTICE_ROWS, template_name
+from pipeline.forms.layout import build_layout
+from pipeline.forms.spec import FormSpec
+from pipeline.outputs.feedback import FEEDBACK_DIR, NOTICE_MAX_ITEMS, plan_feedback, write_feedback
+from pipeline.outputs.report import status_of
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = "1685491200"  # 2023-05-31, the campaign's first day: notices are dated then
@@ -188,9 +188,9 @@ def test_old_template_feedback_is_the_current_template_and_passes_unchanged(
 
 
 def test_status_names_agree_with_the_rollup() -> None:
-    """The status names pipeline.feedback repeats (to keep the CLI start-up light) equal pipeline.rollup's."""
-    import pipeline.feedback as feedback
-    import pipeline.rollup as rollup
+    """The status names pipeline.outputs.feedback repeats (to keep the CLI start-up light) equal pipeline.checks.rollup's."""
+    import pipeline.checks.rollup as rollup
+    import pipeline.outputs.feedback as feedback
 
     assert (feedback.WARNED, feedback.RETURNED, feedback.MISSING) == (rollup.WARNED, rollup.RETURNED, rollup.MISSING)
 

@@ -15,8 +15,8 @@ import pytest
 from office import defined_cells
 
 from pipeline.cli import main
-from pipeline.roster import Roster, Unit
-from pipeline.spec import FormSpec
+from pipeline.forms.spec import FormSpec
+from pipeline.settings.roster import Roster, Unit
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = "form,field_id,section,label,unit,kind,sheet,cell"

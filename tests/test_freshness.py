@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, settings
 
+from pipeline.checks.rollup import scan_inbox
 from pipeline.cli import main
-from pipeline.freshness import inputs_digest
-from pipeline.ingest import hash_all
-from pipeline.report import CSV_NAMES, rollup_name
-from pipeline.rollup import scan_inbox
+from pipeline.intake.batch import hash_all
+from pipeline.outputs.report import CSV_NAMES, rollup_name
+from pipeline.store.freshness import inputs_digest
 
 UP_TO_DATE = "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"
 
@@ -53,7 +53,7 @@ def test_unchanged_inbox_reuses_the_last_results(folders: tuple[Path, Path],
 
 def rollup_name_for_tests() -> str:
     """The rollup workbook's file name for the repository's campaign."""
-    from pipeline.rollup import Rollup
+    from pipeline.checks.rollup import Rollup
 
     forms, campaign, roster = settings()
     return rollup_name(Rollup(campaign, roster, forms, []))

@@ -49,15 +49,14 @@ from corpus import (
 )
 from hypothesis import given, settings
 
-import pipeline.guards as guards
-import pipeline.read as reader
-from pipeline.campaign import Limits
-from pipeline.ingest import read_file
-from pipeline.normalise import normalise_submission
-from pipeline.report import FORMULA_TRIGGERS, write_outputs
-from pipeline.rollup import build_rollup, run_rollup
-from pipeline.sniff import sniff
-from pipeline.submission import (
+import pipeline.intake.guards as guards
+import pipeline.intake.read as reader
+from pipeline.checks.rollup import build_rollup, run_rollup
+from pipeline.checks.validate import validate
+from pipeline.intake.batch import read_file
+from pipeline.intake.normalise import normalise_submission
+from pipeline.intake.sniff import sniff
+from pipeline.model import (
     ACCEPTED,
     DUPLICATE,
     ERROR,
@@ -69,7 +68,8 @@ from pipeline.submission import (
     RawCell,
     Submission,
 )
-from pipeline.validate import validate
+from pipeline.outputs.report import FORMULA_TRIGGERS, write_outputs
+from pipeline.settings.campaign import Limits
 
 CSV_NAMES = ("records.csv", "issues.csv", "status.csv", "materials.csv", "files.csv")
 SUMMARY_RE = re.compile(r"收到文件 (\d+) 个 = (.+)")

@@ -32,10 +32,10 @@ from office import (
     validations_by_cell,
 )
 
-from pipeline.campaign import Campaign
-from pipeline.layout import build_layout, display_width
-from pipeline.roster import Roster, Unit
-from pipeline.spec import FormSpec
+from pipeline.forms.layout import build_layout, display_width
+from pipeline.forms.spec import FormSpec
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster, Unit
 
 pytest_plugins = ["pytester"]
 

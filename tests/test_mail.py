@@ -21,14 +21,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from feedback_kit import submit, unit
 
-from pipeline.campaign import Campaign
 from pipeline.cli import main
 from pipeline.errors import PipelineError
-from pipeline.feedback import FEEDBACK_DIR
-from pipeline.generate import template_name
-from pipeline.mail import Draft, SmtpSettings, send_drafts, smtp_settings
-from pipeline.roster import Roster
-from pipeline.spec import FormSpec
+from pipeline.forms.generate import template_name
+from pipeline.forms.spec import FormSpec
+from pipeline.outputs.feedback import FEEDBACK_DIR
+from pipeline.outputs.mail import Draft, SmtpSettings, send_drafts, smtp_settings
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = "1685491200"  # 2023-05-31, the campaign's first day: drafts are dated then

@@ -13,11 +13,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pipeline.campaign import Campaign, Limits
-from pipeline.commands import record_in_ledger, summary_lines
-from pipeline.generate import template_name
-from pipeline.material_samples import add_to_truth, demo_materials, docx_bytes, jpeg_bytes, mp4_bytes, png_bytes
-from pipeline.materials import (
+from pipeline.checks.rollup import Rollup, run_rollup
+from pipeline.cli.commands import record_in_ledger, summary_lines
+from pipeline.demo.samples import add_to_truth, demo_materials, docx_bytes, jpeg_bytes, mp4_bytes, png_bytes
+from pipeline.forms.generate import template_name
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.materials import (
     ARCHIVE,
     IMAGE,
     OTHER,
@@ -28,12 +29,11 @@ from pipeline.materials import (
     attribute,
     summary_missing,
 )
-from pipeline.report import rollup_name, write_outputs
-from pipeline.rollup import Rollup, run_rollup
-from pipeline.roster import Roster, Unit
-from pipeline.sniff import sniff
-from pipeline.spec import FormSpec
-from pipeline.submission import ACCEPTED, ERROR, MATERIAL, WARNING, Submission
+from pipeline.intake.sniff import sniff
+from pipeline.model import ACCEPTED, ERROR, MATERIAL, WARNING, Submission
+from pipeline.outputs.report import rollup_name, write_outputs
+from pipeline.settings.campaign import Campaign, Limits
+from pipeline.settings.roster import Roster, Unit
 
 Forms = dict[str, FormSpec]
 
@@ -352,7 +352,7 @@ def test_every_file_accounted_for(tmp_path: Path, run: Callable[[], Rollup], tem
 def test_summary_reminder_after_deadline(tmp_path: Path, forms: Forms, campaign: Campaign, roster: Roster,
                                          template_dir: Path) -> None:
     """After the 附件1 deadline a unit that sent 附件1 but no 活动总结 gets a summary reminder; before it, none."""
-    from pipeline.mail import draft_reminders
+    from pipeline.outputs.mail import draft_reminders
 
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     u1, u2 = roster.by_code("U001"), roster.by_code("U002")

@@ -1,4 +1,4 @@
-"""Normalisation of raw cell values (pipeline.normalise): what units type becomes numbers, dates and text."""
+"""Normalisation of raw cell values (pipeline.intake.normalise): what units type becomes numbers, dates and text."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from returns import REPORT_DATE, address, clean_values, make_return, settings, spec, submission
 
-from pipeline.ingest import read_file
-from pipeline.normalise import normalise_count, normalise_date, normalise_text
-from pipeline.rollup import build_rollup
-from pipeline.submission import ERROR, WARNING
-from pipeline.validate import validate
+from pipeline.checks.rollup import build_rollup
+from pipeline.checks.validate import validate
+from pipeline.intake.batch import read_file
+from pipeline.intake.normalise import normalise_count, normalise_date, normalise_text
+from pipeline.model import ERROR, WARNING
 
 
 @pytest.mark.parametrize(

@@ -36,20 +36,20 @@ from office import convert
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return
 
-import pipeline.fastread as fastread
-import pipeline.ingest as ingest
-import pipeline.report as report
-from pipeline.campaign import Campaign, Limits
+import pipeline.intake.batch as ingest
+import pipeline.intake.fastread as fastread
+import pipeline.outputs.report as report
+from pipeline.checks.rollup import run_rollup, scan_inbox
 from pipeline.cli import main
-from pipeline.feedback import FEEDBACK_DIR
-from pipeline.guards import check_package
-from pipeline.ledger import LEDGER_NAME, Ledger
-from pipeline.read import Book, load_xlsx
-from pipeline.rollup import run_rollup, scan_inbox
-from pipeline.roster import Roster, Unit
-from pipeline.sniff import WORKBOOK, sniff
-from pipeline.spec import FormSpec
-from pipeline.submission import ACCEPTED, MATERIAL, REJECTED, UNSUPPORTED, Submission
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.guards import check_package
+from pipeline.intake.read import Book, load_xlsx
+from pipeline.intake.sniff import WORKBOOK, sniff
+from pipeline.model import ACCEPTED, MATERIAL, REJECTED, UNSUPPORTED, Submission
+from pipeline.outputs.feedback import FEEDBACK_DIR
+from pipeline.settings.campaign import Campaign, Limits
+from pipeline.settings.roster import Roster, Unit
+from pipeline.store.ledger import LEDGER_NAME, Ledger
 
 COMPARED_CSVS = ("records.csv", "issues.csv", "status.csv", "files.csv")  # materials.csv holds first-seen times
 READERS = ("fast", "full")
@@ -308,7 +308,7 @@ def snapshot_of(sub: Submission) -> tuple[Any, ...]:
 
 def read_inbox(paths: list[Path], inbox: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
                cache: Ledger | None = None) -> list[Submission]:
-    """Hash ``paths`` and read them with :func:`pipeline.ingest.read_all`, as the rollup does."""
+    """Hash ``paths`` and read them with :func:`pipeline.intake.batch.read_all`, as the rollup does."""
     return ingest.read_all(ingest.hash_all(paths, inbox), forms, campaign, roster, cache=cache)
 
 
@@ -633,7 +633,7 @@ def test_window_check_agrees_with_a_cell_by_cell_check(cells: list[tuple[int, in
 
 def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every file whose bytes are read for its sha256 from now on."""
-    import pipeline.read as read
+    import pipeline.intake.read as read
 
     calls: list[Path] = []
     real = read.file_digest
@@ -649,7 +649,7 @@ def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """With the ledger's stat cache a second hash_all reads no file; a rewritten or removed file is noticed."""
-    import pipeline.ledger as ledger_module
+    import pipeline.store.ledger as ledger_module
 
     monkeypatch.setattr(ledger_module, "RACY_NS", 0)  # files made a moment ago count as settled
     calls = digest_calls(monkeypatch)

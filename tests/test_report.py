@@ -6,7 +6,7 @@ from pathlib import Path
 
 import openpyxl
 
-from pipeline.report import CUT_NOTE, MAX_CELL_CHARS, SENTENCE_ANSWERS_CHARS, _Book, _joined_answers
+from pipeline.outputs.report import CUT_NOTE, MAX_CELL_CHARS, SENTENCE_ANSWERS_CHARS, _Book, _joined_answers
 
 
 def test_few_answers_are_joined_whole() -> None:
@@ -38,7 +38,7 @@ def test_text_longer_than_an_excel_cell_is_truncated_with_a_note(tmp_path: Path)
 
 def test_the_repository_placeholder_is_not_a_received_file(tmp_path: Path) -> None:
     """inbox/.gitkeep, which only keeps the empty folder in git, is not counted as a unit's file; others are."""
-    from pipeline.rollup import scan_inbox
+    from pipeline.checks.rollup import scan_inbox
 
     inbox = tmp_path / "inbox"
     (inbox / "sub").mkdir(parents=True)

@@ -32,11 +32,11 @@ from returns import (
     statuses,
 )
 
+from pipeline.checks.rollup import MISSING, PASSED, RETURNED, WARNED
 from pipeline.cli import main
-from pipeline.generate import MAX_COUNT, template_name
-from pipeline.report import rollup_name
-from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED
-from pipeline.submission import ACCEPTED, DUPLICATE, REJECTED, SUPERSEDED
+from pipeline.forms.generate import MAX_COUNT, template_name
+from pipeline.model import ACCEPTED, DUPLICATE, REJECTED, SUPERSEDED
+from pipeline.outputs.report import rollup_name
 
 COUNTS = count_ids()
 PAIRS = pairs()

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from pipeline.errors import RosterError
-from pipeline.roster import COLUMNS, Roster, load_roster
+from pipeline.settings.roster import COLUMNS, Roster, load_roster
 
 UNITS_CSV = Path(__file__).resolve().parents[1] / "units.csv"
 CSV_TEXT = UNITS_CSV.read_text(encoding="utf-8")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.campaign import Campaign
 from pipeline.errors import SpecError
-from pipeline.spec import FORMS_DIR, FormSpec, load_forms, load_spec
+from pipeline.forms.spec import FORMS_DIR, FormSpec, load_forms, load_spec
+from pipeline.settings.campaign import Campaign
 
 ANNEX1 = FORMS_DIR / "annex1.toml"
 ANNEX1_TEXT = ANNEX1.read_text(encoding="utf-8")

@@ -26,10 +26,10 @@ from office import (
 )
 from openpyxl.utils.datetime import from_excel
 
-from pipeline.campaign import Campaign
-from pipeline.generate import generate_templates, template_name
-from pipeline.roster import Roster, Unit
-from pipeline.spec import FormSpec
+from pipeline.forms.generate import generate_templates, template_name
+from pipeline.forms.spec import FormSpec
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster, Unit
 
 REPO = Path(__file__).resolve().parents[1]
 FORM_IDS = ("annex1", "annex2")

@@ -1,4 +1,4 @@
-"""Validation (pipeline.validate and the outlier check in pipeline.rollup): each rule, at its cell."""
+"""Validation (pipeline.checks.validate and the outlier check in pipeline.checks.rollup): each rule, at its cell."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from returns import address, clean_values, settings, spec, submission
 
-from pipeline.rollup import OUTLIER_MIN_UNITS, PASSED, WARNED, build_rollup
-from pipeline.submission import ERROR, WARNING, Submission
-from pipeline.validate import validate
+from pipeline.checks.rollup import OUTLIER_MIN_UNITS, PASSED, WARNED, build_rollup
+from pipeline.checks.validate import validate
+from pipeline.model import ERROR, WARNING, Submission
 
 SESSIONS, PEOPLE = "s1_center_study_times", "s1_center_study_people"
 
@@ -176,7 +176,7 @@ _COUNTS = st.one_of(st.none(), st.integers(-5, 50), st.integers(2**53 - 2, 2**53
 @given(st.lists(st.lists(_COUNTS, min_size=2, max_size=2), min_size=1, max_size=6))
 def test_float64_count_columns_find_what_object_columns_find(rows: list[list[Any]]) -> None:
     """Count columns turned into float64 for speed yield the same findings as the same values kept as objects."""
-    import pipeline.validate as validate_module
+    import pipeline.checks.validate as validate_module
 
     def findings(as_numbers: Any) -> list[list[tuple[str, str, str]]]:
         subs = [submission("annex1", clean_values("annex1", **{SESSIONS: s, PEOPLE: p})) for s, p in rows]
@@ -190,7 +190,7 @@ def test_float64_count_columns_find_what_object_columns_find(rows: list[list[Any
 
 def test_count_columns_become_float64_only_when_every_integer_is_exact() -> None:
     """Integers and blanks become float64 with NaN; an integer float64 would round, or text, keeps the column as typed."""
-    from pipeline.validate import _as_numbers
+    from pipeline.checks.validate import _as_numbers
 
     numbers = _as_numbers([3, None, 2**53 - 1])
     assert numbers is not None and numbers[0] == 3 and numbers[1] != numbers[1] and numbers[2] == 2**53 - 1

@@ -1,6 +1,6 @@
 """inbox → read → normalise → validate → select → totals: the county rollup as data.
 
-Writing it out is :mod:`pipeline.report`'s job; this module never writes a file.
+Writing it out is :mod:`pipeline.outputs.report`'s job; this module never writes a file.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.campaign import Campaign
-from pipeline.ingest import ParseCache, hash_all, read_all
-from pipeline.roster import Roster, Unit
-from pipeline.spec import FormSpec
-from pipeline.submission import (
+from pipeline.checks.validate import validate
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.batch import ParseCache, hash_all, read_all
+from pipeline.model import (
     ACCEPTED,
     DUPLICATE,
     REJECTED,
@@ -27,7 +26,8 @@ from pipeline.submission import (
     WARNING,
     Submission,
 )
-from pipeline.validate import validate
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster, Unit
 
 PASSED = "已通过"
 WARNED = "有警告"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from pipeline.campaign import Limits
 from pipeline.errors import PipelineError
+from pipeline.settings.campaign import Limits
 
 MB = 1 << 20
 # Parts smaller than this are not judged by their compression ratio: a tiny part cannot bomb.
@@ -62,7 +62,7 @@ def require_safe_xml() -> None:
     except ImportError as exc:  # pragma: no cover - dependencies are declared
         raise PipelineError(f"缺少必需的组件（{exc.name}），请运行 make setup 重新安装。") from None
     parser_module = getattr(functions.iterparse, "__module__", "") or ""
-    if not openpyxl.xml.DEFUSEDXML or not parser_module.startswith("defusedxml"):
+    if openpyxl.xml.LXML or not openpyxl.xml.DEFUSEDXML or not parser_module.startswith("defusedxml"):
         raise PipelineError(
             "openpyxl 没有启用 defusedxml 安全解析（可能未安装 defusedxml，或设置了环境变量 "
             "OPENPYXL_DEFUSEDXML=False），读取外来文件不安全，程序拒绝运行。"

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.atomic import write_bytes_atomic
-from pipeline.generate import NOTICE_ROWS, FormContent, generated_at, template_name, write_form
-from pipeline.layout import build_layout
-from pipeline.spec import Field, FormSpec
-from pipeline.submission import ERROR, Finding, Submission
+from pipeline.forms.generate import NOTICE_ROWS, FormContent, generated_at, template_name, write_form
+from pipeline.forms.layout import build_layout
+from pipeline.forms.spec import Field, FormSpec
+from pipeline.model import ERROR, Finding, Submission
+from pipeline.store.atomic import write_bytes_atomic
 
-if TYPE_CHECKING:  # pipeline.rollup pulls in pandera: imported where used, so the CLI starts fast
-    from pipeline.rollup import Rollup, UnitStatus
+if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: imported where used, so the CLI starts fast
+    from pipeline.checks.rollup import Rollup, UnitStatus
 
-# pipeline.rollup's statuses, repeated for the same reason (tests/test_feedback.py checks they agree).
+# pipeline.checks.rollup's statuses, repeated for the same reason (tests/test_feedback.py checks they agree).
 WARNED = "有警告"
 RETURNED = "退回"
 MISSING = "未报送"
@@ -113,7 +113,7 @@ def _prefill(spec: FormSpec, sub: Submission) -> dict[str, Any]:
         else:
             # A count of 3.5 shown through the "0" number format would read 4: keep the text as typed.
             raw = sub.raw.get(f.id)
-            from pipeline.normalise import display
+            from pipeline.intake.normalise import display
 
             values[f.id] = display(raw.value if raw is not None and raw.value is not None else value)
     return values
@@ -182,7 +182,7 @@ def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> li
 def _digest(item: Feedback, rollup: Rollup) -> str:
     """What a feedback workbook is made of; equal digests give the same workbook."""
     content = item.content
-    from pipeline.freshness import program_digest
+    from pipeline.store.freshness import program_digest
 
     parts = (program_digest(), item.spec.version, repr(rollup.campaign), generated_at(), repr(content.unit),
              repr(sorted(content.values.items())), repr(sorted(content.marks.items())), repr(content.notice))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pipeline.roster import Unit
+from pipeline.settings.roster import Unit
 
 ERROR = "错误"
 WARNING = "警告"
@@ -19,7 +19,7 @@ REJECTED = "rejected"
 UNSUPPORTED = "unsupported"
 DUPLICATE = "duplicate"
 IGNORED = "ignored"
-MATERIAL = "material"  # supporting material (活动总结, photos, videos...): see pipeline.materials
+MATERIAL = "material"  # supporting material (活动总结, photos, videos...): see pipeline.intake.materials
 OUTCOME_LABELS = {
     ACCEPTED: "已采用",
     SUPERSEDED: "已被替代",
@@ -92,7 +92,7 @@ class Submission:
     note: str = ""
     first_seen: str = ""  # when the ledger first saw these bytes under this name
     material_kind: str = ""  # 活动总结/文字/图片/视频/压缩包/其他 when outcome is MATERIAL
-    kind: str = ""  # what the content is (pipeline.sniff kind: workbook, xls, pdf, image, ...)
+    kind: str = ""  # what the content is (pipeline.intake.sniff kind: workbook, xls, pdf, image, ...)
 
     @property
     def errors(self) -> int:

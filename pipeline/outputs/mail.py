@@ -32,11 +32,12 @@ from email.utils import format_datetime, localtime, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.atomic import write_bytes_atomic
-from pipeline.campaign import Campaign
 from pipeline.cli import _settings, command
 from pipeline.errors import PipelineError
-from pipeline.feedback import (
+from pipeline.forms.generate import FormContent, template_name, write_form
+from pipeline.forms.layout import section_heading
+from pipeline.forms.spec import FormSpec
+from pipeline.outputs.feedback import (
     MISSING,
     RETURNED,
     WARNED,
@@ -47,14 +48,13 @@ from pipeline.feedback import (
     today,
     write_planned,
 )
-from pipeline.generate import FormContent, template_name, write_form
-from pipeline.layout import section_heading
-from pipeline.ledger import LEDGER_NAME, Ledger
-from pipeline.roster import Roster, Unit
-from pipeline.spec import FormSpec
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster, Unit
+from pipeline.store.atomic import write_bytes_atomic
+from pipeline.store.ledger import LEDGER_NAME, Ledger
 
-if TYPE_CHECKING:  # pipeline.rollup pulls in pandera: the commands import it when they run
-    from pipeline.rollup import Rollup
+if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: the commands import it when they run
+    from pipeline.checks.rollup import Rollup
 
 KINDS = {"templates": "下发模板", "reminders": "催报", "feedback": "审核反馈"}
 MAIL_DIR = "mail"
@@ -306,7 +306,7 @@ def _write_draft(batch: Batch, campaign: Campaign, unit: Unit, specs: Sequence[F
 def _template_is_current(path: Path, spec: FormSpec, campaign: Campaign, unit: Unit) -> bool:
     import openpyxl
 
-    from pipeline.read import read_meta
+    from pipeline.intake.read import read_meta
 
     try:
         with warnings.catch_warnings():
@@ -398,7 +398,7 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
 
 def _draft_summary_reminders(batch: Batch, rollup: Rollup, on: dt.date) -> None:
     """催报活动总结 once its deadline has passed, to units whose 附件1 reminder does not already ask for it."""
-    from pipeline.materials import SUMMARY_DEADLINE, summary_missing
+    from pipeline.intake.materials import SUMMARY_DEADLINE, summary_missing
 
     campaign = rollup.campaign
     due = campaign.deadline(SUMMARY_DEADLINE)
@@ -643,8 +643,8 @@ def _configure(sub: argparse.ArgumentParser) -> None:
 @command("campaign", "roster", "templates", "inbox", "outbox")
 def cmd_mail(args: argparse.Namespace) -> int:
     """生成给各单位的邮件草稿（.eml）：templates 下发模板，reminders 催报，feedback 审核反馈；加 --send 才实际发送。"""
-    from pipeline.commands import _progress, record_in_ledger
-    from pipeline.rollup import run_rollup
+    from pipeline.checks.rollup import run_rollup
+    from pipeline.cli.commands import _progress, record_in_ledger
 
     forms, campaign, roster = _settings(args)
     settings = smtp_settings(os.environ, campaign) if args.send else None

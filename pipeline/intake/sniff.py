@@ -199,7 +199,7 @@ def _sniff_text(path: Path, head: bytes) -> Sniffed:
         return Sniffed("html", "文件是网页格式（可能是从系统导出的“伪 Excel”文件），" + _RESAVE)
     lines = [line for line in text.splitlines()[:20] if line.strip()]
     if lines and sum(("," in line or "\t" in line) for line in lines) >= max(1, len(lines) * 2 // 3):
-        # Still kind "text" (pipeline.materials relies on it); only the advice differs.
+        # Still kind "text" (pipeline.intake.materials relies on it); only the advice differs.
         return Sniffed("text", "文件是 CSV 或文本格式的表格，不是下发的报表模板。" + _RESAVE)
     return Sniffed("text", _named(path, "纯文本文件") + _NOT_FORM)
 

@@ -2,7 +2,7 @@
 
 The plan (五、工作要求（三）) asks every unit to send 视频、图片、文字 material during the month and
 an 活动总结 together with 附件1. Such files are not failed forms. Each one is recognised by its
-content (:mod:`pipeline.sniff`), attributed to a unit by its folder or file name (never guessed),
+content (:mod:`pipeline.intake.sniff`), attributed to a unit by its folder or file name (never guessed),
 and listed in the rollup's 材料清单 sheet and ``materials.csv``. Archives are listed, never extracted.
 """
 
@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import defusedxml.ElementTree as SafeET
 
-from pipeline.campaign import Campaign, Limits
-from pipeline.generate import BODY_FONT, check_rc
-from pipeline.guards import GuardError, check_package, check_zip_directory
-from pipeline.roster import Roster, Unit, normalise_name
-from pipeline.sniff import IGNORED_NAMES, MACRO_WORKBOOK, WORKBOOK, Sniffed
-from pipeline.submission import MATERIAL, WARNING, Submission
+from pipeline.forms.generate import BODY_FONT, check_rc
+from pipeline.intake.guards import GuardError, check_package, check_zip_directory
+from pipeline.intake.sniff import IGNORED_NAMES, MACRO_WORKBOOK, WORKBOOK, Sniffed
+from pipeline.model import MATERIAL, WARNING, Submission
+from pipeline.settings.campaign import Campaign, Limits
+from pipeline.settings.roster import Roster, Unit, normalise_name
 
 if TYPE_CHECKING:
-    from pipeline.rollup import Rollup, UnitStatus
+    from pipeline.checks.rollup import Rollup, UnitStatus
 
 # Material kinds, in the order the 材料清单 sheet counts them.
 SUMMARY = "活动总结"
@@ -295,7 +295,7 @@ def _local(tag: Any) -> str:
 def docx_paragraphs(path: Path, limits: Limits, count: int = SUMMARY_PARAGRAPHS) -> list[str]:
     """The text of a .docx file's first ``count`` non-empty paragraphs.
 
-    The package first passes the same guards as a returned workbook (:func:`pipeline.guards.check_package`:
+    The package first passes the same guards as a returned workbook (:func:`pipeline.intake.guards.check_package`:
     part count, sizes, compression ratio, tag count, no DTD); raises :class:`GuardError` when it does not.
     """
     package = check_package(path, limits)

@@ -16,10 +16,11 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
-from pipeline.atomic import atomic_path
-from pipeline.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
-from pipeline.layout import section_heading, text_lines
-from pipeline.materials import (
+from pipeline.checks.rollup import MISSING, PASSED, RETURNED, WARNED, Rollup, UnitStatus, records
+from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
+from pipeline.forms.layout import section_heading, text_lines
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.materials import (
     MATERIAL_COLUMNS,
     SUBMITTED,
     material_rows,
@@ -28,9 +29,8 @@ from pipeline.materials import (
     summary_units,
     write_materials_sheet,
 )
-from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED, Rollup, UnitStatus, records
-from pipeline.spec import FormSpec
-from pipeline.submission import Finding
+from pipeline.model import Finding
+from pipeline.store.atomic import atomic_path
 
 STATUSES = (PASSED, WARNED, RETURNED, MISSING)
 MAX_CELL_CHARS = 32767

@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.errors import SpecError
 
-FORMS_DIR = Path(__file__).parent / "forms"
+FORMS_DIR = Path(__file__).parent
 FORM_IDS = ("annex1", "annex2")
 
 KINDS = ("count", "text", "person", "phone", "mobile", "email", "date", "unit")

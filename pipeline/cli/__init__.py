@@ -13,7 +13,7 @@ from typing import NoReturn
 from pipeline.errors import PipelineError
 
 # Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
-COMMAND_MODULES = ("pipeline.commands", "pipeline.mail", "pipeline.demo")
+COMMAND_MODULES = ("pipeline.cli.commands", "pipeline.outputs.mail", "pipeline.demo.build")
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}
@@ -39,9 +39,9 @@ _OPTION_HELP = {
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from pipeline.campaign import load_campaign
-    from pipeline.roster import load_roster
-    from pipeline.spec import load_forms
+    from pipeline.forms.spec import load_forms
+    from pipeline.settings.campaign import load_campaign
+    from pipeline.settings.roster import load_roster
 
     return load_forms(), load_campaign(args.campaign), load_roster(args.roster)
 
@@ -49,7 +49,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 @command("campaign", "roster", "templates")
 def cmd_templates(args: argparse.Namespace) -> int:
     """生成各单位的附件1、附件2填报模板（已锁定，只能在浅黄色格内填写），以及通用空白模板。"""
-    from pipeline.generate import generate_templates
+    from pipeline.forms.generate import generate_templates
 
     forms, campaign, roster = _settings(args)
     paths = generate_templates(forms, campaign, roster, args.templates)
@@ -60,9 +60,9 @@ def cmd_templates(args: argparse.Namespace) -> int:
 @command("campaign")
 def cmd_fields(args: argparse.Namespace) -> int:
     """以 CSV 格式列出两张表的全部填报项：表、字段编号、活动项目、名称、单位、类型、工作表、单元格。"""
-    from pipeline.campaign import load_campaign
-    from pipeline.layout import build_layout
-    from pipeline.spec import load_forms
+    from pipeline.forms.layout import build_layout
+    from pipeline.forms.spec import load_forms
+    from pipeline.settings.campaign import load_campaign
 
     campaign = load_campaign(args.campaign)
     writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; settings problems become a Chinese message and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
-        from pipeline.guards import require_safe_xml
+        from pipeline.intake.guards import require_safe_xml
 
         require_safe_xml()  # returned files are untrusted: never parse them without defusedxml
         return int(args.func(args))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.cli import _settings, command
 from pipeline.errors import PipelineError
-from pipeline.submission import (
+from pipeline.model import (
     ACCEPTED,
     DUPLICATE,
     ERROR,
@@ -22,11 +22,11 @@ from pipeline.submission import (
 )
 
 if TYPE_CHECKING:  # the heavy modules are imported where used, so that the CLI starts fast
-    from pipeline.campaign import Campaign
-    from pipeline.ledger import Ledger
-    from pipeline.rollup import Rollup
-    from pipeline.roster import Roster
-    from pipeline.spec import FormSpec
+    from pipeline.checks.rollup import Rollup
+    from pipeline.forms.spec import FormSpec
+    from pipeline.settings.campaign import Campaign
+    from pipeline.settings.roster import Roster
+    from pipeline.store.ledger import Ledger
 
 
 def _progress(paths: Iterable[Path]) -> Iterable[Path]:
@@ -39,8 +39,8 @@ def _progress(paths: Iterable[Path]) -> Iterable[Path]:
 
 def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
     """The Chinese closing summary of a rollup run."""
-    from pipeline.materials import summary_line as materials_line
-    from pipeline.rollup import MISSING, PASSED, RETURNED, WARNED
+    from pipeline.checks.rollup import MISSING, PASSED, RETURNED, WARNED
+    from pipeline.intake.materials import summary_line as materials_line
 
     counts = rollup.outcome_counts()
     total = len(rollup.submissions)
@@ -66,7 +66,7 @@ def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
 
 def record_in_ledger(outbox: Path, rollup: Rollup, command_name: str) -> None:
     """Register every file's first-seen time and this run's outcomes in the ledger."""
-    from pipeline.ledger import LEDGER_NAME, Ledger
+    from pipeline.store.ledger import LEDGER_NAME, Ledger
 
     with Ledger(outbox / LEDGER_NAME) as ledger:
         record_run(ledger, rollup, command_name)
@@ -88,14 +88,14 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     When nothing changed since the last complete run (files, settings, program, date) and its
     outputs are all there, those outputs stand and their summary is returned again.
     """
-    from pipeline.atomic import sweep_stale
-    from pipeline.collector import long_lived_batch
-    from pipeline.feedback import summary_line, write_feedback
-    from pipeline.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
-    from pipeline.ingest import cache_keys, hash_all, read_all
-    from pipeline.ledger import LEDGER_NAME, Ledger
-    from pipeline.report import CSV_NAMES, rollup_name, workbook_alongside, write_tables
-    from pipeline.rollup import build_rollup, scan_inbox
+    from pipeline.checks.rollup import build_rollup, scan_inbox
+    from pipeline.intake.batch import cache_keys, hash_all, read_all
+    from pipeline.outputs.feedback import summary_line, write_feedback
+    from pipeline.outputs.report import CSV_NAMES, rollup_name, workbook_alongside, write_tables
+    from pipeline.store.atomic import sweep_stale
+    from pipeline.store.collector import long_lived_batch
+    from pipeline.store.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
+    from pipeline.store.ledger import LEDGER_NAME, Ledger
 
     with long_lived_batch() as settle:
         with Ledger(outbox / LEDGER_NAME) as ledger:
@@ -140,8 +140,8 @@ def _configure_check(sub: argparse.ArgumentParser) -> None:
 @command("campaign", "roster")
 def cmd_check(args: argparse.Namespace) -> int:
     """只检查指定的报表文件并列出问题，不写任何文件；有“错误”时退出码为 1。"""
-    from pipeline.ingest import read_file
-    from pipeline.rollup import build_rollup
+    from pipeline.checks.rollup import build_rollup
+    from pipeline.intake.batch import read_file
 
     forms, campaign, roster = _settings(args)
     subs = []

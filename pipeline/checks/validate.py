@@ -17,11 +17,11 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from pipeline.campaign import Campaign
-from pipeline.generate import MAX_COUNT, MAX_TEXT
-from pipeline.normalise import display
-from pipeline.spec import Field, FormSpec, Rule
-from pipeline.submission import ERROR, WARNING, Submission
+from pipeline.forms.generate import MAX_COUNT, MAX_TEXT
+from pipeline.forms.spec import Field, FormSpec, Rule
+from pipeline.intake.normalise import display
+from pipeline.model import ERROR, WARNING, Submission
+from pipeline.settings.campaign import Campaign
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")

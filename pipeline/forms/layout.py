@@ -14,7 +14,7 @@ from functools import cache, cached_property, lru_cache
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.spec import Field, FormSpec
+from pipeline.forms.spec import Field, FormSpec
 
 CHINESE_NUMBERS = "一二三四五六七八九十"
 _STATS_WIDTHS = (12.0, 34.0, 30.0, 11.0, 6.0)

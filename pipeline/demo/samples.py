@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from pipeline.campaign import Campaign
-from pipeline.roster import Roster
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
 
 _FIXED_TIME = (2023, 6, 20, 9, 0, 0)  # zip entry times, so that the same text gives the same bytes
 
@@ -120,7 +120,7 @@ def demo_materials(roster: Roster, campaign: Campaign) -> list[SampleMaterial]:
 
     Needs the sample roster's first fifteen units (the demo checks the roster's size first).
     """
-    from pipeline.materials import ARCHIVE, IMAGE, SUMMARY, VIDEO
+    from pipeline.intake.materials import ARCHIVE, IMAGE, SUMMARY, VIDEO
 
     units = list(roster)
     first, second, station, highway = units[0], units[1], units[6], units[14]
@@ -156,8 +156,8 @@ def add_to_truth(truth: dict[str, Any], samples: Sequence[SampleMaterial], roste
     """Extend the demo's answer key with each sample's outcome, unit and kind, and the units lacking a summary."""
     from collections import Counter
 
-    from pipeline.materials import SUMMARY
-    from pipeline.submission import MATERIAL
+    from pipeline.intake.materials import SUMMARY
+    from pipeline.model import MATERIAL
 
     files = dict(truth.get("files", {}))
     files.update({s.rel: MATERIAL for s in samples})

@@ -17,16 +17,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from pipeline.campaign import Campaign
-from pipeline.materials import recognise, register_material
-from pipeline.read import new_submission, read_return
-from pipeline.roster import Roster
-from pipeline.sniff import is_ignored, sniff
-from pipeline.spec import FormSpec
-from pipeline.submission import IGNORED, Submission
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.materials import recognise, register_material
+from pipeline.intake.read import new_submission, read_return
+from pipeline.intake.sniff import is_ignored, sniff
+from pipeline.model import IGNORED, Submission
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
 
 if TYPE_CHECKING:
-    from pipeline.ledger import StatCache
+    from pipeline.store.ledger import StatCache
 
 # Bump whenever reading, normalising or the material rules change what a parse produces.
 PARSER_VERSION = "2026-11-29.1"
@@ -67,7 +67,7 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
 
 def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> str:
     """A digest of everything besides the file that a parse depends on."""
-    from pipeline.fastread import fast_reader_enabled
+    from pipeline.intake.fastread import fast_reader_enabled
 
     # The campaign's content counts, not where its file lies (a relative or absolute --campaign).
     parts = [PARSER_VERSION, repr(sorted((k, v.version) for k, v in forms.items())),
@@ -96,7 +96,7 @@ def _init_worker(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Rost
     global _WORKER  # per-process state, set once by the pool initializer
     _WORKER = (forms, campaign, roster)
     # A worker keeps nothing between files, but an openpyxl workbook is a reference cycle: collect as usual,
-    # whatever the parent process does (see pipeline.commands.rollup_to_outbox).
+    # whatever the parent process does (see pipeline.cli.commands.rollup_to_outbox).
     gc.enable()
 
 

@@ -15,15 +15,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.campaign import Campaign
-from pipeline.ingest import settings_digest
-from pipeline.ledger import Ledger
-from pipeline.roster import Roster
-from pipeline.spec import FormSpec
-from pipeline.submission import Submission
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.batch import settings_digest
+from pipeline.model import Submission
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
+from pipeline.store.ledger import Ledger
 
 STATE_KEY = "state:last-complete-rollup"
-_PACKAGE = Path(__file__).parent
+_PACKAGE = Path(__file__).parents[1]  # the whole pipeline package
 
 
 @dataclass(frozen=True)

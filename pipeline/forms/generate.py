@@ -16,11 +16,11 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.atomic import atomic_path
-from pipeline.campaign import Campaign
-from pipeline.layout import Cell, FormLayout, build_layout, text_lines
-from pipeline.roster import Roster, Unit
-from pipeline.spec import Field, FormSpec
+from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines
+from pipeline.forms.spec import Field, FormSpec
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster, Unit
+from pipeline.store.atomic import atomic_path
 
 META_SHEET = "_meta"
 SHEET_PASSWORD = "aqscy"  # Published in the README: protection guides, it does not secure.

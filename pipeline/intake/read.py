@@ -2,7 +2,7 @@
 and compare what came back with the template it was made from.
 
 :func:`read_return` is the one entry point for a file from inbox/: it applies the guards
-(:mod:`pipeline.guards`), reads the workbook under a time limit and normalises the values;
+(:mod:`pipeline.intake.guards`), reads the workbook under a time limit and normalises the values;
 it never raises for a bad file, which instead gets an 错误 finding and the outcome
 ``unsupported``. Files are only ever opened for reading.
 
@@ -35,9 +35,10 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._reader import WorkSheetParser
 
-from pipeline.campaign import Campaign, Limits
-from pipeline.generate import META_SHEET, template_name
-from pipeline.guards import (
+from pipeline.forms.generate import META_SHEET, template_name
+from pipeline.forms.layout import Cell, FormLayout, build_layout
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.guards import (
     FileTimeout,
     GuardError,
     Package,
@@ -47,15 +48,14 @@ from pipeline.guards import (
     time_limit,
     timeout_message,
 )
-from pipeline.layout import Cell, FormLayout, build_layout
-from pipeline.normalise import normalise_submission
-from pipeline.roster import Roster, normalise_name
-from pipeline.sniff import WORKBOOK, XLS, Sniffed
-from pipeline.spec import FormSpec
-from pipeline.submission import ERROR, UNSUPPORTED, WARNING, RawCell, Submission
+from pipeline.intake.normalise import normalise_submission
+from pipeline.intake.sniff import WORKBOOK, XLS, Sniffed
+from pipeline.model import ERROR, UNSUPPORTED, WARNING, RawCell, Submission
+from pipeline.settings.campaign import Campaign, Limits
+from pipeline.settings.roster import Roster, normalise_name
 
 if TYPE_CHECKING:
-    from pipeline.ledger import StatCache
+    from pipeline.store.ledger import StatCache
 
 MAX_EXCEL_COLUMN = 16384
 _STATES = {0: "visible", 1: "hidden", 2: "veryHidden"}
@@ -669,7 +669,7 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
     if sniffed is not None and sniffed.kind == XLS:
         book = load_xls(sub.path, limits, sniffed.streams)
     else:
-        from pipeline.fastread import fast_reader_enabled, load_xlsx_fast
+        from pipeline.intake.fastread import fast_reader_enabled, load_xlsx_fast
 
         package = check_package(sub.path, limits)
         fast = load_xlsx_fast(sub.path, package, limits) if sniffed is not None and sniffed.kind == WORKBOOK \

@@ -13,8 +13,8 @@ from typing import Any
 
 from openpyxl.utils.datetime import from_excel
 
-from pipeline.spec import Field, FormSpec
-from pipeline.submission import ERROR, WARNING, RawCell, Submission
+from pipeline.forms.spec import Field, FormSpec
+from pipeline.model import ERROR, WARNING, RawCell, Submission
 
 NIL_WORDS = {"无", "没有", "/", "\\", "—", "——", "-", "--", "－", "×", "x", "空", "暂无", "未开展"}
 _NUMBER_RE = re.compile(

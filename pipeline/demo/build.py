@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_path
-from pipeline.campaign import Campaign
 from pipeline.cli import _settings, command
+from pipeline.demo.samples import add_to_truth, demo_materials
 from pipeline.errors import PipelineError
-from pipeline.generate import FormContent, template_name, write_form
-from pipeline.material_samples import add_to_truth, demo_materials
-from pipeline.roster import Roster, Unit
-from pipeline.spec import FormSpec
-from pipeline.submission import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPERSEDED
+from pipeline.forms.generate import FormContent, template_name, write_form
+from pipeline.forms.spec import FormSpec
+from pipeline.model import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPERSEDED
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster, Unit
+from pipeline.store.atomic import atomic_path
 
 SEED = 20230601
 MARKER = ".demo"
@@ -44,7 +44,7 @@ DEMO_INBOX = Path("demo/inbox")
 DEMO_OUTBOX = Path("demo/outbox")
 TRUTH_NAME = "truth.json"
 
-# What a file should come to on its own, and what a unit's status should be (pipeline.rollup's labels).
+# What a file should come to on its own, and what a unit's status should be (pipeline.checks.rollup's labels).
 PASSED, WARNED, RETURNED, MISSING = "已通过", "有警告", "退回", "未报送"
 
 # What each unit of the sample roster does, by roster position; units beyond the list send clean forms.
@@ -559,7 +559,7 @@ def _configure(sub: argparse.ArgumentParser) -> None:
 @command("campaign", "roster")
 def cmd_demo(args: argparse.Namespace) -> int:
     """生成一套演示用的模拟来件（示例名录各单位的附件1、附件2，含常见填写问题）并立即汇总，另写出标准答案供核对；只用单独的演示目录，不会混入真实来件。"""
-    from pipeline.commands import rollup_to_outbox
+    from pipeline.cli.commands import rollup_to_outbox
 
     forms, campaign, roster = _settings(args)
     inbox, outbox = Path(args.inbox), Path(args.outbox)
@@ -569,7 +569,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _check_truth(truth_path, inbox, outbox)
     old_in, old_out = _claim(inbox, "来件目录"), _claim(outbox, "输出目录")
     plan = build_plan(forms, campaign, roster)  # a roster too small stops the demo before it writes anything
-    samples = demo_materials(roster, campaign)  # 活动总结, photos, a video, an archive (pipeline.materials)
+    samples = demo_materials(roster, campaign)  # 活动总结, photos, a video, an archive (pipeline.intake.materials)
     _clear(inbox, old_in)
     _clear(outbox, old_out)
 
