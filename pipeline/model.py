@@ -4,31 +4,43 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipeline.settings.roster import Unit
 
-ERROR = "错误"
-WARNING = "警告"
 
-# File outcomes: every file under inbox/ gets exactly one.
-ACCEPTED = "accepted"
-SUPERSEDED = "superseded"
-REJECTED = "rejected"
-UNSUPPORTED = "unsupported"
-DUPLICATE = "duplicate"
-IGNORED = "ignored"
-MATERIAL = "material"  # supporting material (活动总结, photos, videos...): see pipeline.intake.materials
-OUTCOME_LABELS = {
-    ACCEPTED: "已采用",
-    SUPERSEDED: "已被替代",
-    REJECTED: "退回",
-    UNSUPPORTED: "无法识别",
-    DUPLICATE: "重复文件",
-    IGNORED: "已忽略",
-    MATERIAL: "材料",
-}
+class Severity(StrEnum):
+    """How bad a finding is: an 错误 sends the return back, a 警告 only asks the unit to check."""
+
+    ERROR = "错误"
+    WARNING = "警告"
+
+
+class Outcome(StrEnum):
+    """What became of one file under inbox/: every file gets exactly one (files.csv shows the value)."""
+
+    ACCEPTED = "采用"
+    SUPERSEDED = "已被替代"
+    REJECTED = "退回"
+    UNSUPPORTED = "无法识别"
+    DUPLICATE = "重复"
+    IGNORED = "忽略"
+    MATERIAL = "材料"  # supporting material (活动总结, photos, videos...): see pipeline.intake.materials
+
+
+class Status(StrEnum):
+    """One unit's standing for one form, as 报送情况 shows it."""
+
+    PASSED = "已通过"
+    WARNED = "有警告"
+    RETURNED = "退回"
+    MISSING = "未报送"
+
+
+# The kinds of mail drafted to the units, and what each is called in their subjects and summaries.
+MAIL_KINDS = {"templates": "下发模板", "reminders": "催报", "feedback": "审核反馈"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,7 @@ class Finding:
     """One validation issue, located down to the cell; ``message`` says what to fix."""
 
     file: str
-    severity: str
+    severity: Severity
     rule: str
     message: str
     unit_code: str = ""
@@ -88,29 +100,30 @@ class Submission:
     raw: dict[str, RawCell] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    outcome: str = ""
+    outcome: Outcome | None = None
     note: str = ""
     first_seen: str = ""  # when the ledger first saw these bytes under this name
     material_kind: str = ""  # 活动总结/文字/图片/视频/压缩包/其他 when outcome is MATERIAL
+    date_field: str = ""  # the form's 填报日期 field id (its spec's roles.report_date), once the form is known
     kind: str = ""  # what the content is (pipeline.intake.sniff kind: workbook, xls, pdf, image, ...)
 
     @property
     def errors(self) -> int:
         """Number of 错误 findings."""
-        return sum(f.severity == ERROR for f in self.findings)
+        return sum(f.severity == Severity.ERROR for f in self.findings)
 
     @property
     def warnings(self) -> int:
         """Number of 警告 findings."""
-        return sum(f.severity == WARNING for f in self.findings)
+        return sum(f.severity == Severity.WARNING for f in self.findings)
 
     @property
     def report_date(self) -> dt.date | None:
         """The 填报日期 the unit gave, when it is a valid date."""
-        value = self.values.get("report_date")
+        value = self.values.get(self.date_field) if self.date_field else None
         return value if isinstance(value, dt.date) else None
 
-    def add(self, severity: str, rule: str, message: str, field_id: str = "", label: str = "",
+    def add(self, severity: Severity, rule: str, message: str, field_id: str = "", label: str = "",
             cell: str = "", value: str = "") -> None:
         """Record a finding on this file."""
         self.findings.append(Finding(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.forms.generate import generate_templates, template_name
-from pipeline.forms.spec import FormSpec, load_forms
+from pipeline.forms.generate import generate_templates
+from pipeline.forms.spec import FormSpec, load_forms, template_name
 from pipeline.settings.campaign import Campaign, load_campaign
 from pipeline.settings.roster import Roster, Unit, load_roster
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from office import fill
 
-from pipeline.forms.generate import template_name
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import FormSpec, template_name
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import openpyxl
 
-from pipeline.checks.rollup import Rollup, run_rollup
-from pipeline.forms.generate import FormContent, template_name, write_form
+from pipeline.checks.rollup import Rollup
+from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.layout import build_layout
-from pipeline.forms.spec import FormSpec, load_forms
+from pipeline.forms.spec import FormSpec, load_forms, template_name
 from pipeline.intake.normalise import normalise_submission
+from pipeline.job import collect, write_outputs
 from pipeline.model import RawCell, Submission
-from pipeline.outputs.report import write_outputs
 from pipeline.settings.campaign import Campaign, load_campaign
 from pipeline.settings.roster import Roster, Unit, load_roster
 
@@ -154,10 +154,16 @@ def submission(form_id: str, values: Mapping[str, Any], unit_code: str | None = 
     return sub
 
 
+def rollup_of(inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+              outbox: Path | None = None) -> Rollup:
+    """The rollup of ``inbox`` through the one orchestrator, its ledger in ``outbox`` (default: beside the inbox)."""
+    return collect(inbox, outbox or inbox.parent / f"{inbox.name}.ledger", forms, campaign, roster, "test")
+
+
 def rollup(inbox: Path, outbox: Path) -> Rollup:
-    """Roll ``inbox`` up into ``outbox`` as ``python -m pipeline rollup`` does (without the ledger)."""
+    """Roll ``inbox`` up into ``outbox`` as ``python -m pipeline rollup`` does (without the freshness shortcut)."""
     forms, campaign, roster = settings()
-    result = run_rollup(inbox, forms, campaign, roster)
+    result = rollup_of(inbox, forms, campaign, roster, outbox)
     write_outputs(outbox, result)
     return result
 

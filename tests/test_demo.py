@@ -16,11 +16,10 @@ from returns import CAMPAIGN_TOML, UNITS_CSV, read_csv, spec
 
 from pipeline.cli import main
 from pipeline.demo.build import MARKER
+from pipeline.model import Outcome
 
 PATHS = ("--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV))
 WORKBOOK = "清河县2023年安全生产月活动情况汇总.xlsx"
-OUTCOME_WORDS = {"accepted": "采用", "superseded": "已被替代", "rejected": "退回", "unsupported": "无法识别",
-                 "duplicate": "重复", "ignored": "忽略", "material": "材料"}
 
 
 @dataclass
@@ -79,16 +78,16 @@ def test_file_outcomes_match_the_answer_key(demo: Run) -> None:
     expected = demo.truth["outcomes"]
     line = demo.out[1]
     assert line.startswith(f"收到文件 {sum(expected.values())} 个 = ")
-    for outcome, word in OUTCOME_WORDS.items():
-        match = re.search(rf"{word} (\d+)", line)
-        assert match, word
-        assert int(match.group(1)) == expected.get(outcome, 0), word
+    for outcome in Outcome:
+        match = re.search(rf"{outcome.value} (\d+)", line)
+        assert match, outcome
+        assert int(match.group(1)) == expected.get(outcome, 0), outcome
     on_disk = {p.relative_to(demo.inbox).as_posix() for p in demo.inbox.rglob("*") if p.is_file()}
     assert on_disk == set(demo.truth["files"])
     files = {r["file"]: r["outcome"] for r in read_csv(demo.outbox / "files.csv")}
     assert files == demo.truth["files"]
-    assert demo.truth["files"][MARKER] == "ignored"
-    assert expected["duplicate"] == 1 and expected["superseded"] == 1
+    assert demo.truth["files"][MARKER] == Outcome.IGNORED
+    assert expected[Outcome.DUPLICATE] == 1 and expected[Outcome.SUPERSEDED] == 1
 
 
 @pytest.mark.slow

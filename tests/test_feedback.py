@@ -9,14 +9,15 @@ import openpyxl
 import pytest
 from feedback_kit import submit, unit
 from office import defined_cells, fill, meta_rows
+from returns import rollup_of
 
-from pipeline.checks.rollup import PASSED, RETURNED, WARNED, Rollup, run_rollup
+from pipeline.checks.rollup import Rollup
 from pipeline.cli import main
-from pipeline.forms.generate import MARK_FILL, NOTICE_ROWS, template_name
+from pipeline.forms.generate import MARK_FILL, NOTICE_ROWS
 from pipeline.forms.layout import build_layout
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import FormSpec, template_name
+from pipeline.model import Status
 from pipeline.outputs.feedback import FEEDBACK_DIR, NOTICE_MAX_ITEMS, plan_feedback, write_feedback
-from pipeline.outputs.report import status_of
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 
@@ -36,7 +37,7 @@ def _returned(tmp_path: Path, template_dir: Path, forms: dict[str, FormSpec], ca
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     submit(template_dir, inbox, forms["annex1"], campaign, unit(roster, "U001"),
            s1_center_study_times="二十多", s1_film_sessions=2.5, s1_center_study_people="约20")
-    return inbox, outbox, run_rollup(inbox, forms, campaign, roster)
+    return inbox, outbox, rollup_of(inbox, forms, campaign, roster, outbox)
 
 
 def _address(spec: FormSpec, campaign: Campaign, field_id: str) -> str:
@@ -49,7 +50,7 @@ def test_returned_submission_gets_marked_feedback_workbook(
     """A returned 附件1 comes back as the unit's form: answers refilled, bad cells red with a comment, a notice."""
     _, outbox, rollup = _returned(tmp_path, template_dir, forms, campaign, roster)
     spec, u001 = forms["annex1"], unit(roster, "U001")
-    assert status_of(rollup, "U001", "annex1").status == RETURNED
+    assert rollup.status("U001", "annex1").status == Status.RETURNED
 
     paths = write_feedback(outbox, rollup)
 
@@ -93,10 +94,10 @@ def test_corrected_feedback_returned_turns_unit_to_passed(
 
     corrected = inbox / "U001_附件1_更正.xlsx"
     fill(feedback, corrected, {"s1_center_study_times": 2, "s1_film_sessions": 2})
-    again = run_rollup(inbox, forms, campaign, roster)
+    again = rollup_of(inbox, forms, campaign, roster)
 
-    status = status_of(again, "U001", "annex1")
-    assert status.status == PASSED
+    status = again.status("U001", "annex1")
+    assert status.status == Status.PASSED
     assert status.counted is not None and status.counted.file == corrected.name
     assert status.counted.located_by == "meta" and status.counted.findings == []
     assert status.counted.values["s1_center_study_times"] == 2
@@ -115,8 +116,8 @@ def test_warned_submission_feedback_states_lateness_without_marking_the_date(
     spec = forms["annex1"]
     submit(template_dir, inbox, spec, campaign, unit(roster, "U002"),
            s1_center_study_people="约20", report_date=dt.date(2023, 7, 3))
-    rollup = run_rollup(inbox, forms, campaign, roster)
-    assert status_of(rollup, "U002", "annex1").status == WARNED
+    rollup = rollup_of(inbox, forms, campaign, roster)
+    assert rollup.status("U002", "annex1").status == Status.WARNED
 
     [path] = write_feedback(outbox, rollup)
 
@@ -174,8 +175,8 @@ def test_old_template_feedback_is_the_current_template_and_passes_unchanged(
     row = next(r for r in meta.iter_rows() if r[0].value == "form_version")
     row[1].value = "000000000000"
     wb.save(sent)
-    rollup = run_rollup(inbox, forms, campaign, roster)
-    assert status_of(rollup, "U003", "annex2").status == RETURNED
+    rollup = rollup_of(inbox, forms, campaign, roster)
+    assert rollup.status("U003", "annex2").status == Status.RETURNED
 
     [feedback] = write_feedback(outbox, rollup)
 
@@ -184,15 +185,7 @@ def test_old_template_feedback_is_the_current_template_and_passes_unchanged(
         "1.【错误】贵单位使用的是旧版模板。本反馈表已按2023年最新下发的模板生成，并已填入贵单位原报送的内容，请逐项核对后直接发回。")
     assert meta_rows(feedback)["form_version"] == forms["annex2"].version
     fill(feedback, inbox / "U003_附件2_反馈表原样发回.xlsx", {})
-    assert status_of(run_rollup(inbox, forms, campaign, roster), "U003", "annex2").status == PASSED
-
-
-def test_status_names_agree_with_the_rollup() -> None:
-    """The status names pipeline.outputs.feedback repeats (to keep the CLI start-up light) equal pipeline.checks.rollup's."""
-    import pipeline.checks.rollup as rollup
-    import pipeline.outputs.feedback as feedback
-
-    assert (feedback.WARNED, feedback.RETURNED, feedback.MISSING) == (rollup.WARNED, rollup.RETURNED, rollup.MISSING)
+    assert rollup_of(inbox, forms, campaign, roster).status("U003", "annex2").status == Status.PASSED
 
 
 def test_long_problem_lists_are_cut_in_the_notice_but_every_cell_keeps_its_comment(
@@ -203,7 +196,7 @@ def test_long_problem_lists_are_cut_in_the_notice_but_every_cell_keeps_its_comme
     spec = forms["annex1"]
     counts = [f.id for f in spec.fields if f.kind == "count"]
     submit(template_dir, inbox, spec, campaign, unit(roster, "U006"), **dict.fromkeys(counts, "若干"))
-    rollup = run_rollup(inbox, forms, campaign, roster)
+    rollup = rollup_of(inbox, forms, campaign, roster)
 
     [item] = plan_feedback(outbox, rollup)
     [path] = write_feedback(outbox, rollup)

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, settings
 
-from pipeline.checks.rollup import scan_inbox
 from pipeline.cli import main
-from pipeline.intake.batch import hash_all
+from pipeline.intake.scan import hash_all, scan_inbox
 from pipeline.outputs.report import CSV_NAMES, rollup_name
 from pipeline.store.freshness import inputs_digest
 

@@ -48,33 +48,24 @@ from corpus import (
     write_settings,
 )
 from hypothesis import given, settings
+from returns import rollup_of
 
 import pipeline.intake.guards as guards
 import pipeline.intake.read as reader
-from pipeline.checks.rollup import build_rollup, run_rollup
+from pipeline.checks.rollup import build_rollup
 from pipeline.checks.validate import validate
 from pipeline.intake.batch import read_file
 from pipeline.intake.normalise import normalise_submission
 from pipeline.intake.sniff import sniff
-from pipeline.model import (
-    ACCEPTED,
-    DUPLICATE,
-    ERROR,
-    IGNORED,
-    MATERIAL,
-    REJECTED,
-    SUPERSEDED,
-    UNSUPPORTED,
-    RawCell,
-    Submission,
-)
-from pipeline.outputs.report import FORMULA_TRIGGERS, write_outputs
+from pipeline.job import write_outputs
+from pipeline.model import Outcome, RawCell, Severity, Submission
+from pipeline.outputs.report import FORMULA_TRIGGERS
 from pipeline.settings.campaign import Limits
 
 CSV_NAMES = ("records.csv", "issues.csv", "status.csv", "materials.csv", "files.csv")
 SUMMARY_RE = re.compile(r"收到文件 (\d+) 个 = (.+)")
-SUMMARY_LABELS = {"采用": ACCEPTED, "已被替代": SUPERSEDED, "退回": REJECTED, "无法识别": UNSUPPORTED,
-                  "重复": DUPLICATE, "忽略": IGNORED, "材料": MATERIAL}
+SUMMARY_LABELS = {"采用": Outcome.ACCEPTED, "已被替代": Outcome.SUPERSEDED, "退回": Outcome.REJECTED, "无法识别": Outcome.UNSUPPORTED,
+                  "重复": Outcome.DUPLICATE, "忽略": Outcome.IGNORED, "材料": Outcome.MATERIAL}
 
 
 def rollup_cli(settings_files: tuple[Path, Path], inbox: Path, outbox: Path, *, env: dict[str, str] | None = None,
@@ -172,8 +163,8 @@ def test_corpus_case(world: World, case: Case) -> None:
         assert case.note in row["note"], row
     for text in issues:  # every message names the file and says what to do
         assert f"文件“{file}”" in text and "。" in text, text
-    if case.outcome == UNSUPPORTED:
-        assert [row["severity"] for row in world.csv("issues.csv") if row["file"] == file] == [ERROR], issues
+    if case.outcome == Outcome.UNSUPPORTED:
+        assert [row["severity"] for row in world.csv("issues.csv") if row["file"] == file] == [Severity.ERROR], issues
 
 
 def test_whole_inbox_run_exits_0_and_accounts_for_every_file(world: World) -> None:
@@ -189,8 +180,8 @@ def test_whole_inbox_run_exits_0_and_accounts_for_every_file(world: World) -> No
     outcomes = Counter(row["outcome"] for row in world.csv("files.csv"))
     assert parts == {outcome: outcomes.get(outcome, 0) for outcome in SUMMARY_LABELS.values()}
     for file, row in world.files.items():  # a file that is not used says why, in issues.csv
-        if row["outcome"] in ("rejected", "unsupported"):
-            assert any(r["severity"] == ERROR for r in world.csv("issues.csv") if r["file"] == file), file
+        if row["outcome"] in (Outcome.REJECTED, Outcome.UNSUPPORTED):
+            assert any(r["severity"] == Severity.ERROR for r in world.csv("issues.csv") if r["file"] == file), file
 
 
 def test_valid_totals_are_the_same_without_the_corpus(world: World, tmp_path: Path) -> None:
@@ -253,7 +244,7 @@ def test_second_run_gives_identical_outputs(world: World) -> None:
 def test_rollup_workbook_has_no_formula_and_no_link_from_unit_text(world: World) -> None:
     """Unit text starting with = + - @ or looking like a URL is a plain, quote-prefixed string in the rollup."""
     path = _workbook(world.outbox)
-    materials = {row["file"] for row in world.files.values() if row["outcome"] == MATERIAL}
+    materials = {row["file"] for row in world.files.values() if row["outcome"] == Outcome.MATERIAL}
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
             text = archive.read(name).decode("utf-8", "replace")
@@ -367,8 +358,8 @@ def test_crash_at_each_rename_leaves_every_output_old_or_new(world: World, tmp_p
     forked workbook writer is killed for real in the test above.
     """
     kit = world.kit
-    old_rollup = run_rollup(world.inbox / "valid", kit.forms, kit.campaign, kit.roster)
-    new_rollup = run_rollup(world.inbox, kit.forms, kit.campaign, kit.roster)
+    old_rollup = rollup_of(world.inbox / "valid", kit.forms, kit.campaign, kit.roster)
+    new_rollup = rollup_of(world.inbox, kit.forms, kit.campaign, kit.roster)
     write_outputs(tmp_path / "new", new_rollup)
     outbox = tmp_path / "outbox"
     write_outputs(outbox, old_rollup)
@@ -409,7 +400,7 @@ def test_defusedxml_stops_entities_even_past_the_prescan(world: World, monkeypat
     monkeypatch.setattr(guards, "_scan_xml_part", lambda *args: None)
     path = world.inbox / "c08" / "附件1.xlsx"
     sub = read_file(path, world.inbox, world.kit.forms, world.kit.campaign, world.kit.roster)
-    assert sub.outcome == UNSUPPORTED
+    assert sub.outcome == Outcome.UNSUPPORTED
     assert [f.rule for f in sub.findings] == ["不安全内容"], [f.text for f in sub.findings]
 
 
@@ -443,7 +434,7 @@ def test_slow_file_is_stopped_and_reported(kit_settings: tuple[Kit, tuple[Path, 
     start = time.monotonic()
     slow_sub = read_file(first, first.parent, kit.forms, kit.campaign, kit.roster)
     assert time.monotonic() - start < 5
-    assert slow_sub.outcome == UNSUPPORTED and [f.rule for f in slow_sub.findings] == ["处理超时"]
+    assert slow_sub.outcome == Outcome.UNSUPPORTED and [f.rule for f in slow_sub.findings] == ["处理超时"]
     assert "1 秒" in slow_sub.findings[0].message
     assert signal.getsignal(signal.SIGALRM) == previous and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     fine = read_file(second, second.parent, kit.forms, kit.campaign, kit.roster)
@@ -496,13 +487,13 @@ def _other_units_name(path: Path) -> None:
 
 
 TAMPERING: list[tuple[str, Callable[[Path], object], str, str]] = [
-    ("connections", lambda p: rewrite_zip(p, add={"xl/connections.xml": b"<connections/>"}), "数据连接", ACCEPTED),
-    ("embedded", lambda p: rewrite_zip(p, add={"xl/embeddings/oleObject1.bin": b"\x00" * 10}), "嵌入对象", ACCEPTED),
-    ("macrosheet", lambda p: rewrite_zip(p, add={"xl/macrosheets/sheet1.xml": b"<xm/>"}), "含有宏", REJECTED),
-    ("renamed", lambda p: edit(p, _rename_sheet), "工作表改名", ACCEPTED),
+    ("connections", lambda p: rewrite_zip(p, add={"xl/connections.xml": b"<connections/>"}), "数据连接", Outcome.ACCEPTED),
+    ("embedded", lambda p: rewrite_zip(p, add={"xl/embeddings/oleObject1.bin": b"\x00" * 10}), "嵌入对象", Outcome.ACCEPTED),
+    ("macrosheet", lambda p: rewrite_zip(p, add={"xl/macrosheets/sheet1.xml": b"<xm/>"}), "含有宏", Outcome.REJECTED),
+    ("renamed", lambda p: edit(p, _rename_sheet), "工作表改名", Outcome.ACCEPTED),
     ("extra-sheet", lambda p: edit(p, lambda wb: wb.create_sheet("草稿").cell(1, 1, "随便写写")), "多出工作表",
-     ACCEPTED),
-    ("other-unit", _other_units_name, "单位不一致", REJECTED),
+     Outcome.ACCEPTED),
+    ("other-unit", _other_units_name, "单位不一致", Outcome.REJECTED),
 ]
 
 
@@ -582,7 +573,7 @@ def test_unreadable_ole_workbook_gets_the_resave_message(world: World, tmp_path:
     path.parent.mkdir()
     path.write_bytes(ole_file({"Workbook": b"\x09\x08garbage"}))
     sub = read_file(path, path.parent, world.kit.forms, world.kit.campaign, world.kit.roster)
-    assert sub.outcome == UNSUPPORTED and sub.kind == "xls"
+    assert sub.outcome == Outcome.UNSUPPORTED and sub.kind == "xls"
     assert "另存为“Excel 工作簿(*.xlsx)”" in sub.findings[0].message
 
 
@@ -603,7 +594,7 @@ def test_legacy_xls_holding_the_form_is_read(kit_settings: tuple[Kit, tuple[Path
     subs = [read_file(p, p.parent, kit.forms, kit.campaign, kit.roster) for p in converted]
     build_rollup(subs, kit.forms, kit.campaign, kit.roster)
     for sub in subs:
-        assert (sub.kind, sub.outcome, sub.unit.code if sub.unit else None) == ("xls", ACCEPTED, "T33"), sub.findings
+        assert (sub.kind, sub.outcome, sub.unit.code if sub.unit else None) == ("xls", Outcome.ACCEPTED, "T33"), sub.findings
         assert [f.rule for f in sub.findings] == ["旧版格式"], [f.text for f in sub.findings]
     annex1 = next(s for s in subs if s.form_id == "annex1")
     assert annex1.values["s1_center_study_times"] == 7 and annex1.values["s1_film_people"] == 3

@@ -23,8 +23,7 @@ from feedback_kit import submit, unit
 
 from pipeline.cli import main
 from pipeline.errors import PipelineError
-from pipeline.forms.generate import template_name
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import FormSpec, template_name
 from pipeline.outputs.feedback import FEEDBACK_DIR
 from pipeline.outputs.mail import Draft, SmtpSettings, send_drafts, smtp_settings
 from pipeline.settings.campaign import Campaign

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from returns import rollup_of
 
-from pipeline.checks.rollup import Rollup, run_rollup
-from pipeline.cli.commands import record_in_ledger, summary_lines
+from pipeline.checks.rollup import Rollup
 from pipeline.demo.samples import add_to_truth, demo_materials, docx_bytes, jpeg_bytes, mp4_bytes, png_bytes
-from pipeline.forms.generate import template_name
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import FormSpec, template_name
 from pipeline.intake.materials import (
     ARCHIVE,
     IMAGE,
@@ -27,11 +26,12 @@ from pipeline.intake.materials import (
     VIDEO,
     UnitMatcher,
     attribute,
-    summary_missing,
 )
 from pipeline.intake.sniff import sniff
-from pipeline.model import ACCEPTED, ERROR, MATERIAL, WARNING, Submission
-from pipeline.outputs.report import rollup_name, write_outputs
+from pipeline.job import summary_lines, write_outputs
+from pipeline.model import Outcome, Severity, Submission
+from pipeline.outputs.materials_report import summary_missing
+from pipeline.outputs.report import rollup_name
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit
 
@@ -74,8 +74,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def _run(inbox: Path, outbox: Path, forms: Forms, campaign: Campaign, roster: Roster) -> Rollup:
-    rollup = run_rollup(inbox, forms, campaign, roster)
-    record_in_ledger(outbox, rollup, "test")
+    rollup = rollup_of(inbox, forms, campaign, roster, outbox)
     write_outputs(outbox, rollup)
     return rollup
 
@@ -144,8 +143,8 @@ def test_ambiguous_and_unknown_are_reported_not_guessed(tmp_path: Path, run: Cal
     assert [f.rule for f in ambiguous.findings] == ["材料单位不明"]
     assert [f.rule for f in unknown.findings] == ["材料单位未识别"]
     issues = {(r["file"], r["severity"], r["rule"]) for r in _csv(tmp_path / "outbox" / "issues.csv")}
-    assert (ambiguous.file, WARNING, "材料单位不明") in issues
-    assert (unknown.file, WARNING, "材料单位未识别") in issues
+    assert (ambiguous.file, Severity.WARNING, "材料单位不明") in issues
+    assert (unknown.file, Severity.WARNING, "材料单位未识别") in issues
     rows = {r["file"]: r for r in _csv(tmp_path / "outbox" / "materials.csv")}
     assert rows[ambiguous.file]["unit_code"] == "" and rows[unknown.file]["unit_code"] == ""
 
@@ -201,7 +200,7 @@ def test_kinds_by_content_whatever_the_extension(tmp_path: Path, run: Callable[[
     rollup = run()
     for rel, (_, kind) in files.items():
         sub = _sub(rollup, rel)
-        assert (sub.outcome, sub.material_kind, sub.errors) == (MATERIAL, kind, 0), rel
+        assert (sub.outcome, sub.material_kind, sub.errors) == (Outcome.MATERIAL, kind, 0), rel
     pdf = _sub(rollup, "U001/统计表.xlsx")
     assert "扩展名为.xlsx，实际为PDF文档" in pdf.note
     assert [f.rule for f in pdf.findings] == ["不是报表"] and "不是报表" in pdf.findings[0].message
@@ -218,7 +217,7 @@ def test_text_and_unknown_files_with_form_extensions_stay_forms(tmp_path: Path, 
     rollup = run()
     for rel in ("U001/统计表.csv", "U001/统计表.xlsx"):
         sub = _sub(rollup, rel)
-        assert sub.outcome != MATERIAL and sub.errors >= 1
+        assert sub.outcome != Outcome.MATERIAL and sub.errors >= 1
 
 
 # ----------------------------------------------------------------------------- archives
@@ -236,7 +235,7 @@ def test_archive_listed_never_extracted(tmp_path: Path, run: Callable[[], Rollup
     assert sub.material_kind == ARCHIVE and sub.unit is not None and sub.unit.code == "U003"
     assert "压缩包内有 3 个文件" in sub.note and "附件1_统计表.xlsx" in sub.note
     assert [f.rule for f in sub.findings] == ["压缩包内有报表"]
-    assert "inbox/" in sub.findings[0].message and sub.findings[0].severity == WARNING
+    assert "inbox/" in sub.findings[0].message and sub.findings[0].severity == Severity.WARNING
 
 
 def test_archive_names_in_gbk_are_decoded(tmp_path: Path, run: Callable[[], Rollup]) -> None:
@@ -316,10 +315,10 @@ def test_no_material_reported_as_a_rejected_form(tmp_path: Path, run: Callable[[
                       ("U006/z.zip", _zip({"a.xlsx": b"x"}))):
         _put(inbox, rel, data)
     rollup = run()
-    material = {s.file for s in rollup.submissions if s.outcome == MATERIAL}
+    material = {s.file for s in rollup.submissions if s.outcome == Outcome.MATERIAL}
     assert len(material) == 6
     outbox = tmp_path / "outbox"
-    assert not [r for r in _csv(outbox / "issues.csv") if r["file"] in material and r["severity"] == ERROR]
+    assert not [r for r in _csv(outbox / "issues.csv") if r["file"] in material and r["severity"] == Severity.ERROR]
     assert not [r for r in _csv(outbox / "status.csv") if r["file"] in material]
     assert {r["file"] for r in _csv(outbox / "materials.csv")} == material
 
@@ -338,7 +337,7 @@ def test_every_file_accounted_for(tmp_path: Path, run: Callable[[], Rollup], tem
     _put(inbox, "2023-06-28/统计表.xlsx", b"%PDF-1.4\n")
     _put(inbox, "2023-06-28/资料.zip", _zip({"a.jpg": jpeg_bytes()}))
     rollup = run()
-    assert _sub(rollup, "2023-06-28/U001_附件1.xlsx").outcome == ACCEPTED
+    assert _sub(rollup, "2023-06-28/U001_附件1.xlsx").outcome == Outcome.ACCEPTED
     outbox = tmp_path / "outbox"
     listed = ({r["file"] for r in _csv(outbox / "status.csv")} | {r["file"] for r in _csv(outbox / "issues.csv")}
               | {r["file"] for r in _csv(outbox / "materials.csv")})
@@ -360,7 +359,7 @@ def test_summary_reminder_after_deadline(tmp_path: Path, forms: Forms, campaign:
     for unit in (u1, u2):
         _filled(template_dir, inbox, forms["annex1"], campaign, unit)
     _put(inbox, "U002/活动总结.docx", docx_bytes(["活动总结"]))
-    rollup = run_rollup(inbox, forms, campaign, roster)
+    rollup = rollup_of(inbox, forms, campaign, roster)
     due = campaign.deadline("annex1_due")
     before = draft_reminders(rollup, template_dir, outbox, on=due)
     assert not [d for d in before.drafts if "活动总结" in d.subject]
@@ -376,7 +375,7 @@ def test_demo_materials_attributed_as_planned(tmp_path: Path, forms: Forms, camp
     samples = demo_materials(roster, campaign)
     for sample in samples:
         sample.write(tmp_path / "inbox")
-    rollup = run_rollup(tmp_path / "inbox", forms, campaign, roster)
+    rollup = rollup_of(tmp_path / "inbox", forms, campaign, roster)
     got = {s.file: (s.unit.code if s.unit else "", s.material_kind) for s in rollup.submissions}
     truth: dict[str, object] = {"files": {}}
     add_to_truth(truth, samples, roster)

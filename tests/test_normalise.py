@@ -13,7 +13,7 @@ from pipeline.checks.rollup import build_rollup
 from pipeline.checks.validate import validate
 from pipeline.intake.batch import read_file
 from pipeline.intake.normalise import normalise_count, normalise_date, normalise_text
-from pipeline.model import ERROR, WARNING
+from pipeline.model import Severity
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_invalid_date_is_an_error_at_its_cell() -> None:
     sub = submission("annex1", clean_values("annex1", report_date="2023-02-30"))
     validate([sub], spec("annex1"), settings()[1])
     [finding] = sub.findings
-    assert (finding.severity, finding.rule, finding.cell) == (ERROR, "日期格式不对", address("annex1", "report_date"))
+    assert (finding.severity, finding.rule, finding.cell) == (Severity.ERROR, "日期格式不对", address("annex1", "report_date"))
     assert finding.value == "2023-02-30"
 
 
@@ -129,8 +129,8 @@ def test_corrections_become_warnings_at_their_cells() -> None:
     assert sub.values["s1_reflection_articles"] == 12
     found = {(f.severity, f.rule, f.cell, f.value) for f in sub.findings}
     assert found == {
-        (WARNING, "已自动更正", address("annex1", "s1_center_study_times"), "12次"),
-        (WARNING, "已自动更正", address("annex1", "s1_film_sessions"), "无"),
+        (Severity.WARNING, "已自动更正", address("annex1", "s1_center_study_times"), "12次"),
+        (Severity.WARNING, "已自动更正", address("annex1", "s1_film_sessions"), "无"),
     }
 
 
@@ -166,7 +166,7 @@ def test_formula_without_cached_value_is_an_error(tmp_path: Path) -> None:
                        formulas=True)
     sub = read_file(path, tmp_path, forms, campaign, roster)
     [finding] = sub.findings
-    assert (finding.severity, finding.rule) == (ERROR, "公式未计算")
+    assert (finding.severity, finding.rule) == (Severity.ERROR, "公式未计算")
     assert finding.cell == address("annex1", "s1_reflection_articles")
     assert finding.value == "=1+2"
     assert sub.values["s1_reflection_articles"] is None

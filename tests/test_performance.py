@@ -34,18 +34,20 @@ from corpus import PDF, Kit, build_corpus, build_valid, edit, named_cell, workbo
 from hypothesis import given, settings
 from office import convert
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
-from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return
+from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, rollup_of
 
 import pipeline.intake.batch as ingest
 import pipeline.intake.fastread as fastread
+import pipeline.intake.scan as scan
 import pipeline.outputs.report as report
-from pipeline.checks.rollup import run_rollup, scan_inbox
 from pipeline.cli import main
 from pipeline.forms.spec import FormSpec
+from pipeline.intake.book import Book, load_xlsx
 from pipeline.intake.guards import check_package
-from pipeline.intake.read import Book, load_xlsx
+from pipeline.intake.scan import scan_inbox
 from pipeline.intake.sniff import WORKBOOK, sniff
-from pipeline.model import ACCEPTED, MATERIAL, REJECTED, UNSUPPORTED, Submission
+from pipeline.job import write_outputs
+from pipeline.model import Outcome, Submission
 from pipeline.outputs.feedback import FEEDBACK_DIR
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit
@@ -173,7 +175,7 @@ def test_fast_and_full_readers_write_identical_csvs(mixed: Mixed) -> None:
     assert_same_csvs(mixed.outboxes)
     files = (mixed.outboxes["fast"] / "files.csv").read_text(encoding="utf-8-sig")
     status = (mixed.outboxes["fast"] / "status.csv").read_text(encoding="utf-8-sig")
-    for outcome in (ACCEPTED, REJECTED, UNSUPPORTED, MATERIAL):
+    for outcome in (Outcome.ACCEPTED, Outcome.REJECTED, Outcome.UNSUPPORTED, Outcome.MATERIAL):
         assert f",{outcome}," in files, outcome  # the inbox really is mixed
     for label in ("已通过", "有警告", "退回"):
         assert f",{label}," in status, label
@@ -291,7 +293,7 @@ def test_fast_and_full_readers_agree_on_libreoffice_resaved_returns(
     for reader, run in runs.items():
         assert run.returncode == 0, (reader, run.stderr)
     assert_same_csvs(outboxes)
-    assert ",accepted,U001,annex1," in (outboxes["fast"] / "files.csv").read_text(encoding="utf-8-sig")
+    assert f",{Outcome.ACCEPTED},U001,annex1," in (outboxes["fast"] / "files.csv").read_text(encoding="utf-8-sig")
 
 
 # ----------------------------------------------------------------------------- parallel == serial
@@ -309,7 +311,7 @@ def snapshot_of(sub: Submission) -> tuple[Any, ...]:
 def read_inbox(paths: list[Path], inbox: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
                cache: Ledger | None = None) -> list[Submission]:
     """Hash ``paths`` and read them with :func:`pipeline.intake.batch.read_all`, as the rollup does."""
-    return ingest.read_all(ingest.hash_all(paths, inbox), forms, campaign, roster, cache=cache)
+    return ingest.read_all(scan.hash_all(paths, inbox), forms, campaign, roster, cache=cache)
 
 
 def test_parallel_parse_equals_serial_parse(mixed: Mixed, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -387,7 +389,7 @@ def test_second_read_parses_nothing_and_equals_the_first(
     assert [snapshot_of(s) for s in second] == [snapshot_of(s) for s in first]
     assert [s.path for s in second] == paths
     assert next(s for s in second if s.file == "U001_附件1.xlsx").mtime == stamp
-    assert {s.file: s.outcome for s in second}["U001_活动总结.pdf"] == MATERIAL
+    assert {s.file: s.outcome for s in second}["U001_活动总结.pdf"] == Outcome.MATERIAL
 
 
 def _other_spec(forms: dict[str, FormSpec]) -> dict[str, FormSpec]:
@@ -593,8 +595,8 @@ def test_forked_workbook_writer_and_its_in_process_fallback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The workbook is written by the forked child; when the child fails, the parent writes the same workbook itself."""
-    rollup = run_rollup(small_inbox, forms, campaign, roster)
-    expected = report.write_outputs(tmp_path / "serial", rollup, parallel=False)
+    rollup = rollup_of(small_inbox, forms, campaign, roster)
+    expected, _ = write_outputs(tmp_path / "serial", rollup, parallel=False)
     parent, real = os.getpid(), report.write_workbook
     in_parent: list[Path] = []
 
@@ -609,7 +611,7 @@ def test_forked_workbook_writer_and_its_in_process_fallback(
         in_parent.clear()
         monkeypatch.setattr(report, "write_workbook", lambda p, r, f=fail_in_child: write(p, r, f))
         outbox = tmp_path / f"outbox-{fail_in_child}"
-        path = report.write_outputs(outbox, rollup)
+        path, _ = write_outputs(outbox, rollup)
         assert len(in_parent) == parent_writes
         assert workbook_values(path) == workbook_values(expected)
         assert not [p.name for p in outbox.iterdir() if p.name.endswith(".tmp")]
@@ -633,16 +635,15 @@ def test_window_check_agrees_with_a_cell_by_cell_check(cells: list[tuple[int, in
 
 def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every file whose bytes are read for its sha256 from now on."""
-    import pipeline.intake.read as read
 
     calls: list[Path] = []
-    real = read.file_digest
+    real = scan.file_digest
 
     def spy(path: Path) -> str:
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(read, "file_digest", spy)
+    monkeypatch.setattr(scan, "file_digest", spy)
     return calls
 
 
@@ -655,10 +656,10 @@ def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tm
     calls = digest_calls(monkeypatch)
     paths = scan_inbox(small_inbox)
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
-        first = ingest.hash_all(paths, small_inbox, ledger.file_stats())
+        first = scan.hash_all(paths, small_inbox, ledger.file_stats())
         assert sorted(calls) == sorted(paths)
         calls.clear()
-        second = ingest.hash_all(paths, small_inbox, ledger.file_stats())
+        second = scan.hash_all(paths, small_inbox, ledger.file_stats())
         assert calls == []
         assert [(s.file, s.sha256, s.size, s.mtime) for s in second] == [(s.file, s.sha256, s.size, s.mtime)
                                                                           for s in first]
@@ -668,7 +669,7 @@ def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tm
         target.write_bytes(target.read_bytes().replace(b"%PDF", b"%pdf", 1))
         os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
         (small_inbox / "U002_附件1.xlsx").unlink()
-        third = ingest.hash_all(scan_inbox(small_inbox), small_inbox, ledger.file_stats())
+        third = scan.hash_all(scan_inbox(small_inbox), small_inbox, ledger.file_stats())
         assert calls == [target]
         assert next(s for s in third if s.path == target).sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
         stored = {bytes(p) for (p,) in ledger.db.execute("SELECT path FROM file_stats")}
@@ -681,7 +682,7 @@ def test_files_written_just_before_hashing_are_hashed_every_time(small_inbox: Pa
     calls = digest_calls(monkeypatch)
     paths = scan_inbox(small_inbox)
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
-        ingest.hash_all(paths, small_inbox, ledger.file_stats())
+        scan.hash_all(paths, small_inbox, ledger.file_stats())
         calls.clear()
-        ingest.hash_all(paths, small_inbox, ledger.file_stats())
+        scan.hash_all(paths, small_inbox, ledger.file_stats())
     assert sorted(calls) == sorted(paths)

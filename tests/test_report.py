@@ -38,7 +38,7 @@ def test_text_longer_than_an_excel_cell_is_truncated_with_a_note(tmp_path: Path)
 
 def test_the_repository_placeholder_is_not_a_received_file(tmp_path: Path) -> None:
     """inbox/.gitkeep, which only keeps the empty folder in git, is not counted as a unit's file; others are."""
-    from pipeline.checks.rollup import scan_inbox
+    from pipeline.intake.scan import scan_inbox
 
     inbox = tmp_path / "inbox"
     (inbox / "sub").mkdir(parents=True)

@@ -32,10 +32,9 @@ from returns import (
     statuses,
 )
 
-from pipeline.checks.rollup import MISSING, PASSED, RETURNED, WARNED
 from pipeline.cli import main
-from pipeline.forms.generate import MAX_COUNT, template_name
-from pipeline.model import ACCEPTED, DUPLICATE, REJECTED, SUPERSEDED
+from pipeline.forms.spec import MAX_COUNT, template_name
+from pipeline.model import Outcome, Status
 from pipeline.outputs.report import rollup_name
 
 COUNTS = count_ids()
@@ -91,7 +90,7 @@ def test_totals_are_exactly_the_sums(units: list[dict[str, int | None]]) -> None
         result = rollup(inbox, outbox)
 
         assert result.totals("annex1") == totals
-        assert {statuses(outbox)[(code, "annex1")]["status"] for code in codes} <= {PASSED, WARNED}
+        assert {statuses(outbox)[(code, "annex1")]["status"] for code in codes} <= {Status.PASSED, Status.WARNED}
         records = record_values(outbox)
         expected = {(code, fid): str(v) for code, counts in zip(codes, units, strict=True)
                     for fid, v in counts.items() if v is not None}
@@ -148,8 +147,8 @@ def test_a_bad_value_anywhere_returns_the_file_naming_the_cell(bad: tuple[str, A
 
         result = rollup(inbox, outbox)
 
-        assert outcomes(result) == {path.name: REJECTED}
-        assert statuses(outbox)[("U001", "annex1")]["status"] == RETURNED
+        assert outcomes(result) == {path.name: Outcome.REJECTED}
+        assert statuses(outbox)[("U001", "annex1")]["status"] == Status.RETURNED
         errors = [i for i in read_csv(outbox / "issues.csv") if i["severity"] == "错误"]
         assert errors, "a returned file must say why"
         assert any(i["cell"] == cell and f"单元格 {cell}" in i["message"] for i in errors), errors
@@ -178,7 +177,7 @@ def test_return_saved_by_libreoffice_reads_the_same(tmp_path: Path, soffice: str
     for name in ("records.csv", "issues.csv"):
         assert read_csv(tmp_path / "out2" / name) == read_csv(tmp_path / "out1" / name), name
     assert statuses(tmp_path / "out2") == statuses(tmp_path / "out1")
-    assert statuses(tmp_path / "out1")[("U002", "annex1")]["status"] == RETURNED
+    assert statuses(tmp_path / "out1")[("U002", "annex1")]["status"] == Status.RETURNED
     assert record_values(tmp_path / "out1")[("U001", "s1_center_study_times")] == "12"
 
 
@@ -196,7 +195,7 @@ def test_workbook_sheets_and_unit_text_never_a_formula(tmp_path: Path) -> None:
 
     result = rollup(inbox, outbox)
 
-    assert statuses(outbox)[("U003", "annex1")]["status"] == RETURNED
+    assert statuses(outbox)[("U003", "annex1")]["status"] == Status.RETURNED
     wb = openpyxl.load_workbook(outbox / rollup_name(result))
     try:
         assert [name for name in wb.sheetnames if name in SHEETS] == SHEETS
@@ -223,7 +222,7 @@ def test_workbook_sheets_and_unit_text_never_a_formula(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- statuses and outcomes
 
 
-@pytest.mark.parametrize(("fix", "status"), [({}, PASSED), ({"s1_center_study_times": "3次"}, WARNED)])
+@pytest.mark.parametrize(("fix", "status"), [({}, Status.PASSED), ({"s1_center_study_times": "3次"}, Status.WARNED)])
 def test_newer_return_fixing_a_rejected_one_counts(tmp_path: Path, fix: dict[str, Any], status: str) -> None:
     """A corrected return replaces the 退回 one: the unit is 已通过 (or 有警告) and the old file is rejected."""
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
@@ -234,7 +233,7 @@ def test_newer_return_fixing_a_rejected_one_counts(tmp_path: Path, fix: dict[str
 
     result = rollup(inbox, outbox)
 
-    assert outcomes(result) == {f"2023-06-25/{_name('annex1', 'U001')}": REJECTED, f"2023-06-28/{new_name}": ACCEPTED}
+    assert outcomes(result) == {f"2023-06-25/{_name('annex1', 'U001')}": Outcome.REJECTED, f"2023-06-28/{new_name}": Outcome.ACCEPTED}
     row = statuses(outbox)[("U001", "annex1")]
     assert (row["status"], row["file"], row["report_date"], row["on_time"]) == (
         status, f"2023-06-28/{new_name}", "2023-06-28", "是")
@@ -249,9 +248,9 @@ def test_newer_rejected_return_keeps_the_older_good_one_counted(tmp_path: Path) 
     result = rollup(inbox, outbox)
 
     name = _name("annex1", "U001")
-    assert outcomes(result) == {f"a/{name}": ACCEPTED, f"b/{name}": REJECTED}
+    assert outcomes(result) == {f"a/{name}": Outcome.ACCEPTED, f"b/{name}": Outcome.REJECTED}
     row = statuses(outbox)[("U001", "annex1")]
-    assert (row["status"], row["file"], row["errors"]) == (RETURNED, f"a/{name}", "1")
+    assert (row["status"], row["file"], row["errors"]) == (Status.RETURNED, f"a/{name}", "1")
     assert result.totals("annex1") == dict.fromkeys(COUNTS, 3)
 
 
@@ -264,9 +263,9 @@ def test_newer_good_return_supersedes_an_older_good_one(tmp_path: Path) -> None:
 
     result = rollup(inbox, outbox)
 
-    assert outcomes(result) == {"联络员表.xlsx": SUPERSEDED, "联络员表（更新）.xlsx": ACCEPTED}
+    assert outcomes(result) == {"联络员表.xlsx": Outcome.SUPERSEDED, "联络员表（更新）.xlsx": Outcome.ACCEPTED}
     row = statuses(outbox)[("U002", "annex2")]
-    assert (row["status"], row["file"], row["on_time"]) == (PASSED, "联络员表（更新）.xlsx", "是")
+    assert (row["status"], row["file"], row["on_time"]) == (Status.PASSED, "联络员表（更新）.xlsx", "是")
     assert record_values(outbox, "annex2")[("U002", "name")] == "李秀英"
 
 
@@ -279,12 +278,12 @@ def test_byte_identical_duplicate_is_counted_once(tmp_path: Path) -> None:
 
     result = rollup(inbox, outbox)
 
-    assert outcomes(result) == {f"2023-06-28/{original.name}": ACCEPTED,
-                                f"2023-06-30/转发/{original.name}": DUPLICATE}
+    assert outcomes(result) == {f"2023-06-28/{original.name}": Outcome.ACCEPTED,
+                                f"2023-06-30/转发/{original.name}": Outcome.DUPLICATE}
     assert result.totals("annex1") == dict.fromkeys(COUNTS, 3)
     rows = [fid for code, fid in record_values(outbox) if code == "U001"]
     assert sorted(rows) == sorted(["unit_name", *clean_values("annex1")])
-    assert statuses(outbox)[("U001", "annex1")]["status"] == PASSED
+    assert statuses(outbox)[("U001", "annex1")]["status"] == Status.PASSED
 
 
 def test_unit_that_sent_nothing_is_missing(tmp_path: Path) -> None:
@@ -295,11 +294,11 @@ def test_unit_that_sent_nothing_is_missing(tmp_path: Path) -> None:
     rollup(inbox, outbox)
 
     rows = statuses(outbox)
-    assert rows[("U001", "annex1")]["status"] == PASSED
+    assert rows[("U001", "annex1")]["status"] == Status.PASSED
     for key in (("U002", "annex1"), ("U001", "annex2")):
         row = rows[key]
         assert (row["status"], row["file"], row["report_date"], row["on_time"], row["errors"]) == (
-            MISSING, "", "", "", "0")
+            Status.MISSING, "", "", "", "0")
 
 
 def test_unit_not_on_roster_is_rejected_with_suggestions(tmp_path: Path) -> None:
@@ -309,11 +308,11 @@ def test_unit_not_on_roster_is_rejected_with_suggestions(tmp_path: Path) -> None
 
     result = rollup(inbox, outbox)
 
-    assert outcomes(result) == {path.name: REJECTED}
+    assert outcomes(result) == {path.name: Outcome.REJECTED}
     [issue] = read_csv(outbox / "issues.csv")
     assert (issue["severity"], issue["rule"], issue["cell"]) == ("错误", "未知单位", address("annex1", "unit_name"))
     assert "“清河县顺达货运有限公司”不在单位名录中。是否为：清河县顺达货物运输有限公司" in issue["message"]
-    assert {row["status"] for row in statuses(outbox).values()} == {MISSING}
+    assert {row["status"] for row in statuses(outbox).values()} == {Status.MISSING}
 
 
 def test_generic_template_with_a_roster_name_counts(tmp_path: Path) -> None:
@@ -323,7 +322,7 @@ def test_generic_template_with_a_roster_name_counts(tmp_path: Path) -> None:
 
     rollup(inbox, outbox)
 
-    assert statuses(outbox)[("U015", "annex1")]["status"] == PASSED
+    assert statuses(outbox)[("U015", "annex1")]["status"] == Status.PASSED
 
 
 def test_late_report_date_is_a_warning_and_not_on_time(tmp_path: Path) -> None:
@@ -334,7 +333,7 @@ def test_late_report_date_is_a_warning_and_not_on_time(tmp_path: Path) -> None:
     rollup(inbox, outbox)
 
     row = statuses(outbox)[("U001", "annex1")]
-    assert (row["status"], row["report_date"], row["on_time"]) == (WARNED, "2023-07-05", "否")
+    assert (row["status"], row["report_date"], row["on_time"]) == (Status.WARNED, "2023-07-05", "否")
     [issue] = read_csv(outbox / "issues.csv")
     assert (issue["severity"], issue["rule"], issue["cell"]) == ("警告", "逾期报送", address("annex1", "report_date"))
     assert issue["message"].endswith("填报日期晚于截止日期 2023年06月30日，属逾期报送。")
@@ -348,7 +347,7 @@ def test_liaison_form_arriving_late_is_not_on_time(tmp_path: Path) -> None:
     rollup(inbox, outbox)
 
     row = statuses(outbox)[("U001", "annex2")]
-    assert (row["status"], row["on_time"]) == (PASSED, "否")
+    assert (row["status"], row["on_time"]) == (Status.PASSED, "否")
 
 
 def test_empty_statistics_form_is_returned(tmp_path: Path) -> None:
@@ -358,7 +357,7 @@ def test_empty_statistics_form_is_returned(tmp_path: Path) -> None:
 
     rollup(inbox, outbox)
 
-    assert statuses(outbox)[("U001", "annex1")]["status"] == RETURNED
+    assert statuses(outbox)[("U001", "annex1")]["status"] == Status.RETURNED
     [issue] = read_csv(outbox / "issues.csv")
     assert (issue["severity"], issue["rule"]) == ("错误", "空表")
     assert issue["message"].endswith("表中各项数量全部为空，视为空表。请逐项填写（没有开展的填0）后重新报送。")
@@ -394,7 +393,7 @@ def test_empty_inbox_gives_every_unit_missing(tmp_path: Path, capsys: pytest.Cap
     ]
     rows = read_csv(outbox / "status.csv")
     assert len(rows) == 2 * UNITS
-    assert {row["status"] for row in rows} == {MISSING}
+    assert {row["status"] for row in rows} == {Status.MISSING}
     assert sorted((row["form"], row["unit_code"]) for row in rows) == sorted(
         (form, f"U{i:03d}") for form in ("annex1", "annex2") for i in range(1, UNITS + 1))
     assert read_csv(outbox / "records.csv") == []

@@ -26,8 +26,8 @@ from office import (
 )
 from openpyxl.utils.datetime import from_excel
 
-from pipeline.forms.generate import generate_templates, template_name
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.generate import generate_templates
+from pipeline.forms.spec import FormSpec, template_name
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from returns import address, clean_values, settings, spec, submission
 
-from pipeline.checks.rollup import OUTLIER_MIN_UNITS, PASSED, WARNED, build_rollup
+from pipeline.checks.rollup import OUTLIER_MIN_UNITS, build_rollup
 from pipeline.checks.validate import validate
-from pipeline.model import ERROR, WARNING, Submission
+from pipeline.model import Severity, Status, Submission
 
 SESSIONS, PEOPLE = "s1_center_study_times", "s1_center_study_people"
 
@@ -37,7 +37,7 @@ def test_participants_fewer_than_sessions_is_a_warning() -> None:
     """参与人次 below its 场（次）数 is a 警告 at the participants cell, quoting both numbers."""
     sub = _validated("annex1", **{SESSIONS: 5, PEOPLE: 3})
     [finding] = sub.findings
-    assert (finding.severity, finding.rule, finding.cell) == (WARNING, "参与人次少于场次",
+    assert (finding.severity, finding.rule, finding.cell) == (Severity.WARNING, "参与人次少于场次",
                                                               address("annex1", PEOPLE))
     assert finding.message == ("“理论学习中心组学习·参与人次”填了3，少于“理论学习中心组学习·次数”的5，"
                                "每场（次）活动至少应有1人参与，请核实后更正。")
@@ -52,7 +52,7 @@ def test_participants_without_sessions_is_an_error() -> None:
     """场（次）数 0 with participants is a 错误 at the participants cell."""
     sub = _validated("annex1", **{SESSIONS: 0, PEOPLE: 12})
     [finding] = sub.findings
-    assert (finding.severity, finding.rule, finding.cell) == (ERROR, "无场次却有参与人次",
+    assert (finding.severity, finding.rule, finding.cell) == (Severity.ERROR, "无场次却有参与人次",
                                                               address("annex1", PEOPLE))
     assert finding.message.startswith("“理论学习中心组学习·次数”为0，但“理论学习中心组学习·参与人次”填了12。")
 
@@ -70,7 +70,7 @@ def test_every_rule_pair_is_checked() -> None:
     for first, second in pairs:
         overrides[first], overrides[second] = 5, 2
     sub = _validated("annex1", **overrides)
-    assert _rules(sub) == {(WARNING, "参与人次少于场次", address("annex1", second)) for _, second in pairs}
+    assert _rules(sub) == {(Severity.WARNING, "参与人次少于场次", address("annex1", second)) for _, second in pairs}
 
 
 @pytest.mark.parametrize(
@@ -80,13 +80,13 @@ def test_every_rule_pair_is_checked() -> None:
 def test_count_errors(value: Any, rule: str) -> None:
     """Negative, fractional, non-numeric and absurdly large counts are each a 错误 at their cell."""
     sub = _validated("annex1", s1_reflection_articles=value)
-    assert _rules(sub) == {(ERROR, rule, address("annex1", "s1_reflection_articles"))}
+    assert _rules(sub) == {(Severity.ERROR, rule, address("annex1", "s1_reflection_articles"))}
 
 
 def test_required_header_missing_is_an_error() -> None:
     """A blank 联系人 is a 错误 必填项未填 at its cell."""
     sub = _validated("annex1", contact=None)
-    assert _rules(sub) == {(ERROR, "必填项未填", address("annex1", "contact"))}
+    assert _rules(sub) == {(Severity.ERROR, "必填项未填", address("annex1", "contact"))}
 
 
 @pytest.mark.parametrize("phone", ["13812345678", "0311-6627527", "03116627527", "010-12345678", "6627527",
@@ -99,7 +99,7 @@ def test_valid_phones(phone: str) -> None:
 @pytest.mark.parametrize("phone", ["123", "0311-66", "1381234567x", "电话", "662-7527"])
 def test_invalid_phones(phone: str) -> None:
     """Anything else in 电话 is a 错误 电话格式不对 at its cell."""
-    assert _rules(_validated("annex1", phone=phone)) == {(ERROR, "电话格式不对", address("annex1", "phone"))}
+    assert _rules(_validated("annex1", phone=phone)) == {(Severity.ERROR, "电话格式不对", address("annex1", "phone"))}
 
 
 @pytest.mark.parametrize("mobile", ["13812345678", "19912345678", 15012345678])
@@ -111,7 +111,7 @@ def test_valid_mobiles(mobile: Any) -> None:
 @pytest.mark.parametrize("mobile", ["1381234567", "138123456789", "12812345678", "0311-6627527", "138 1234 567"])
 def test_invalid_mobiles(mobile: str) -> None:
     """Too short, too long, a wrong prefix or a landline in 手机 is a 错误 手机号格式不对."""
-    assert _rules(_validated("annex2", mobile=mobile)) == {(ERROR, "手机号格式不对", address("annex2", "mobile"))}
+    assert _rules(_validated("annex2", mobile=mobile)) == {(Severity.ERROR, "手机号格式不对", address("annex2", "mobile"))}
 
 
 @pytest.mark.parametrize("email", ["wangjianguo@163.com", "a.b-c@qx.gov.cn", "ＡＢＣ@qq.com"])
@@ -123,7 +123,7 @@ def test_valid_emails(email: str) -> None:
 @pytest.mark.parametrize("email", ["zhangsan@163", "zhangsan163.com", "zhang san@163.com", "@163.com"])
 def test_invalid_emails(email: str) -> None:
     """An address without a domain, an @ or with spaces is a 错误 邮箱格式不对."""
-    assert _rules(_validated("annex2", email=email)) == {(ERROR, "邮箱格式不对", address("annex2", "email"))}
+    assert _rules(_validated("annex2", email=email)) == {(Severity.ERROR, "邮箱格式不对", address("annex2", "email"))}
 
 
 def _units(values: list[int]) -> list[Submission]:
@@ -144,11 +144,11 @@ def test_outlier_among_eight_units_is_a_warning() -> None:
     assert len(subs) == OUTLIER_MIN_UNITS
     result = _rollup_of(subs)
     odd = subs[-1]
-    assert _rules(odd) == {(WARNING, "数值异常", address("annex1", "s1_reflection_articles"))}
+    assert _rules(odd) == {(Severity.WARNING, "数值异常", address("annex1", "s1_reflection_articles"))}
     assert odd.findings[0].message == "数值明显偏离其他单位（各单位中位数为 13.5），请核实。"
     assert all(sub.findings == [] for sub in subs[:-1])
     statuses = [s.status for s in result.statuses if s.form_id == "annex1" and s.counted]
-    assert statuses == [PASSED] * 7 + [WARNED]
+    assert statuses == [Status.PASSED] * 7 + [Status.WARNED]
 
 
 def test_no_outlier_check_with_seven_units() -> None:

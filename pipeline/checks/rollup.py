@@ -8,31 +8,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.batch import ParseCache, hash_all, read_all
-from pipeline.model import (
-    ACCEPTED,
-    DUPLICATE,
-    REJECTED,
-    SUPERSEDED,
-    WARNING,
-    Submission,
-)
+from pipeline.model import Outcome, Severity, Status, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 
-PASSED = "已通过"
-WARNED = "有警告"
-RETURNED = "退回"
-MISSING = "未报送"
 OUTLIER_MIN_UNITS = 8
 OUTLIER_Z = 3.5
 
@@ -43,7 +30,7 @@ class UnitStatus:
 
     unit: Unit
     form_id: str
-    status: str
+    status: Status
     counted: Submission | None = None
     latest: Submission | None = None
     on_time: bool | None = None
@@ -74,24 +61,21 @@ class Rollup:
                     sums[fid] += value
         return sums
 
-    def outcome_counts(self) -> dict[str, int]:
+    def outcome_rows(self) -> list[tuple[str, str, str]]:
+        """(sha256, file, outcome) of every file, as the ledger records them."""
+        return [(s.sha256, s.file, str(s.outcome or "")) for s in self.submissions]
+
+    def status(self, unit_code: str, form_id: str) -> UnitStatus:
+        """One unit's standing for one form."""
+        return next(s for s in self.statuses if s.unit.code == unit_code and s.form_id == form_id)
+
+    def outcome_counts(self) -> dict[Outcome, int]:
         """How many files ended with each outcome."""
-        counts: dict[str, int] = defaultdict(int)
+        counts: dict[Outcome, int] = defaultdict(int)
         for sub in self.submissions:
-            counts[sub.outcome] += 1
+            if sub.outcome is not None:
+                counts[sub.outcome] += 1
         return dict(counts)
-
-
-# The repository's own placeholder that keeps the empty inbox/ folder in git: not something a unit sent.
-REPO_PLACEHOLDERS = frozenset({".gitkeep"})
-
-
-def scan_inbox(inbox: Path) -> list[Path]:
-    """Every file below ``inbox`` (recursively), in a stable order; only the repository placeholder is left out."""
-    if not inbox.exists():
-        return []
-    files = (p for p in inbox.rglob("*") if p.is_file() and not (p.parent == inbox and p.name in REPO_PLACEHOLDERS))
-    return sorted(files, key=lambda p: p.relative_to(inbox).as_posix())
 
 
 def _mark_duplicates(subs: list[Submission]) -> None:
@@ -100,7 +84,7 @@ def _mark_duplicates(subs: list[Submission]) -> None:
         if sub.outcome or not sub.sha256:
             continue
         if sub.sha256 in first:
-            sub.outcome = DUPLICATE
+            sub.outcome = Outcome.DUPLICATE
             sub.note = f"与“{first[sub.sha256].file}”内容完全相同，只计一次"
             sub.form_id, sub.unit = first[sub.sha256].form_id, first[sub.sha256].unit
         else:
@@ -113,17 +97,17 @@ def _newest_key(sub: Submission) -> tuple[dt.date, float, str]:
 
 def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: Campaign) -> UnitStatus:
     if not candidates:
-        return UnitStatus(unit, spec.id, MISSING)
+        return UnitStatus(unit, spec.id, Status.MISSING)
     ordered = sorted(candidates, key=_newest_key, reverse=True)
     latest = ordered[0]
     passing = [s for s in ordered if s.errors == 0]
     counted = passing[0] if passing else None
     for sub in ordered:
-        sub.outcome = ACCEPTED if sub is counted else (REJECTED if sub.errors else SUPERSEDED)
-        if sub.outcome == SUPERSEDED:
+        sub.outcome = Outcome.ACCEPTED if sub is counted else (Outcome.REJECTED if sub.errors else Outcome.SUPERSEDED)
+        if sub.outcome == Outcome.SUPERSEDED:
             sub.note = f"已被较新的“{counted.file if counted else latest.file}”替代"
     # Passed or warned is settled in build_rollup, once the outlier check has added its warnings.
-    status = UnitStatus(unit, spec.id, RETURNED, counted, latest)
+    status = UnitStatus(unit, spec.id, Status.RETURNED, counted, latest)
     if counted is not None and counted is not latest:
         status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
     due = campaign.deadline(spec.deadline)
@@ -149,7 +133,7 @@ def _outliers(subs: list[Submission], spec: FormSpec) -> None:
     for row, col in zip(*(z > OUTLIER_Z).to_numpy().nonzero(), strict=True):
         sub, f = subs[row], counts[col]
         raw = sub.raw.get(f.id)
-        sub.add(WARNING, "数值异常", f"数值明显偏离其他单位（各单位中位数为 {median[f.id]:g}），请核实。",
+        sub.add(Severity.WARNING, "数值异常", f"数值明显偏离其他单位（各单位中位数为 {median[f.id]:g}），请核实。",
                 f.id, f.label, raw.address if raw else "", str(sub.values.get(f.id)))
 
 
@@ -171,7 +155,7 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
         if sub.outcome:
             continue
         if sub.form_id is None or sub.unit is None:
-            sub.outcome = REJECTED
+            sub.outcome = Outcome.REJECTED
             continue
         by_key[(sub.unit.code, sub.form_id)].append(sub)
     for spec in forms.values():
@@ -180,20 +164,11 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
         _outliers(counted, spec)
         for st in statuses:
             if st.counted is not None and st.counted is st.latest:
-                st.status = WARNED if st.counted.warnings else PASSED
+                st.status = Status.WARNED if st.counted.warnings else Status.PASSED
         rollup.statuses.extend(statuses)
     for sub in subs:
         _finalise_findings(sub)
     return rollup
-
-
-def run_rollup(inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
-               progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
-               cache: ParseCache | None = None) -> Rollup:
-    """Read every file under ``inbox`` (in parallel, reusing cached parses) and build the rollup."""
-    fresh = hash_all(scan_inbox(inbox), inbox)
-    subs = read_all(fresh, forms, campaign, roster, progress, cache)
-    return build_rollup(subs, forms, campaign, roster)
 
 
 def records(rollup: Rollup) -> list[tuple[str, str, str, str, Any]]:

@@ -17,10 +17,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from pipeline.forms.generate import MAX_COUNT, MAX_TEXT
-from pipeline.forms.spec import Field, FormSpec, Rule
+from pipeline.forms.spec import MAX_COUNT, TEXT_LIMITS, Field, FormSpec, Rule
 from pipeline.intake.normalise import display
-from pipeline.model import ERROR, WARNING, Submission
+from pipeline.model import Severity, Submission
 from pipeline.settings.campaign import Campaign
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -109,7 +108,7 @@ def _field_checks(f: Field, campaign: Campaign) -> list[tuple[pa.Check, CheckTex
     if f.kind == "email":
         return [_element("email_format", _valid_email,
                          CheckText("邮箱格式不对", "请填写正确的电子邮箱，如 name@example.com。"))]
-    limit = {"person": 20, "unit": 60, "text": MAX_TEXT}[f.kind]
+    limit = TEXT_LIMITS[f.kind][0]
     return [_element(f"{f.kind}_length", lambda v: len(str(v)) <= limit,
                      CheckText("内容过长", f"最多填写{limit}个字，请精简。"))]
 
@@ -164,7 +163,7 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
             checks.append(check)
             texts[str(check.name)] = text
         columns[f.id] = pa.Column(None, checks=checks, nullable=not f.required, required=False)
-    frame_checks: dict[str, list[pa.Check]] = {ERROR: [], WARNING: []}
+    frame_checks: dict[str, list[pa.Check]] = {Severity.ERROR: [], Severity.WARNING: []}
     for rule in spec.rules:
         for first, second in rule.pairs:
             check, text = _rule_check(rule, spec.field(first), spec.field(second))
@@ -172,7 +171,7 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
             texts[str(check.name)] = text
     if spec.has_sentences:
         check, text = _empty_check(spec)
-        frame_checks[ERROR].append(check)
+        frame_checks[Severity.ERROR].append(check)
         texts[str(check.name)] = text
     due = campaign.deadline(spec.deadline)
     late_columns: dict[str, pa.Column] = {}
@@ -183,8 +182,8 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
         late_columns[f.id] = pa.Column(None, checks=[check], nullable=True, required=False)
         texts["late"] = CheckText("逾期报送", f"填报日期晚于截止日期 {due:%Y年%m月%d日}，属逾期报送。")
     return FormSchemas(
-        errors=pa.DataFrameSchema(columns, checks=frame_checks[ERROR]),
-        warnings=pa.DataFrameSchema(late_columns, checks=frame_checks[WARNING]),
+        errors=pa.DataFrameSchema(columns, checks=frame_checks[Severity.ERROR]),
+        warnings=pa.DataFrameSchema(late_columns, checks=frame_checks[Severity.WARNING]),
         texts=texts,
     )
 
@@ -246,7 +245,7 @@ def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign) -> 
     schemas = build_schemas(spec, campaign)
     frame = frame_of(subs, spec)
     seen: set[tuple[int, str, str]] = set()
-    for severity, schema in ((ERROR, schemas.errors), (WARNING, schemas.warnings)):
+    for severity, schema in ((Severity.ERROR, schemas.errors), (Severity.WARNING, schemas.warnings)):
         cases = _failure_cases(schema, frame)
         for index, check_name, column in cases[["index", "check", "column"]].itertuples(index=False, name=None):
             if index is None or pd.isna(index):
@@ -261,7 +260,7 @@ def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign) -> 
             _record(subs[row], spec, schemas.texts, severity, check, column)
 
 
-def _record(sub: Submission, spec: FormSpec, texts: dict[str, CheckText], severity: str, check: str,
+def _record(sub: Submission, spec: FormSpec, texts: dict[str, CheckText], severity: Severity, check: str,
             column: Any) -> None:
     name = check.split("(")[0]
     if name.startswith("rule:"):

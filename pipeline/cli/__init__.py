@@ -8,12 +8,17 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pipeline.errors import PipelineError
 
+if TYPE_CHECKING:
+    from pipeline.forms.spec import FormSpec
+    from pipeline.settings.campaign import Campaign
+    from pipeline.settings.roster import Roster
+
 # Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
-COMMAND_MODULES = ("pipeline.cli.commands", "pipeline.outputs.mail", "pipeline.demo.build")
+COMMAND_MODULES = ("pipeline.cli.commands", "pipeline.cli.mail", "pipeline.cli.demo")
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}
@@ -38,12 +43,27 @@ _OPTION_HELP = {
 }
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _forms_dir(args: argparse.Namespace) -> tuple[Path, ...]:
+    """The --forms folder when one was given (else the package's own form specs)."""
+    return (args.forms,) if getattr(args, "forms", None) is not None else ()
+
+
+def load_settings(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campaign, Roster]:
+    """The forms, the campaign and the roster named by the command's options."""
     from pipeline.forms.spec import load_forms
     from pipeline.settings.campaign import load_campaign
     from pipeline.settings.roster import load_roster
 
-    return load_forms(), load_campaign(args.campaign), load_roster(args.roster)
+    return load_forms(*_forms_dir(args)), load_campaign(args.campaign), load_roster(args.roster)
+
+
+def progress_bar(paths: Iterable[Path]) -> Iterable[Path]:
+    """A progress bar over the files being read, on stderr and only on a terminal."""
+    from tqdm import tqdm
+
+    paths = list(paths)
+    bar: Iterable[Path] = tqdm(paths, desc="读取来件", unit="个", file=sys.stderr, disable=not sys.stderr.isatty() or not paths)
+    return bar
 
 
 @command("campaign", "roster", "templates")
@@ -51,7 +71,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
     """生成各单位的附件1、附件2填报模板（已锁定，只能在浅黄色格内填写），以及通用空白模板。"""
     from pipeline.forms.generate import generate_templates
 
-    forms, campaign, roster = _settings(args)
+    forms, campaign, roster = load_settings(args)
     paths = generate_templates(forms, campaign, roster, args.templates)
     print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × 2 张表 + 2 个通用空白模板），保存在 {args.templates}/")
     return 0
@@ -67,7 +87,7 @@ def cmd_fields(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign)
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["form", "field_id", "section", "label", "unit", "kind", "sheet", "cell"])
-    for spec in load_forms().values():
+    for spec in load_forms(*_forms_dir(args)).values():
         layout = build_layout(spec, campaign.year)
         for cell in layout.inputs:
             f = cell.field
@@ -91,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         for option in options:
             default, help_text = _OPTION_HELP[option]
             sub.add_argument(f"--{option}", type=Path, default=Path(default), help=f"{help_text}（默认 {default}）")
+        if "campaign" in options:
+            sub.add_argument("--forms", type=Path, default=None,
+                             help="表单定义目录（*.toml，默认为程序自带的附件1、附件2定义）")
         extra = getattr(func, "configure", None)
         if extra:
             extra(sub)

@@ -14,7 +14,6 @@ that holds anything else.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -25,17 +24,19 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.cli import _settings, command
 from pipeline.demo.samples import add_to_truth, demo_materials
 from pipeline.errors import PipelineError
-from pipeline.forms.generate import FormContent, template_name, write_form
-from pipeline.forms.spec import FormSpec
-from pipeline.model import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPERSEDED
+from pipeline.forms.generate import FormContent, write_form
+from pipeline.forms.spec import FormSpec, template_name
+from pipeline.model import Outcome, Status
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 from pipeline.store.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from pipeline.job import Progress
 
 SEED = 20230601
 MARKER = ".demo"
@@ -45,7 +46,6 @@ DEMO_OUTBOX = Path("demo/outbox")
 TRUTH_NAME = "truth.json"
 
 # What a file should come to on its own, and what a unit's status should be (pipeline.checks.rollup's labels).
-PASSED, WARNED, RETURNED, MISSING = "已通过", "有警告", "退回", "未报送"
 
 # What each unit of the sample roster does, by roster position; units beyond the list send clean forms.
 ANNEX1_PLAN = (
@@ -94,7 +94,7 @@ class DemoReturn:
     name: str  # file name as saved
     typed: dict[str, Any]  # field id -> what was typed (None: left blank)
     counts: dict[str, int | None]  # count field id -> the number the rollup should count
-    verdict: str  # PASSED / WARNED / RETURNED for this file on its own
+    verdict: str  # Status.PASSED / Status.WARNED / Status.RETURNED for this file on its own
     report_date: dt.date | None = None  # the 填报日期 meant, when the form has one
     generic: bool = False  # typed into the generic blank template
     copy_of: DemoReturn | None = None  # a byte-identical copy of another return
@@ -208,7 +208,7 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
     typed: dict[str, Any] = {"contact": person, "phone": phone, "report_date": reported}
     if rng.random() < 0.5:
         typed["s4_case_details"] = rng.choice(_CASES)
-    verdict = PASSED
+    verdict = Status.PASSED
     singles = [fid for fid in counts if fid not in pairs and fid not in pairs.values()]
     small = [fid for fid in singles if fid not in _LARGE and spec.field(fid).unit not in _PEOPLE_UNITS]
     busy_pairs = [(first, second) for second, first in pairs.items() if (counts[first] or 0) >= 2]
@@ -218,7 +218,7 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
         typed[first] = f"{counts[first]}{spec.field(first).unit}"
         other = _pick(rng, [fid for fid in small if (counts[fid] or 0) > 0])
         typed[other] = str(counts[other]).translate(_FULL_WIDTH)
-        verdict = WARNED
+        verdict = Status.WARNED
     elif scenario == "nil_and_blank":  # “无” for an activity not held, “—” and blanks elsewhere
         first, second = rng.choice(busy_pairs)
         counts[first] = counts[second] = 0
@@ -229,26 +229,26 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
         for fid in blanks:
             counts[fid] = None
             typed[fid] = None
-        verdict = WARNED
+        verdict = Status.WARNED
     elif scenario == "negative":
         typed[rng.choice(small)] = -rng.randint(1, 5)
-        verdict = RETURNED
+        verdict = Status.RETURNED
     elif scenario == "decimal":
         first, _ = rng.choice(busy_pairs)
         typed[first] = 3.5
-        verdict = RETURNED
+        verdict = Status.RETURNED
     elif scenario == "abc":
         typed[rng.choice(small)] = "abc"
-        verdict = RETURNED
+        verdict = Status.RETURNED
     elif scenario == "fewer_people":  # participants fewer than sessions: a 警告, still counted
         first, second = rng.choice(busy_pairs)
         sessions = rng.randint(4, 8)
         counts[first], counts[second] = sessions, sessions - rng.randint(1, 3)
-        verdict = WARNED
+        verdict = Status.WARNED
     elif scenario == "late":
         reported = due + dt.timedelta(days=3)
         typed["report_date"] = reported
-        verdict = WARNED
+        verdict = Status.WARNED
     elif scenario == "text_date":
         typed["report_date"] = f"{reported.year}年{reported.month}月{reported.day}日"
     elif scenario == "dotted_date":
@@ -258,16 +258,16 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
         typed[about] = f"约{counts[about]}人"
         counts[comma] = max(counts[comma] or 0, 1000 + rng.randint(0, 999))
         typed[comma] = f"{counts[comma]:,}"
-        verdict = WARNED
+        verdict = Status.WARNED
     elif scenario == "chinese_numeral":
         target = _pick(rng, [fid for fid in small if (counts[fid] or 0) > 0])
         counts[target] = 12
         typed[target] = _chinese_number(12)
-        verdict = WARNED
+        verdict = Status.WARNED
     elif scenario == "outlier":  # a slip of the keyboard: two zeros too many; counted, but flagged
         _, second = max(busy_pairs, key=lambda p: counts[p[1]] or 0)
         counts[second] = (counts[second] or 0) * 100
-        verdict = WARNED
+        verdict = Status.WARNED
     elif scenario == "generic_template":
         typed["unit_name"] = f" {unit.name} "
     elif scenario not in ("clean", "resubmitted", "duplicated"):
@@ -287,7 +287,7 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
         wrong[first] = 0
         early = reported - dt.timedelta(days=3)
         wrong["report_date"] = early
-        old = DemoReturn(spec.id, unit, early, template_name(spec, unit), wrong, dict(counts), RETURNED,
+        old = DemoReturn(spec.id, unit, early, template_name(spec, unit), wrong, dict(counts), Status.RETURNED,
                          report_date=early, hour=10)
         ret.name = template_name(spec, unit).removesuffix(".xlsx") + "（修改后）.xlsx"
         return [old, ret]
@@ -308,14 +308,14 @@ def _annex2(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
     typed: dict[str, Any] = {"name": person, "title": rng.choice(_TITLES), "office_phone": _landline(rng),
                              "mobile": mobile, "email": f"{pinyin}@163.com", "note": None}
     received = due - dt.timedelta(days=rng.randint(0, 6))
-    verdict = PASSED
+    verdict = Status.PASSED
     if scenario == "bracket_phone":
         typed["office_phone"] = "(0311) " + typed["office_phone"].removeprefix("0311-")
     elif scenario == "number_mobile":
         typed["mobile"] = int(mobile)
     elif scenario == "bad_mobile":  # one digit dropped
         typed["mobile"] = mobile[:-1]
-        verdict = RETURNED
+        verdict = Status.RETURNED
     elif scenario == "no_email":
         typed["email"] = None
         typed["note"] = "单位暂无电子邮箱"
@@ -328,7 +328,7 @@ def _annex2(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
     if scenario == "superseded":
         # A first, good return; three days later the unit names a new liaison officer.
         first = DemoReturn(spec.id, unit, received - dt.timedelta(days=3), template_name(spec, unit),
-                           dict(typed), {}, PASSED, hour=11)
+                           dict(typed), {}, Status.PASSED, hour=11)
         new_person, new_pinyin = _PEOPLE[(index + 13) % len(_PEOPLE)]
         ret.typed.update(name=new_person, email=f"{new_pinyin}@163.com", note="联络员已调整")
         ret.name = template_name(spec, unit).removesuffix(".xlsx") + "（更换联络员）.xlsx"
@@ -341,7 +341,7 @@ def _stranger(spec: FormSpec, campaign: Campaign, rng: random.Random, counts: di
     reported = campaign.deadline(spec.deadline) - dt.timedelta(days=2)
     typed: dict[str, Any] = {"unit_name": STRANGER, "contact": "钱进", "phone": _landline(rng),
                              "report_date": reported, **counts}
-    return DemoReturn(spec.id, None, reported, f"{STRANGER}{spec.annex}.xlsx", typed, counts, RETURNED,
+    return DemoReturn(spec.id, None, reported, f"{STRANGER}{spec.annex}.xlsx", typed, counts, Status.RETURNED,
                       report_date=reported, generic=True, hour=14)
 
 
@@ -423,33 +423,33 @@ def _on_time(ret: DemoReturn, campaign: Campaign, spec: FormSpec) -> str:
 
 def build_truth(plan: Plan, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> dict[str, Any]:
     """What the rollup must find, from the demo's own plan: totals, each unit's status, each file's outcome."""
-    outcomes: dict[str, str] = {MARKER: IGNORED}
+    outcomes: dict[str, str] = {MARKER: Outcome.IGNORED}
     statuses: list[dict[str, Any]] = []
     counted: dict[str, dict[str, dict[str, int | None]]] = {form_id: {} for form_id in forms}
     for spec in forms.values():
         for unit in roster:
             mine = [r for r in plan.returns if r.form_id == spec.id and r.unit == unit]
             for copy in (r for r in mine if r.copy_of is not None):
-                outcomes[copy.rel] = DUPLICATE
+                outcomes[copy.rel] = Outcome.DUPLICATE
             candidates = [r for r in mine if r.copy_of is None]  # oldest first
             row: dict[str, Any] = {"unit_code": unit.code, "unit_name": unit.name, "form": spec.id,
-                                   "status": MISSING, "file": "", "on_time": ""}
+                                   "status": Status.MISSING, "file": "", "on_time": ""}
             if candidates:
                 latest = candidates[-1]
-                good = [r for r in candidates if r.verdict != RETURNED]
+                good = [r for r in candidates if r.verdict != Status.RETURNED]
                 chosen = good[-1] if good else None
                 for ret in candidates:
-                    outcomes[ret.rel] = (ACCEPTED if ret is chosen else REJECTED if ret.verdict == RETURNED
-                                         else SUPERSEDED)
+                    outcomes[ret.rel] = (Outcome.ACCEPTED if ret is chosen else Outcome.REJECTED if ret.verdict == Status.RETURNED
+                                         else Outcome.SUPERSEDED)
                 basis = chosen or latest
-                row.update(status=latest.verdict if chosen is latest else RETURNED, file=basis.rel,
+                row.update(status=latest.verdict if chosen is latest else Status.RETURNED, file=basis.rel,
                            on_time=_on_time(basis, campaign, spec))
                 if chosen is not None:
                     counted[spec.id][unit.code] = chosen.counts
             statuses.append(row)
     for ret in plan.returns:
         if ret.unit is None:
-            outcomes[ret.rel] = REJECTED
+            outcomes[ret.rel] = Outcome.REJECTED
     stats = forms["annex1"]
     totals = {f.id: 0 for f in stats.fields if f.kind == "count"}
     for counts in counted["annex1"].values():
@@ -547,23 +547,11 @@ def _check_truth(path: Path, inbox: Path, outbox: Path) -> None:
             raise PipelineError(f"{path} 已存在且不是演示程序写的标准答案，为免覆盖已停止。请用 --truth 另行指定。")
 
 
-def _configure(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--inbox", type=Path, default=DEMO_INBOX,
-                     help=f"演示来件目录，必须为空或是以前演示生成的（默认 {DEMO_INBOX}）")
-    sub.add_argument("--outbox", type=Path, default=DEMO_OUTBOX,
-                     help=f"演示结果输出目录，要求同上（默认 {DEMO_OUTBOX}）")
-    sub.add_argument("--truth", type=Path, default=None,
-                     help=f"标准答案文件（默认为输出目录旁的 {TRUTH_NAME}，即 demo/{TRUTH_NAME}）")
+def run_demo(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, inbox: Path, outbox: Path,
+             truth_path: Path, progress: Progress | None = None) -> list[str]:
+    """Write the demo returns and materials, run the whole job on them, write the truth; return the lines to print."""
+    from pipeline.job import rollup_to_outbox
 
-
-@command("campaign", "roster")
-def cmd_demo(args: argparse.Namespace) -> int:
-    """生成一套演示用的模拟来件（示例名录各单位的附件1、附件2，含常见填写问题）并立即汇总，另写出标准答案供核对；只用单独的演示目录，不会混入真实来件。"""
-    from pipeline.cli.commands import rollup_to_outbox
-
-    forms, campaign, roster = _settings(args)
-    inbox, outbox = Path(args.inbox), Path(args.outbox)
-    truth_path = Path(args.truth) if args.truth else outbox.parent / TRUTH_NAME
     if _inside(inbox, outbox) or _inside(outbox, inbox):
         raise PipelineError(f"演示的来件目录 {inbox} 和输出目录 {outbox} 不能相同，也不能互相包含。")
     _check_truth(truth_path, inbox, outbox)
@@ -579,7 +567,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for sample in samples:
         sample.write(inbox)
     _mark(outbox, [])
-    lines = rollup_to_outbox(inbox, outbox, forms, campaign, roster, "demo")
+    lines = rollup_to_outbox(inbox, outbox, forms, campaign, roster, "demo", progress)
     _mark(outbox, [p.relative_to(outbox).as_posix() for p in _files_below(outbox) if p.name != MARKER])
 
     truth = build_truth(plan, forms, campaign, roster)
@@ -590,11 +578,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     senders = {form_id: len({r.unit.code for r in plan.returns if r.form_id == form_id and r.unit})
                for form_id in forms}
-    print(f"已在 {inbox} 生成演示来件 {len(plan.returns)} 个：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
-          f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件和逾期等常见情况。")
-    print("\n".join(lines))
-    print(f"演示的标准答案（应得的全县合计、各单位状态和各文件去向）：{truth_path}")
-    return 0
-
-
-cmd_demo.configure = _configure  # type: ignore[attr-defined]
+    return [f"已在 {inbox} 生成演示来件 {len(plan.returns)} 个：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
+          f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件和逾期等常见情况。",
+            *lines, f"演示的标准答案（应得的全县合计、各单位状态和各文件去向）：{truth_path}"]

@@ -157,10 +157,10 @@ def add_to_truth(truth: dict[str, Any], samples: Sequence[SampleMaterial], roste
     from collections import Counter
 
     from pipeline.intake.materials import SUMMARY
-    from pipeline.model import MATERIAL
+    from pipeline.model import Outcome
 
     files = dict(truth.get("files", {}))
-    files.update({s.rel: MATERIAL for s in samples})
+    files.update({s.rel: Outcome.MATERIAL for s in samples})
     truth["files"] = dict(sorted(files.items()))
     truth["outcomes"] = dict(sorted(Counter(files.values()).items()))
     truth["materials"] = {s.rel: {"unit_code": s.unit_code, "kind": s.kind} for s in samples}

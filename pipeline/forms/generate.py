@@ -17,15 +17,12 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines
-from pipeline.forms.spec import Field, FormSpec
+from pipeline.forms.spec import MAX_COUNT, META_SHEET, TEXT_LIMITS, Field, FormSpec, template_name
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 from pipeline.store.atomic import atomic_path
 
-META_SHEET = "_meta"
 SHEET_PASSWORD = "aqscy"  # Published in the README: protection guides, it does not secure.
-MAX_COUNT = 1_000_000
-MAX_TEXT = 2000
 BODY_FONT = "仿宋"
 TITLE_FONT = "宋体"
 HEAD_FONT = "黑体"
@@ -105,13 +102,7 @@ def _validation(f: Field, campaign: Campaign) -> dict[str, Any]:
                 "maximum": dt.datetime.combine(high, dt.time()), "input_title": "填写日期",
                 "input_message": f"请按 {campaign.year}-06-28 的格式填写日期。",
                 "error_title": "日期不对", "error_message": f"请填写{low:%Y年%m月%d日}至{high:%Y年%m月%d日}之间的日期，格式如 {campaign.year}-06-28。"}
-    limits = {"phone": (20, "手机11位，或带区号的固定电话，如 0311-6627527。"),
-              "mobile": (20, "请填写11位手机号码，如 13812345678。"),
-              "email": (64, "请填写电子邮箱，如 name@example.com。"),
-              "person": (20, "请填写姓名。"),
-              "unit": (60, "请填写单位全称，与公章一致。"),
-              "text": (MAX_TEXT, f"可填写文字，不超过{MAX_TEXT}字。")}
-    length, prompt = limits[f.kind]
+    length, prompt = TEXT_LIMITS[f.kind]
     return {"validate": "length", "criteria": "<=", "value": length, "input_title": f.label[:32],
             "input_message": prompt, "error_title": "内容过长", "error_message": f"最多{length}个字符。"}
 
@@ -238,13 +229,6 @@ def _print_setup(ws: Any, layout: FormLayout) -> None:
     ws.print_area(0, 0, layout.last_row, len(layout.widths) - 1)
     ws.set_footer("&C第 &P 页，共 &N 页")
     ws.hide_gridlines(2)
-
-
-def template_name(spec: FormSpec, unit: Unit | None) -> str:
-    """File name of a template: annex, title, and the unit code and name (or 通用)."""
-    short = spec.title.replace("{year}年", "").replace("“安全生产月”", "")
-    suffix = f"{unit.code}_{unit.name}" if unit else "通用空白"
-    return f"{spec.annex}_{short}_{suffix}.xlsx"
 
 
 def generate_templates(

@@ -17,14 +17,27 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SpecError
+from pipeline.model import Severity
+from pipeline.settings.roster import Unit
 
 FORMS_DIR = Path(__file__).parent
-FORM_IDS = ("annex1", "annex2")
 
 KINDS = ("count", "text", "person", "phone", "mobile", "email", "date", "unit")
 UNITS = ("次", "场", "场次", "人次", "人", "篇", "个", "条", "家", "部", "张", "条次", "")
-SEVERITIES = ("错误", "警告")
 CHECKS = ("second_ge_first", "first_zero_second_zero")
+
+META_SHEET = "_meta"  # the very hidden sheet carrying a template's identity
+MAX_COUNT = 1_000_000  # a count above this is not believable
+MAX_TEXT = 2000  # characters in a free-text field
+# Per kind of text field: the most characters accepted, and the input prompt the template shows.
+TEXT_LIMITS: dict[str, tuple[int, str]] = {
+    "phone": (20, "手机11位，或带区号的固定电话，如 0311-6627527。"),
+    "mobile": (20, "请填写11位手机号码，如 13812345678。"),
+    "email": (64, "请填写电子邮箱，如 name@example.com。"),
+    "person": (20, "请填写姓名。"),
+    "unit": (60, "请填写单位全称，与公章一致。"),
+    "text": (MAX_TEXT, f"可填写文字，不超过{MAX_TEXT}字。"),
+}
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # An Excel defined name must not look like a cell reference such as "ab12", nor like an
@@ -32,7 +45,10 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CELL_LIKE_RE = re.compile(r"^(?:[a-z]{1,3}[0-9]+|[rc]|r[0-9]*c[0-9]*|[rc][0-9]+[rc][0-9]+)$")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
-_FORM_KEYS = {"id", "annex", "title", "sheet", "deadline"}
+_FORM_KEYS = {"id", "annex", "title", "sheet", "deadline", "roles", "rollup_sheet"}
+_ROLE_KEYS = {"unit", "report_date", "contact", "summary"}
+# The placeholders a cross-field rule's message may use (filled in by pipeline.checks.validate).
+RULE_PLACEHOLDERS = frozenset({"first_label", "second_label", "first_value", "second_value"})
 _FIELD_KEYS = {"id", "label", "kind", "unit", "required"}
 _SECTION_KEYS = {"id", "title", "requirement", "sentence", "fields"}
 _RULE_KEYS = {"id", "title", "check", "severity", "message", "pairs"}
@@ -70,9 +86,19 @@ class Rule:
     id: str
     title: str  # the short Chinese name shown in the 规则 column
     check: str
-    severity: str
+    severity: Severity
     message: str
     pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which fields play a part the program relies on, so that no code names a field id."""
+
+    unit: str  # the field naming the reporting unit (填报单位 / 单位名称)
+    report_date: str = ""  # the 填报日期 field, when the form has one
+    contact: tuple[str, ...] = ()  # fields a missing value of which means the return cannot be followed up
+    summary: bool = False  # the written 活动总结 is sent together with this form
 
 
 @dataclass(frozen=True)
@@ -84,9 +110,11 @@ class FormSpec:
     title: str
     sheet: str
     deadline: str
+    rollup_sheet: str  # the name of a table form's sheet in the rollup workbook
     header: tuple[Field, ...]
     sections: tuple[Section, ...]
     rules: tuple[Rule, ...]
+    roles: Roles
     version: str
     path: Path
 
@@ -117,9 +145,22 @@ class FormSpec:
         return self.title.replace("{year}", str(year))
 
 
+def template_name(spec: FormSpec, unit: Unit | None) -> str:
+    """File name of a template: annex, title, and the unit code and name (or 通用)."""
+    short = spec.title.replace("{year}年", "").replace("“安全生产月”", "")
+    suffix = f"{unit.code}_{unit.name}" if unit else "通用空白"
+    return f"{spec.annex}_{short}_{suffix}.xlsx"
+
+
+# Keys of [form] that tell the program how to use a form, not what the unit sees: changing them
+# does not outdate templates already sent out.
+_UNPRINTED_FORM_KEYS = ("roles", "rollup_sheet")
+
+
 def _content_hash(raw: Mapping[str, Any]) -> str:
-    """Hash of the parsed spec, so editing a comment or spacing does not outdate issued templates."""
-    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Hash of the parsed spec, so editing a comment or spacing (or a role) does not outdate issued templates."""
+    form = {k: v for k, v in raw.get("form", {}).items() if k not in _UNPRINTED_FORM_KEYS}
+    canonical = json.dumps({**raw, "form": form}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
@@ -201,7 +242,7 @@ def _rule(path: Path, index: int, raw: Mapping[str, Any], fields: Mapping[str, F
     if check not in CHECKS:
         raise _fail(path, f"{where}.check", f"“{check}”不是已知规则，可选：{'、'.join(CHECKS)}。")
     severity = _str(path, where, raw, "severity")
-    if severity not in SEVERITIES:
+    if severity not in set(Severity):
         raise _fail(path, f"{where}.severity", "只能是“错误”或“警告”。")
     pairs_raw = raw.get("pairs")
     if not isinstance(pairs_raw, list) or not pairs_raw:
@@ -216,8 +257,30 @@ def _rule(path: Path, index: int, raw: Mapping[str, Any], fields: Mapping[str, F
             if fields[fid].kind != "count":
                 raise _fail(path, f"{where}.pairs.{fid}", "交叉规则只能用于数量（count）字段。")
         pairs.append((pair[0], pair[1]))
-    return Rule(_str(path, where, raw, "id"), _str(path, where, raw, "title"), check, severity,
-                _str(path, where, raw, "message"), tuple(pairs))
+    message = _str(path, where, raw, "message")
+    for name in _PLACEHOLDER_RE.findall(message):
+        if name not in RULE_PLACEHOLDERS:
+            raise _fail(path, f"{where}.message", f"占位符“{{{name}}}”无法识别，可用的有：{'、'.join(sorted(RULE_PLACEHOLDERS))}。")
+    return Rule(_str(path, where, raw, "id"), _str(path, where, raw, "title"), check, Severity(severity),
+                message, tuple(pairs))
+
+
+def _roles(path: Path, raw: Any, fields: Mapping[str, Field]) -> Roles:
+    if not isinstance(raw, dict):
+        raise _fail(path, "form.roles", "缺少 [form.roles] 表（至少写明 unit = 填报单位的字段编号）。")
+    _check_keys(path, "form.roles", raw, _ROLE_KEYS)
+    wanted = {"unit": ("unit",), "report_date": ("date",)}
+    for key, kinds in wanted.items():
+        fid = raw.get(key, "")
+        if (key == "unit" or fid) and (not isinstance(fid, str) or fid not in fields or fields[fid].kind not in kinds):
+            raise _fail(path, f"form.roles.{key}", f"应为本表中类型为 {kinds[0]} 的字段编号，现为“{fid}”。")
+    contact = raw.get("contact", [])
+    if not isinstance(contact, list) or not all(isinstance(c, str) and c in fields for c in contact):
+        raise _fail(path, "form.roles.contact", f"应为本表字段编号的列表，现为 {contact!r}。")
+    summary = raw.get("summary", False)
+    if not isinstance(summary, bool):
+        raise _fail(path, "form.roles.summary", "应为 true 或 false。")
+    return Roles(raw["unit"], raw.get("report_date", ""), tuple(contact), summary)
 
 
 def load_spec(path: Path) -> FormSpec:
@@ -259,9 +322,11 @@ def load_spec(path: Path) -> FormSpec:
         title=_str(path, "form", form, "title"),
         sheet=_str(path, "form", form, "sheet"),
         deadline=_str(path, "form", form, "deadline"),
+        rollup_sheet=_str(path, "form", form, "rollup_sheet") if "rollup_sheet" in form else _str(path, "form", form, "sheet"),
         header=header,
         sections=sections,
         rules=rules,
+        roles=_roles(path, form.get("roles"), seen),
         version=_content_hash(raw),
         path=path,
     )
@@ -273,11 +338,15 @@ def _load_cached(path: Path) -> FormSpec:
 
 
 def load_forms(forms_dir: Path = FORMS_DIR) -> dict[str, FormSpec]:
-    """Load annex1 and annex2 from a folder, keyed by form id."""
+    """Load every form spec (``*.toml``) of a folder, keyed by form id, in file-name order."""
     forms: dict[str, FormSpec] = {}
-    for form_id in FORM_IDS:
-        spec = _load_cached(forms_dir / f"{form_id}.toml")
-        if spec.id != form_id:
-            raise _fail(spec.path, "form.id", f"应为“{form_id}”，与文件名一致。")
-        forms[form_id] = spec
+    for path in sorted(forms_dir.glob("*.toml")):
+        spec = _load_cached(path)
+        if spec.id != path.stem:
+            raise _fail(spec.path, "form.id", f"应为“{path.stem}”，与文件名一致。")
+        forms[spec.id] = spec
+    if not forms:
+        raise SpecError(f"表单定义目录 {forms_dir} 中没有任何 .toml 表单定义文件。")
+    if sum(f.roles.summary for f in forms.values()) > 1:
+        raise SpecError(f"表单定义目录 {forms_dir} 中有多张表写了 roles.summary = true，活动总结只能随一张表报送。")
     return forms

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.materials import recognise, register_material
-from pipeline.intake.read import new_submission, read_return
+from pipeline.intake.scan import new_submission
 from pipeline.intake.sniff import is_ignored, sniff
-from pipeline.model import IGNORED, Submission
+from pipeline.intake.sources import Context, sources
+from pipeline.model import Outcome, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 
 if TYPE_CHECKING:
-    from pipeline.store.ledger import StatCache
+    pass
 
 # Bump whenever reading, normalising or the material rules change what a parse produces.
 PARSER_VERSION = "2026-11-29.1"
@@ -52,16 +52,14 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
     """Everything after hashing: sniff, guard, read and normalise one file; never raises for a bad file."""
     path = sub.path
     if is_ignored(path):
-        sub.outcome, sub.note = IGNORED, "临时文件或隐藏文件，已忽略"
+        sub.outcome, sub.note = Outcome.IGNORED, "临时文件或隐藏文件，已忽略"
         return sub
     sniffed = sniff(path)
     sub.kind = sniffed.kind
-    material = recognise(path, sniffed)
-    if material is not None:  # a real document, image, video or archive: supporting material, not a form
-        register_material(sub, material, campaign, roster)
-        return sub
-    # Guards, time limit, read and normalise; an unusable file becomes an 错误 finding, never an exception.
-    read_return(sub, sniffed, forms, campaign, roster)
+    context = Context(forms, campaign, roster)
+    for source in sources():
+        if source.take(sub, sniffed, context):
+            break
     return sub
 
 
@@ -116,17 +114,6 @@ def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign:
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(forms, campaign, roster)) as pool:
         for payload in pool.map(_parse_in_worker, subs, chunksize=max(1, len(subs) // (workers * 8))):
             yield pickle.loads(payload), payload
-
-
-def hash_all(paths: list[Path], inbox: Path, stats: StatCache | None = None) -> list[Submission]:
-    """The bare record (name, size, time, sha256) of every file, in ``paths`` order.
-
-    With ``stats`` (the ledger's), unchanged files are not read again and the stats are saved.
-    """
-    subs = [new_submission(p, inbox, stats) for p in paths]
-    if stats is not None:
-        stats.save()
-    return subs
 
 
 def _unpickle(payload: bytes | None) -> Submission | None:

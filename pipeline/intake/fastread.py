@@ -1,6 +1,6 @@
 """The fast reader: python-calamine for the cell values of a plain .xlsx, openpyxl for everything else.
 
-It builds the same :class:`~pipeline.intake.read.Book` that :func:`pipeline.intake.read.load_xlsx` builds, so
+It builds the same :class:`~pipeline.intake.book.Book` that :func:`pipeline.intake.book.load_xlsx` builds, so
 every later check (identity, layout, tampering, normalising, validation) runs unchanged. It only
 answers for packages whose shape it can vouch for; for anything unusual it returns None and the
 caller uses the full openpyxl reader. The gates below look at bytes only to decide that: they
@@ -24,8 +24,8 @@ from defusedxml.ElementTree import fromstring
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.workbook.defined_name import DefinedName
 
+from pipeline.intake.book import Book, Grid
 from pipeline.intake.guards import Package
-from pipeline.intake.read import Book, Grid
 from pipeline.settings.campaign import Limits
 
 READER_ENV = "PIPELINE_READER"

@@ -9,25 +9,22 @@ and listed in the rollup's 材料清单 sheet and ``materials.csv``. Archives ar
 from __future__ import annotations
 
 import functools
-import os
 import re
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import defusedxml.ElementTree as SafeET
 
-from pipeline.forms.generate import BODY_FONT, check_rc
 from pipeline.intake.guards import GuardError, check_package, check_zip_directory
 from pipeline.intake.sniff import IGNORED_NAMES, MACRO_WORKBOOK, WORKBOOK, Sniffed
-from pipeline.model import MATERIAL, WARNING, Submission
+from pipeline.model import Outcome, Severity, Submission
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit, normalise_name
 
 if TYPE_CHECKING:
-    from pipeline.checks.rollup import Rollup, UnitStatus
+    pass
 
 # Material kinds, in the order the 材料清单 sheet counts them.
 SUMMARY = "活动总结"
@@ -41,7 +38,6 @@ KINDS = (SUMMARY, TEXT, IMAGE, VIDEO, ARCHIVE, OTHER)
 SUBMITTED = "已报送"
 NOT_SUBMITTED = "未报送"
 # The plan: “6月30日前报送活动总结及情况统计表” — the summary is due with 附件1.
-SUMMARY_DEADLINE = "annex1_due"
 SUMMARY_WORD = "总结"
 SUMMARY_PARAGRAPHS = 5  # a .docx whose first paragraphs say 总结 is a summary
 TITLE_PARAGRAPHS = 2  # a .docx whose title lines name exactly one unit is that unit's (after folder and name)
@@ -351,12 +347,12 @@ def _archive(sub: Submission, rec: Recognised, limits: Limits, notes: list[str])
     notes.append(f"压缩包内有 {len(listing.names)} 个文件，程序未解压")
     if listing.oversize:
         notes.append(listing.oversize)
-        sub.add(WARNING, "压缩包异常", f"该压缩包{listing.oversize}，可能是恶意构造的“压缩炸弹”。"
+        sub.add(Severity.WARNING, "压缩包异常", f"该压缩包{listing.oversize}，可能是恶意构造的“压缩炸弹”。"
                 "请先向报送单位核实，不要直接解压。")
     books = [n for n in listing.names if PurePosixPath(n).suffix.lower() in WORKBOOK_EXTENSIONS]
     if books:
         notes.append(f"其中有报表{_quoted(books)}")
-        sub.add(WARNING, "压缩包内有报表", f"压缩包内有报表{_quoted(books)}。程序不会解压压缩包，"
+        sub.add(Severity.WARNING, "压缩包内有报表", f"压缩包内有报表{_quoted(books)}。程序不会解压压缩包，"
                 "请局安全股解压后把报表另存到 inbox/ 中，再重新汇总。")
     summaries = [n for n in listing.names if SUMMARY_WORD in PurePosixPath(n).stem
                  and PurePosixPath(n).suffix.lower() in DOCUMENT_EXTENSIONS]
@@ -367,10 +363,10 @@ def _archive(sub: Submission, rec: Recognised, limits: Limits, notes: list[str])
 
 def register_material(sub: Submission, rec: Recognised, campaign: Campaign, roster: Roster) -> None:
     """Give ``sub`` the MATERIAL outcome, its kind, its unit (or a 警告 why none) and its note."""
-    sub.outcome, sub.form_id = MATERIAL, None
+    sub.outcome, sub.form_id = Outcome.MATERIAL, None
     notes = [rec.note] if rec.note else []
     if rec.warning:
-        sub.add(WARNING, "不是报表" if rec.content in _CONTENT else "材料无法查看", rec.warning)
+        sub.add(Severity.WARNING, "不是报表" if rec.content in _CONTENT else "材料无法查看", rec.warning)
     kind = rec.kind
     paragraphs: list[str] = []
     try:
@@ -392,144 +388,15 @@ def register_material(sub: Submission, rec: Recognised, campaign: Campaign, rost
     if found.unit is not None:
         notes.insert(0, f"按{found.basis}确定单位")
         if found.conflict is not None:
-            sub.add(WARNING, "材料单位不一致", f"{found.basis}表明是{found.unit.name}的材料，但文件名中是"
+            sub.add(Severity.WARNING, "材料单位不一致", f"{found.basis}表明是{found.unit.name}的材料，但文件名中是"
                     f"{found.conflict.name}，已按{found.basis}归属，请核实。")
     elif found.ambiguous:
         names = "、".join(u.name for u in found.ambiguous)
         notes.insert(0, "单位不明")
-        sub.add(WARNING, "材料单位不明", f"{found.basis}中同时出现了{names}，无法确定该材料属于哪个单位。"
+        sub.add(Severity.WARNING, "材料单位不明", f"{found.basis}中同时出现了{names}，无法确定该材料属于哪个单位。"
                 "请局安全股把它移入以该单位名称命名的子文件夹后重新汇总。")
     else:
         notes.insert(0, "未能确定单位")
-        sub.add(WARNING, "材料单位未识别", "文件夹名和文件名中都没有名录中的单位编码或单位名称，"
+        sub.add(Severity.WARNING, "材料单位未识别", "文件夹名和文件名中都没有名录中的单位编码或单位名称，"
                 "无法确定该材料是哪个单位报送的。请局安全股把它移入以该单位名称命名的子文件夹（或在文件名中写明单位名称）后重新汇总。")
     sub.note = "；".join(notes)
-
-
-# ----------------------------------------------------------------------------- queries on a rollup
-
-
-def materials(rollup: Rollup) -> list[Submission]:
-    """Every material file, attributed ones in roster order first, then the rest; by file within a unit."""
-    order = {u.code: i for i, u in enumerate(rollup.roster)}
-    items = [s for s in rollup.submissions if s.outcome == MATERIAL]
-    return sorted(items, key=lambda s: (order.get(s.unit.code, len(order)) if s.unit else len(order) + 1, s.file))
-
-
-def summary_units(rollup: Rollup) -> set[str]:
-    """Codes of the units that sent an 活动总结 that could be attributed to them."""
-    return {s.unit.code for s in rollup.submissions
-            if s.outcome == MATERIAL and s.material_kind == SUMMARY and s.unit is not None}
-
-
-def summary_missing(rollup: Rollup) -> list[Unit]:
-    """Roster units (in roster order) with no 活动总结 among the material."""
-    sent = summary_units(rollup)
-    return [u for u in rollup.roster if u.code not in sent]
-
-
-def summary_form_id(rollup: Rollup) -> str | None:
-    """The form the 活动总结 goes with (the one due on ``annex1_due``)."""
-    return next((f.id for f in rollup.forms.values() if f.deadline == SUMMARY_DEADLINE), None)
-
-
-def summary_cell(st: UnitStatus, form_id: str | None, sent: set[str]) -> str:
-    """The 报送情况 sheet's 活动总结 column: 已报送/未报送 on the summary form's rows, blank elsewhere."""
-    if st.form_id != form_id:
-        return ""
-    return SUBMITTED if st.unit.code in sent else NOT_SUBMITTED
-
-
-def summary_line(rollup: Rollup) -> str:
-    """The Chinese run summary's line on summaries and material."""
-    sent = summary_units(rollup)
-    units = len(rollup.roster)
-    counted = sum(u.code in sent for u in rollup.roster)
-    items = materials(rollup)
-    by_kind = {k: sum(s.material_kind == k for s in items) for k in KINDS}
-    kinds = "、".join(f"{k} {n} 个" for k, n in by_kind.items() if n)
-    unassigned = sum(s.unit is None for s in items)
-    line = (f"活动总结：应报 {units} 个单位，已报送 {counted}，未报送 {units - counted}；"
-            f"收到材料 {len(items)} 个" + (f"（{kinds}）" if kinds else ""))
-    if unassigned:
-        line += f"，其中 {unassigned} 个未能确定单位（见“{SHEET}”和“校验问题”）"
-    return line
-
-
-def material_rows(rollup: Rollup) -> list[dict[str, Any]]:
-    """``materials.csv``: one row per material file."""
-    return [{"file": s.file, "unit_code": s.unit.code if s.unit else "", "kind": s.material_kind, "size": s.size,
-             "first_seen": s.first_seen} for s in materials(rollup)]
-
-
-# ----------------------------------------------------------------------------- the 材料清单 sheet
-
-
-def inbox_link(sub: Submission, outbox: Path) -> str | None:
-    """A link from the outbox folder to the file, relative (``../inbox/…``), or None.
-
-    None when the target would not resolve to a file inside inbox/ (a symbolic link
-    pointing elsewhere, another drive) or when Excel could not hold the link.
-    """
-    parts = PurePosixPath(sub.file).parts
-    if not parts or ".." in parts:
-        return None
-    target = sub.path.absolute()
-    inbox = target.parents[len(parts) - 1]
-    try:
-        rel = os.path.relpath(target, outbox.absolute())
-    except ValueError:  # on another drive
-        return None
-    resolved = (outbox.absolute() / rel).resolve()
-    if not resolved.is_file() or not resolved.is_relative_to(inbox.resolve()):
-        return None
-    link = Path(rel).as_posix()
-    if "#" in link or re.search("%[0-9a-fA-F]{2}", link):
-        return None  # Excel would read these as an anchor or an already-escaped URL
-    return link
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _rows(rollup: Rollup) -> Iterator[tuple[Submission, str, str]]:
-    for sub in materials(rollup):
-        yield sub, (sub.unit.code if sub.unit else ""), (sub.unit.name if sub.unit else "（未能确定单位）")
-
-
-def write_materials_sheet(book: Any, rollup: Rollup, outbox: Path) -> None:
-    """材料清单: one row per material file with a link that opens it from inbox/.
-
-    ``book`` is the report's workbook wrapper (``wb``, ``f`` formats, ``text`` and ``value``).
-    """
-    ws = book.wb.add_worksheet(SHEET)
-    heads = ("单位编码", "单位名称", "类别", "文件（点击打开）", "大小（KB）", "首次收到时间", "说明")
-    book.columns(ws, (9, 30, 9, 44, 10, 19, 60))
-    for col, head in enumerate(heads):
-        book.text(ws, 0, col, head, "head")
-    base = {"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter", "border": 1}
-    link_fmt = book.wb.add_format({**base, "font_color": "#0563C1", "underline": 1, "text_wrap": True})
-    size_fmt = book.wb.add_format({**base, "num_format": "#,##0.0", "align": "right"})
-    limit = getattr(ws, "max_url_length", 255)
-    row = 0
-    for row, (sub, code, name) in enumerate(_rows(rollup), start=1):
-        book.text(ws, row, 0, code)
-        book.text(ws, row, 1, name, "cell" if sub.unit else "warn")
-        book.text(ws, row, 2, sub.material_kind, "ok" if sub.material_kind == SUMMARY else "cell")
-        link = inbox_link(sub, outbox)
-        if link is not None and _utf16_len(link) <= limit:
-            check_rc(ws.write_url(row, 3, "external:" + link, link_fmt, string=sub.file, tip="打开该文件"), "link")
-        else:
-            book.text(ws, row, 3, sub.file)
-        check_rc(ws.write_number(row, 4, round(sub.size / 1024, 1), size_fmt), "size")
-        book.text(ws, row, 5, sub.first_seen)
-        book.text(ws, row, 6, sub.note)
-    if row == 0:
-        book.text(ws, 1, 0, "inbox/ 中暂无活动总结、图片、视频等材料。", "plain")
-    ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(row, 1), len(heads) - 1)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(0)

@@ -14,7 +14,7 @@ from typing import Any
 from openpyxl.utils.datetime import from_excel
 
 from pipeline.forms.spec import Field, FormSpec
-from pipeline.model import ERROR, WARNING, RawCell, Submission
+from pipeline.model import RawCell, Severity, Submission
 
 NIL_WORDS = {"无", "没有", "/", "\\", "—", "——", "-", "--", "－", "×", "x", "空", "暂无", "未开展"}
 _NUMBER_RE = re.compile(
@@ -141,17 +141,18 @@ def normalise_field(f: Field, cell: RawCell) -> tuple[Any, str]:
 
 def normalise_submission(sub: Submission, spec: FormSpec) -> None:
     """Fill ``sub.values`` from ``sub.raw`` and record corrections and uncomputed formulas."""
+    sub.date_field = spec.roles.report_date
     for f in spec.fields:
         cell = sub.raw.get(f.id)
         if cell is None:
             continue
         if cell.formula is not None and cell.value is None:
-            sub.add(ERROR, "公式未计算", f"单元格中是公式“{cell.formula}”，但没有计算结果。请直接填写数字，或在 Excel/WPS 中打开后保存一次再发送。",
+            sub.add(Severity.ERROR, "公式未计算", f"单元格中是公式“{cell.formula}”，但没有计算结果。请直接填写数字，或在 Excel/WPS 中打开后保存一次再发送。",
                     f.id, f.label, cell.address, cell.formula)
             sub.values[f.id] = None
             continue
         value, note = normalise_field(f, cell)
         sub.values[f.id] = value
         if note:
-            sub.add(WARNING, "已自动更正", f"{note}。请今后只填阿拉伯数字。" if f.kind == "count" else f"{note}。",
+            sub.add(Severity.WARNING, "已自动更正", f"{note}。请今后只填阿拉伯数字。" if f.kind == "count" else f"{note}。",
                     f.id, f.label, cell.address, display(cell.value))

@@ -18,19 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.forms.generate import NOTICE_ROWS, FormContent, generated_at, template_name, write_form
+from pipeline.forms.generate import NOTICE_ROWS, FormContent, generated_at, write_form
 from pipeline.forms.layout import build_layout
-from pipeline.forms.spec import Field, FormSpec
-from pipeline.model import ERROR, Finding, Submission
+from pipeline.forms.spec import Field, FormSpec, template_name
+from pipeline.model import Finding, Severity, Status, Submission
 from pipeline.store.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: imported where used, so the CLI starts fast
     from pipeline.checks.rollup import Rollup, UnitStatus
 
 # pipeline.checks.rollup's statuses, repeated for the same reason (tests/test_feedback.py checks they agree).
-WARNED = "有警告"
-RETURNED = "退回"
-MISSING = "未报送"
 
 FEEDBACK_DIR = "feedback"
 FEEDBACK_SUFFIX = "_审核反馈.xlsx"
@@ -89,7 +86,7 @@ class Feedback:
     @property
     def returned(self) -> bool:
         """True when the submission was returned (退回), False when it passed with warnings."""
-        return self.status.status == RETURNED
+        return self.status.status == Status.RETURNED
 
 
 def _fits(f: Field, value: Any) -> bool:
@@ -135,7 +132,7 @@ def headline(spec: FormSpec, status: UnitStatus, year: int, due: dt.date, on: dt
     """The first line of the notice: what happened and by when to send the corrected file."""
     title = form_title(spec, year)
     when = f"于{cn_date(due)}前" if on <= due else f"尽快（报送截止日期为{cn_date(due)}）"
-    if status.status == RETURNED:
+    if status.status == Status.RETURNED:
         return f"贵单位报送的{title}经审核存在以下问题，请在标红的单元格中更正后{when}重新报送："
     return (f"贵单位报送的{title}已通过审核，但存在以下需要核实的问题。如确有差错，请在标红的单元格中更正后"
             f"{when}重新报送；核实无误的，无需再次报送：")
@@ -144,7 +141,7 @@ def headline(spec: FormSpec, status: UnitStatus, year: int, due: dt.date, on: dt
 def _findings_in_order(spec: FormSpec, sub: Submission) -> list[Finding]:
     """Errors before warnings; within each, form order (file-wide problems first)."""
     order = {f.id: i for i, f in enumerate(spec.fields)}
-    return sorted(sub.findings, key=lambda f: (f.severity != ERROR, order.get(f.field_id, -1)))
+    return sorted(sub.findings, key=lambda f: (f.severity != Severity.ERROR, order.get(f.field_id, -1)))
 
 
 def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> list[Feedback]:
@@ -153,7 +150,7 @@ def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> li
     campaign = rollup.campaign
     items: list[Feedback] = []
     for st in rollup.statuses:
-        if st.status not in (RETURNED, WARNED) or st.latest is None:
+        if st.status not in (Status.RETURNED, Status.WARNED) or st.latest is None:
             continue
         spec = rollup.forms[st.form_id]
         sub = st.latest
@@ -231,7 +228,7 @@ def summary_line(outbox: Path, rollup: Rollup, written: list[Path]) -> str:
     if not written:
         return "没有退回或有警告的报表，未生成审核反馈表。"
     pending = [s for s in rollup.statuses if s.latest is not None]
-    returned = sum(s.status == RETURNED for s in pending)
-    warned = sum(s.status == WARNED for s in pending)
+    returned = sum(s.status == Status.RETURNED for s in pending)
+    warned = sum(s.status == Status.WARNED for s in pending)
     return (f"审核反馈表已生成 {len(written)} 份（退回 {returned} 份、有警告 {warned} 份），保存在 "
             f"{outbox / FEEDBACK_DIR}/；退回的可用 make remind、有警告的可用 make feedback 生成邮件发给有关单位。")

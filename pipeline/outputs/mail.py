@@ -14,13 +14,10 @@ the kind, unit, form and what the message is about, so that no message is ever s
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
-import os
 import smtplib
 import ssl
-import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -32,34 +29,23 @@ from email.utils import format_datetime, localtime, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli import _settings, command
 from pipeline.errors import PipelineError
-from pipeline.forms.generate import FormContent, template_name, write_form
+from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.layout import section_heading
-from pipeline.forms.spec import FormSpec
-from pipeline.outputs.feedback import (
-    MISSING,
-    RETURNED,
-    WARNED,
-    Feedback,
-    cn_date,
-    cn_full_date,
-    plan_feedback,
-    today,
-    write_planned,
-)
+from pipeline.forms.spec import FormSpec, template_name
+from pipeline.model import MAIL_KINDS, Status
+from pipeline.outputs.feedback import Feedback, cn_date, cn_full_date, plan_feedback, today, write_planned
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 from pipeline.store.atomic import write_bytes_atomic
-from pipeline.store.ledger import LEDGER_NAME, Ledger
+from pipeline.store.ledger import Ledger
 
 if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: the commands import it when they run
     from pipeline.checks.rollup import Rollup
 
-KINDS = {"templates": "下发模板", "reminders": "催报", "feedback": "审核反馈"}
+KINDS = MAIL_KINDS
 MAIL_DIR = "mail"
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-SUMMARY_FORM = "annex1"  # the 活动总结 is sent together with 附件1 (plan 五（三）)
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SMTP_TIMEOUT = 60
 
@@ -140,7 +126,7 @@ def _quoted(spec: FormSpec, year: int) -> str:
 
 def _what(spec: FormSpec, year: int) -> str:
     """What a unit must send for a form, as the plan words it."""
-    return ("活动总结及" if spec.id == SUMMARY_FORM else "") + _quoted(spec, year)
+    return ("活动总结及" if spec.roles.summary else "") + _quoted(spec, year)
 
 
 INDENT = "\u3000\u3000"  # two full-width spaces open a paragraph, as in the official documents
@@ -184,7 +170,7 @@ def templates_body(campaign: Campaign, specs: Sequence[FormSpec], unit: Unit, at
     items = []
     for spec in sorted(specs, key=lambda s: c.deadline(s.deadline)):
         item = f"请于{cn_date(c.deadline(spec.deadline))}前报送{_what(spec, c.year)}"
-        if spec.id != SUMMARY_FORM and not spec.has_sentences:
+        if not spec.roles.summary and not spec.has_sentences:
             item += (f"，每个单位报送一名联络员，负责收集汇总活动期间正反两方面典型和特色项目、重要活动资料，"
                      f"及时把视频、图片、文字等电子版资料报至{c.section}")
         items.append(item + "。")
@@ -198,7 +184,7 @@ def missing_body(campaign: Campaign, spec: FormSpec, unit: Unit, attachment: Pat
     c = campaign
     due = c.deadline(spec.deadline)
     late = "报送截止日期已过，" if on > due else ""
-    extra = "活动总结请一并发送。" if spec.id == SUMMARY_FORM else ""
+    extra = "活动总结请一并发送。" if spec.roles.summary else ""
     paragraphs = [
         f"根据{plan_name(c)}要求，各单位应于{cn_date(due)}前报送{_what(spec, c.year)}。"
         f"截至{cn_date(on)}，{c.section}尚未收到贵单位报送的{_quoted(spec, c.year)}。"
@@ -306,7 +292,7 @@ def _write_draft(batch: Batch, campaign: Campaign, unit: Unit, specs: Sequence[F
 def _template_is_current(path: Path, spec: FormSpec, campaign: Campaign, unit: Unit) -> bool:
     import openpyxl
 
-    from pipeline.intake.read import read_meta
+    from pipeline.intake.book import read_meta
 
     try:
         with warnings.catch_warnings():
@@ -372,14 +358,14 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
     write_planned(outbox, rollup, items)
     feedback = {(i.status.unit.code, i.spec.id): i for i in items}
     for st in _by_roster(rollup):
-        if st.status not in (MISSING, RETURNED):
+        if st.status not in (Status.MISSING, Status.RETURNED):
             continue
         spec = rollup.forms[st.form_id]
         if not st.unit.email:
             batch.no_email.append(_no_email(st.unit, f"（{spec.annex} {st.status}）"))
             continue
         title = year_title(spec, campaign.year)
-        if st.status == MISSING:
+        if st.status == Status.MISSING:
             path, generated = ensure_template(spec, campaign, st.unit, templates)
             batch.generated += generated
             due = campaign.deadline(spec.deadline)
@@ -398,13 +384,16 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
 
 def _draft_summary_reminders(batch: Batch, rollup: Rollup, on: dt.date) -> None:
     """催报活动总结 once its deadline has passed, to units whose 附件1 reminder does not already ask for it."""
-    from pipeline.intake.materials import SUMMARY_DEADLINE, summary_missing
+    from pipeline.outputs.materials_report import summary_form_id, summary_missing
 
     campaign = rollup.campaign
-    due = campaign.deadline(SUMMARY_DEADLINE)
+    form_id = summary_form_id(rollup)
+    if form_id is None:
+        return
+    due = campaign.deadline(rollup.forms[form_id].deadline)
     if on <= due:
         return
-    asked = {st.unit.code for st in rollup.statuses if st.form_id == SUMMARY_FORM and st.status == MISSING}
+    asked = {st.unit.code for st in rollup.statuses if st.form_id == form_id and st.status == Status.MISSING}
     for unit in summary_missing(rollup):
         if unit.code in asked:
             continue  # missing_body already says 活动总结请一并发送
@@ -428,11 +417,11 @@ def draft_feedback(rollup: Rollup, outbox: Path, on: dt.date | None = None) -> B
     write_planned(outbox, rollup, items)
     order = {id(st): i for i, st in enumerate(_by_roster(rollup))}
     for item in sorted(items, key=lambda i: order[id(i.status)]):
-        if item.status.status != WARNED:
+        if item.status.status != Status.WARNED:
             continue
         unit = item.status.unit
         if not unit.email:
-            batch.no_email.append(_no_email(unit, f"（{item.spec.annex} {WARNED}）"))
+            batch.no_email.append(_no_email(unit, f"（{item.spec.annex} {Status.WARNED}）"))
             continue
         about = f"{item.submission.sha256}|{item.spec.id}={item.spec.version}"
         subject = f"关于核实{year_title(item.spec, campaign.year)}有关情况的通知"
@@ -628,48 +617,3 @@ def send_lines(result: SendResult) -> list[str]:
     if result.failed:
         lines.append("失败的邮件排除问题后重新运行本命令即可补发，已发送的不会重复发送。")
     return lines
-
-
-# ---------------------------------------------------------------- the command
-
-
-def _configure(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("kind", choices=list(KINDS), metavar="邮件类型",
-                     help="templates：下发填报模板；reminders：催报未报送和退回的单位；feedback：向报表有警告的单位发送审核反馈")
-    sub.add_argument("--send", action="store_true",
-                     help="通过 SMTP 实际发送（需先设置 SMTP_HOST 等环境变量）；不加此项只生成邮件草稿，不发送任何邮件")
-
-
-@command("campaign", "roster", "templates", "inbox", "outbox")
-def cmd_mail(args: argparse.Namespace) -> int:
-    """生成给各单位的邮件草稿（.eml）：templates 下发模板，reminders 催报，feedback 审核反馈；加 --send 才实际发送。"""
-    from pipeline.checks.rollup import run_rollup
-    from pipeline.cli.commands import _progress, record_in_ledger
-
-    forms, campaign, roster = _settings(args)
-    settings = smtp_settings(os.environ, campaign) if args.send else None
-    if args.kind == "templates":
-        batch = draft_templates(forms, campaign, roster, args.templates, args.outbox)
-    else:
-        if not args.inbox.is_dir():
-            raise PipelineError(f"来件目录 {args.inbox} 不存在。催报和审核反馈要依据来件情况，"
-                                "请用 --inbox 指定来件目录。")
-        rollup = run_rollup(args.inbox, forms, campaign, roster, progress=_progress)
-        record_in_ledger(args.outbox, rollup, f"mail {args.kind}")
-        if args.kind == "reminders":
-            batch = draft_reminders(rollup, args.templates, args.outbox)
-        else:
-            batch = draft_feedback(rollup, args.outbox)
-    print("\n".join(batch_lines(batch)))
-    if settings is None:
-        if batch.drafts:
-            print("未发送任何邮件；核对草稿无误后，在命令后加 --send 发送。")
-        return 0
-    result = send_drafts(batch.drafts, settings, args.outbox / LEDGER_NAME,
-                         echo=lambda line: print(line, flush=True))
-    print("\n".join(send_lines(result)))
-    sys.stdout.flush()
-    return 1 if result.failed else 0
-
-
-cmd_mail.configure = _configure  # type: ignore[attr-defined]

@@ -16,23 +16,22 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
-from pipeline.checks.rollup import MISSING, PASSED, RETURNED, WARNED, Rollup, UnitStatus, records
+from pipeline.checks.rollup import Rollup, UnitStatus, records
 from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.materials import (
-    MATERIAL_COLUMNS,
-    SUBMITTED,
+from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
+from pipeline.model import Finding, Status
+from pipeline.outputs.materials_report import (
     material_rows,
     summary_cell,
     summary_form_id,
     summary_units,
     write_materials_sheet,
 )
-from pipeline.model import Finding
 from pipeline.store.atomic import atomic_path
 
-STATUSES = (PASSED, WARNED, RETURNED, MISSING)
+STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISSING)
 MAX_CELL_CHARS = 32767
 CUT_NOTE = "……（内容过长，已截断）"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
@@ -127,6 +126,12 @@ class _Book:
         self.widths: dict[str, dict[int, float]] = {}
         self.lines: dict[str, dict[int, int]] = {}
 
+    def sheet(self, name: str, spec: FormSpec | None = None) -> Any:
+        """A new worksheet; a second form's sheet of the same kind is told apart by its annex (31 characters at most)."""
+        if spec is not None and self.wb.get_worksheet_by_name(name) is not None:
+            name = f"{name}（{spec.annex}）"
+        return self.wb.add_worksheet(name[:31])
+
     def columns(self, ws: Any, widths: Sequence[float]) -> None:
         """Set column widths; wrapped text written afterwards grows its row to fit (see :meth:`fit_rows`)."""
         for col, width in enumerate(widths):
@@ -171,14 +176,14 @@ class _Book:
                                                                 else value))
 
 
-STATUS_FORMAT = {PASSED: "ok", WARNED: "warn", RETURNED: "missing", MISSING: "missing"}
+STATUS_FORMAT = {Status.PASSED: "ok", Status.WARNED: "warn", Status.RETURNED: "missing", Status.MISSING: "missing"}
 _WRAPPED = ("cell", "quoted", "text", "head")
 
 
 def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """汇总表: the official 附件1 layout with the county totals in the 进展情况 sentences."""
     c = rollup.campaign
-    ws = book.wb.add_worksheet("汇总表")
+    ws = book.sheet("汇总表", spec)
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 38)
     ws.set_column(2, 2, 52)
@@ -239,7 +244,7 @@ def _joined_answers(answers: list[str]) -> str:
 
 def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """分单位明细: one row per roster unit, one column per field, a totals row."""
-    ws = book.wb.add_worksheet("分单位明细")
+    ws = book.sheet("分单位明细", spec)
     fixed = ("单位编码", "单位名称", "类别", "状态")
     fields = [f for f in spec.body_fields]
     for col, head in enumerate(fixed):
@@ -295,14 +300,18 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
+# Column widths of a table form's sheet, by the kind of field in the column.
+_KIND_WIDTHS = {"person": 10, "text": 16, "phone": 16, "mobile": 15, "email": 26, "count": 10, "date": 12, "unit": 32}
+
+
 def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """联络员表: the consolidated 附件2, one row per roster unit."""
-    ws = book.wb.add_worksheet("联络员表")
-    check_rc(ws.merge_range(0, 0, 0, 8, spec.title_for(rollup.campaign.year), book.f["title"]), "title")
-    ws.set_row(0, 30)
+    ws = book.sheet(spec.rollup_sheet, spec)
     fields = [f for f in spec.body_fields]
-    book.columns(ws, (6, 32, 10, 14, 16, 15, 26, 16, 10))
     heads = ["序号", "单位名称", *(f.label for f in fields), "报送状态"]
+    check_rc(ws.merge_range(0, 0, 0, len(heads) - 1, spec.title_for(rollup.campaign.year), book.f["title"]), "title")
+    ws.set_row(0, 30)
+    book.columns(ws, (6, 32, *(_KIND_WIDTHS.get(f.kind, 14) for f in fields), 10))
     for col, head in enumerate(heads):
         book.text(ws, 1, col, head, "head")
     statuses = [s for s in rollup.statuses if s.form_id == spec.id]
@@ -310,7 +319,11 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         check_rc(ws.write_number(r, 0, r - 1, book.f["cell"]), "seq")
         book.text(ws, r, 1, st.unit.name)
         for c, f in enumerate(fields, start=2):
-            book.text(ws, r, c, st.counted.values.get(f.id) if st.counted else "")
+            value = st.counted.values.get(f.id) if st.counted else None
+            if f.kind == "count" and isinstance(value, int):
+                book.value(ws, r, c, value)
+            else:
+                book.text(ws, r, c, value if value is not None else "")
         book.text(ws, r, len(heads) - 1, st.status, STATUS_FORMAT[st.status])
     ws.freeze_panes(2, 0)
     ws.set_landscape()
@@ -344,8 +357,8 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     for c, status in enumerate(STATUSES, start=6):
         chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
                           "values": ["报送情况", 1, c, len(rollup.forms), c],
-                          "fill": {"color": {PASSED: "#70AD47", WARNED: "#FFC000", RETURNED: "#C00000",
-                                            MISSING: "#A5A5A5"}[status]}})
+                          "fill": {"color": {Status.PASSED: "#70AD47", Status.WARNED: "#FFC000", Status.RETURNED: "#C00000",
+                                            Status.MISSING: "#A5A5A5"}[status]}})
     chart.set_title({"name": "各表报送状态", "name_font": {"name": HEAD_FONT, "size": 12}})
     chart.set_legend({"position": "bottom", "font": {"name": BODY_FONT}})
     chart.set_x_axis({"num_font": {"name": BODY_FONT}})
@@ -398,7 +411,7 @@ def _issues_sheet(book: _Book, rollup: Rollup) -> None:
 
 def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """典型案例: the free-text answers, by unit."""
-    ws = book.wb.add_worksheet("典型案例")
+    ws = book.sheet("典型案例", spec)
     text_fields = [f for f in spec.body_fields if f.kind == "text"]
     heads = ("单位编码", "单位名称", "填报项", "内容")
     book.columns(ws, (9, 30, 18, 80))
@@ -428,18 +441,26 @@ def _print_table(ws: Any, header_row: int) -> None:
 
 
 def write_workbook(path: Path, rollup: Rollup) -> None:
-    """The rollup workbook, written to a temporary file then renamed."""
-    stats = next(s for s in rollup.forms.values() if s.has_sentences)
-    table = next(s for s in rollup.forms.values() if not s.has_sentences)
+    """The rollup workbook, written to a temporary file then renamed.
+
+    A statistics form (one with 进展情况 sentences) gets a 汇总表, a 分单位明细 and a 典型案例
+    sheet; any other form one table sheet (its spec's ``rollup_sheet``), one row per unit.
+    """
+    stats = [s for s in rollup.forms.values() if s.has_sentences]
+    tables = [s for s in rollup.forms.values() if not s.has_sentences]
     with atomic_path(path) as tmp:
         book = _Book(tmp)
         book.wb.set_properties({"title": rollup_name(rollup).removesuffix(".xlsx"), "author": rollup.campaign.bureau})
-        _summary_sheet(book, rollup, stats)
-        _detail_sheet(book, rollup, stats)
-        _liaison_sheet(book, rollup, table)
+        for spec in stats:
+            _summary_sheet(book, rollup, spec)
+        for spec in stats:
+            _detail_sheet(book, rollup, spec)
+        for spec in tables:
+            _liaison_sheet(book, rollup, spec)
         _status_sheet(book, rollup)
         _issues_sheet(book, rollup)
-        _cases_sheet(book, rollup, stats)
+        for spec in stats:
+            _cases_sheet(book, rollup, spec)
         write_materials_sheet(book, rollup, path.parent)
         book.fit_rows()
         book.wb.close()

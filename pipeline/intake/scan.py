@@ -1,0 +1,71 @@
+"""inbox → scan: every file below the inbox, named, sized, timed and hashed (never raises)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.intake.guards import safe_name
+from pipeline.model import Submission
+
+if TYPE_CHECKING:
+    from pipeline.store.ledger import StatCache
+
+
+# The repository's own placeholder that keeps the empty inbox/ folder in git: not something a unit sent.
+REPO_PLACEHOLDERS = frozenset({".gitkeep"})
+
+
+def scan_inbox(inbox: Path) -> list[Path]:
+    """Every file below ``inbox`` (recursively), in a stable order; only the repository placeholder is left out."""
+    if not inbox.exists():
+        return []
+    files = (p for p in inbox.rglob("*") if p.is_file() and not (p.parent == inbox and p.name in REPO_PLACEHOLDERS))
+    return sorted(files, key=lambda p: p.relative_to(inbox).as_posix())
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def new_submission(path: Path, inbox: Path, stats: StatCache | None = None) -> Submission:
+    """The record of one file below ``inbox``: printable name, size, time and sha256; never raises.
+
+    With ``stats``, a file whose stat is unchanged since it was last hashed is not read again.
+    A file that vanished or cannot be read keeps size 0 and an empty sha256; the reader
+    then reports it.
+    """
+    try:
+        relative = path.relative_to(inbox).as_posix()
+    except ValueError:
+        relative = path.name
+    sub = Submission(file=safe_name(relative), path=path, sha256="", mtime=0.0)
+    try:
+        started = time.time_ns()
+        stat = path.stat()
+        sub.mtime, sub.size = stat.st_mtime, stat.st_size
+        known = stats.lookup(path, stat) if stats is not None else None
+        sub.sha256 = known or file_digest(path)
+        if stats is not None and known is None:
+            stats.remember(path, stat, sub.sha256, started)
+    except OSError:
+        pass
+    return sub
+
+
+def hash_all(paths: list[Path], inbox: Path, stats: StatCache | None = None) -> list[Submission]:
+    """The bare record (name, size, time, sha256) of every file, in ``paths`` order.
+
+    With ``stats`` (the ledger's), unchanged files are not read again and the stats are saved.
+    """
+    subs = [new_submission(p, inbox, stats) for p in paths]
+    if stats is not None:
+        stats.save()
+    return subs

@@ -1,0 +1,147 @@
+"""Compare a returned sheet with the template it was made from; each difference is a finding.
+
+Sheet protection is not trusted: the returned sheet is compared with the template layout and
+each difference becomes a 警告 (or an 错误 when a value cannot be found).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from pipeline.forms.layout import build_layout
+from pipeline.forms.spec import META_SHEET, FormSpec
+from pipeline.intake.book import Book, Grid, cell_address, grid_pos
+from pipeline.intake.locate import Located, fixed_texts, label_offsets, norm_label
+from pipeline.model import Severity, Submission
+from pipeline.settings.campaign import Campaign, Limits
+
+if TYPE_CHECKING:
+    pass
+
+# Parts of a package that mean macros, links out of the file, or foreign objects.
+_MACRO_PARTS = ("xl/vbaproject.bin", "xl/macrosheets/", "xl/dialogsheets/")
+_OLE_MACRO_STREAMS = ("_vba_project_cur", "macros", "_vba_project")
+_LINK_PARTS = "xl/externallinks/"
+_CONNECTION_PARTS = ("xl/connections.xml", "xl/querytables/")
+_EMBEDDED_PARTS = ("xl/embeddings/", "xl/activex/")
+_MAX_LISTED = 3  # edited texts listed one by one before they are summarised
+
+
+def _sheet_list(names: list[str]) -> str:
+    return "、".join(f"“{n}”" for n in names)
+
+
+def package_findings(sub: Submission, book: Book) -> None:
+    """Macros are an 错误; external links, data connections and embedded objects a 警告. None is followed."""
+    parts = book.package.names if book.package else ()
+    lower = [p.lower() for p in parts]
+    macro = any(p.startswith(_MACRO_PARTS) for p in lower) or any(
+        s.split("/")[0] in _OLE_MACRO_STREAMS for s in book.streams)
+    if macro:
+        sub.add(Severity.ERROR, "含有宏", "文件含有宏（VBA 代码或宏表）。程序不会运行其中的任何代码，但含宏的文件不予采用。"
+                "请在 WPS 或 Excel 中“另存为”“Excel 工作簿(*.xlsx)”（不含宏）后重新发送。")
+    links = [p for p in parts if p.lower().startswith(_LINK_PARTS) and p.lower().endswith(".xml")]
+    if links:
+        sub.add(Severity.WARNING, "外部链接", f"文件中有 {len(links)} 个指向其他文件的外部链接，程序不会打开或跟随这些链接，"
+                "引用了其他文件的单元格只按保存时的结果读取。请把数字直接填在表中，不要引用其他文件。")
+    if any(p.startswith(_CONNECTION_PARTS) for p in lower):
+        sub.add(Severity.WARNING, "数据连接", "文件中有外部数据连接或查询，程序不会连接或刷新它们。"
+                "请删除数据连接，直接在表中填写。")
+    embedded = [p.rsplit("/", 1)[-1] for p in parts if p.lower().startswith(_EMBEDDED_PARTS)
+                and not p.lower().endswith(".rels")]
+    if embedded:
+        sub.add(Severity.WARNING, "嵌入对象", f"文件中嵌入了其他文件或控件（{'、'.join(embedded[:_MAX_LISTED])}），"
+                "程序不会打开它们，其内容不会汇总。照片、总结等材料请作为单独的文件发送。")
+
+
+def sheet_findings(sub: Submission, book: Book, spec: FormSpec, form: Grid, limits: Limits) -> None:
+    """Renamed, added and hidden sheets, and content beyond the window."""
+    if form.title != spec.sheet:
+        sub.add(Severity.WARNING, "工作表改名", f"填报表格所在的工作表名称是“{form.title}”（模板中为“{spec.sheet}”），"
+                "已按单元格名称读取，请核对汇总结果；今后请勿改动工作表名称。")
+    extra = [(g.title, g.state) for g in book.sheets if g is not form and g.title != META_SHEET]
+    extra += book.other_sheets
+    hidden = [t for t, state in extra if state != "visible"]
+    shown = [t for t, state in extra if state == "visible"]
+    if form.state != "visible":
+        sub.add(Severity.WARNING, "隐藏工作表", f"填报表格所在的工作表“{form.title}”被隐藏了，已照常读取。"
+                "请取消隐藏，今后请勿隐藏工作表。")
+    if hidden:
+        sub.add(Severity.WARNING, "隐藏工作表", f"文件中有隐藏的工作表{_sheet_list(hidden)}，其中的内容不会被读取或汇总。"
+                "请删除不需要的工作表，只在“" + spec.sheet + "”表中填写。")
+    if shown:
+        sub.add(Severity.WARNING, "多出工作表", f"文件中多了工作表{_sheet_list(shown)}，其中的内容不会被读取或汇总。"
+                "请只在“" + spec.sheet + "”表中填写，不要另加工作表。")
+    if form.outside:
+        window = f"前 {limits.max_rows} 行、前 {limits.max_columns} 列"
+        sub.add(Severity.WARNING, "范围外内容", f"工作表“{form.title}”在读取范围（{window}）之外还有内容（如 {form.outside}），"
+                "已忽略。请删除表格范围外的多余内容。", cell=form.outside)
+
+
+def _layout_offset(meta: Mapping[str, str]) -> int:
+    try:
+        offset = int(meta.get("layout_offset", "0") or 0)
+    except ValueError:
+        return 0
+    return offset if 0 <= offset <= 50 else 0
+
+
+def _text_at(grid: Grid, row: int, col: int) -> str:
+    value = grid.value(row, col)
+    return "" if value is None else str(int(value) if isinstance(value, float) and value.is_integer() else value)
+
+
+def layout_findings(sub: Submission, spec: FormSpec, campaign: Campaign, form: Grid, by_name: Located,
+                     how: str) -> None:
+    """Compare the returned sheet with the template layout: protection, moved cells, edited texts."""
+    layout = build_layout(spec, campaign.year, _layout_offset(sub.meta))
+    if how == "meta" and form.protected is False:
+        sub.add(Severity.WARNING, "保护被取消", f"工作表“{form.title}”的保护已被取消。程序已按模板核对各填报项的位置，"
+                "请核对汇总结果；今后请勿取消工作表保护或改动表格。")
+    moved = [(layout.input_for(fid), row, col) for fid, (grid, row, col) in by_name.items()
+             if grid is form and grid_pos(layout.input_for(fid)) != (row, col)]
+    if moved:
+        cell, row, col = moved[0]
+        assert cell.field is not None
+        now = cell_address(row, col)
+        sub.add(Severity.WARNING, "行列被改动", f"表格中插入或删除了行/列：“{cell.field.label}”的填写格在模板中是 "
+                f"{cell.address}，现在在 {now}（共 {len(moved)} 项位置有变化）。已按单元格名称读取，"
+                "请核对汇总结果；今后请勿增删行列。", cell.field.id, cell.field.label, now)
+    # Field labels: beside each named input, wherever it moved.
+    offsets = label_offsets(layout)
+    edited: list[tuple[str, str, str, str, str]] = []  # field id, field label, address, expected, found
+    for fid, (grid, row, col) in by_name.items():
+        if grid is not form or fid not in offsets:
+            continue
+        text, dr, dc = offsets[fid]
+        lr, lc = row - dr, col - dc
+        if lr < 1 or lc < 1:
+            continue
+        found = _text_at(form, lr, lc)
+        if norm_label(found) != text:
+            f = spec.field(fid)
+            edited.append((fid, f.label, cell_address(lr, lc), f.label, found))
+    for fid, label, where, expected, found in edited[:_MAX_LISTED]:
+        sub.add(Severity.WARNING, "文字被改动", f"“{expected}”这一项的说明文字被改成了“{found or '（空白）'}”。"
+                "已按单元格名称读取该项，请核对所填内容是否对应原来的项目；今后请勿修改表中文字。",
+                fid, label, where, found)
+    if len(edited) > _MAX_LISTED:
+        examples = "、".join(e[2] for e in edited[_MAX_LISTED:_MAX_LISTED * 2])
+        sub.add(Severity.WARNING, "文字被改动", f"另有 {len(edited) - _MAX_LISTED} 项的说明文字被改动（如 {examples}），"
+                "请核对；今后请勿修改表中文字。")
+    if moved:
+        return  # other fixed texts moved with the rows: their positions no longer tell
+    cells = form.cells  # an untouched text equals the template's exactly: normalise only the others
+    changed = [(c.address, c.text, _text_at(form, *pos)) for pos, c, text in fixed_texts(layout)
+               if cells.get(pos) != c.text and norm_label(_text_at(form, *pos)) != text]
+    if changed:
+        where, expected, found = changed[0]
+        more = f"（共 {len(changed)} 处）" if len(changed) > 1 else ""
+        shown = _short(found) or "（空白）"
+        sub.add(Severity.WARNING, "文字被改动", f"表中固定文字被改动{more}：{where} 原为“{_short(expected)}”，现为“{shown}”。"
+                "不影响读取，但请今后勿修改表格中的文字。", cell=where, value=_short(found))
+
+
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

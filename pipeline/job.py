@@ -1,0 +1,115 @@
+"""The one orchestrator: inbox → read → checks → rollup → outbox, with the ledger wired in.
+
+Every command that needs the state of the returns (``rollup``, ``mail``, ``demo``, ``bench``)
+and the tests go through :func:`collect`, so the ledger's stat cache, parse cache and first-seen
+times are used everywhere. :func:`rollup_to_outbox` adds the outputs and the freshness check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from pipeline.checks.rollup import Rollup, build_rollup
+from pipeline.forms.spec import FormSpec
+from pipeline.intake.batch import cache_keys, read_all
+from pipeline.intake.scan import hash_all, scan_inbox
+from pipeline.model import Outcome, Status, Submission
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
+from pipeline.store.collector import long_lived_batch
+from pipeline.store.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
+from pipeline.store.ledger import LEDGER_NAME, Ledger
+
+Progress = Callable[[Iterable[Path]], Iterable[Path]]
+
+
+def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
+    """Record one run in an open ledger: first-seen times onto the submissions, outcomes into the ledger."""
+    run_id = ledger.start_run(command_name)
+    seen = ledger.first_seen((s.sha256, s.file) for s in rollup.submissions)
+    for sub in rollup.submissions:
+        sub.first_seen = seen[(sub.sha256, sub.file)]
+    ledger.record_outcomes(run_id, rollup.outcome_rows())
+
+
+def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
+                    campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None) -> Rollup:
+    subs = read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger)
+    rollup = build_rollup(subs, forms, campaign, roster)
+    ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
+    record_run(ledger, rollup, command_name)
+    return rollup
+
+
+def collect(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+            command_name: str = "rollup", progress: Progress | None = None) -> Rollup:
+    """Read every file under ``inbox`` through the ledger in ``outbox`` and build the rollup; writes no output."""
+    with Ledger(outbox / LEDGER_NAME) as ledger:
+        fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
+        return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
+
+
+def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True) -> tuple[Path, list[Path]]:
+    """The workbook (beside the rest when ``parallel``), the CSV twins and the feedback; returns the workbook and feedback paths."""
+    from pipeline.outputs.feedback import write_feedback
+    from pipeline.outputs.report import rollup_name, workbook_alongside, write_tables
+
+    outbox.mkdir(parents=True, exist_ok=True)
+    with workbook_alongside(outbox / rollup_name(rollup), rollup, parallel) as workbook:
+        write_tables(outbox, rollup)
+        feedback = write_feedback(outbox, rollup)
+    return workbook, feedback
+
+
+def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
+    """The Chinese closing summary of a rollup run."""
+    from pipeline.outputs.materials_report import summary_line as materials_line
+
+    counts = rollup.outcome_counts()
+    lines = [f"收到文件 {len(rollup.submissions)} 个 = " + " + ".join(f"{o.value} {counts.get(o, 0)}" for o in Outcome)]
+    units = len(rollup.roster)
+    for spec in rollup.forms.values():
+        sts = [s for s in rollup.statuses if s.form_id == spec.id]
+        by = {k: sum(s.status == k for s in sts) for k in Status}
+        accepted = sum(s.counted is not None for s in sts)
+        on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
+        lines.append(
+            f"{spec.annex}：应报 {units} 个单位，" + "，".join(f"{k.value} {by[k]}" for k in Status)
+            + f"；报送率 {accepted / units:.0%}，按时率 {on_time / units:.0%}"
+        )
+    lines.append(materials_line(rollup))
+    lines.append(f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv）")
+    return lines
+
+
+def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+                     command_name: str = "rollup", progress: Progress | None = None) -> list[str]:
+    """The whole job behind ``make rollup``: read the inbox, write every output, return the summary lines.
+
+    When nothing changed since the last complete run (files, settings, program, date) and its
+    outputs are all there, those outputs stand and their summary is returned again.
+    """
+    from pipeline.outputs.feedback import summary_line
+    from pipeline.outputs.report import CSV_NAMES
+    from pipeline.store.atomic import sweep_stale
+
+    with long_lived_batch() as settle:
+        with Ledger(outbox / LEDGER_NAME) as ledger:
+            fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
+            digest = inputs_digest(fresh, forms, campaign, roster, inbox, outbox)
+            previous = last_run(ledger)
+            if previous is not None and previous.digest == digest and previous.outputs_present():
+                ledger.first_seen((s.sha256, s.file) for s in fresh)
+                ledger.record_outcomes(ledger.start_run(command_name), previous.outcomes)
+                return [*previous.lines, "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"]
+            forget(ledger)
+            sweep_stale(outbox)  # half-written files of a run that was killed
+            rollup = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
+            settle()
+        workbook, feedback = write_outputs(outbox, rollup)
+    lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback)]
+    outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
+    with Ledger(outbox / LEDGER_NAME) as ledger:
+        remember(ledger, LastRun(digest, lines, outputs, rollup.outcome_rows()))
+    return lines
