@@ -125,7 +125,8 @@ def _token_pattern(token: _Token, fields: dict[str, Field]) -> str:
     closer = "[" + re.escape(_CLOSE) + "]"
     if unit:
         unit_pattern = _literal(unit)
-        after = f"(?:{closer}{_GAP}(?:{unit_pattern})?|{unit_pattern})"
+        # The unit alone (brackets typed over) only when no closing bracket follows it: “（7人次）” is all value.
+        after = f"(?:{closer}{_GAP}(?:{unit_pattern})?|{unit_pattern}(?!{_GAP}{closer}))"
     else:
         after = closer
     return f"{opener}{_GAP}(?P<{text}>{value}){_GAP}{after}"
@@ -246,7 +247,7 @@ def _read_header(blocks: Sequence[str], spec: FormSpec) -> dict[str, str | None]
 
 # Marks a PDF's text layer misplaces: quotes and long dashes (not "-", which phone numbers use).
 _STRAY_MARKS_RE = re.compile("[" + re.escape(_QUOTES + "—–―─") + "]")
-_MIN_FRAGMENT = 4  # characters: a shorter run of form text (年, 日…) may be part of a typed value
+_MIN_FRAGMENT = 3  # characters: a shorter run of form text (年, 日…) may be part of a typed value
 _CHUNK_RE = re.compile(r"\S+")
 
 
@@ -267,13 +268,17 @@ def tidy_pdf_blocks(blocks: Sequence[str], spec: FormSpec) -> list[str]:
     - Quote marks and long dashes are dropped: set in a Latin font, they are drawn apart from the Chinese
       text and come out of the text layer misplaced (“大讲堂” as “ ”大讲堂). The patterns do not
       need them; a 典型案例 text read from a PDF loses them too.
-    - Runs of 活动项目 or 内容要求 text (4 characters or more) that belong to no sentence are dropped: where a table row
+    - Runs of 活动项目 or 内容要求 text (3 characters or more) that belong to no sentence are dropped: where a table row
       breaks across pages, the text layer puts the rest of those cells on the same lines as the rest
       of the 进展情况 cell.
     """
     printed, sentences = _printed_and_sentences(spec)
+    labels = _header_patterns(tuple(f.label for f in spec.header))
     tidy: list[str] = []
     for block in blocks:
+        if any(label.search(block) for label in labels):
+            tidy.append(_STRAY_MARKS_RE.sub(" ", block))  # the header line: its values are the unit's own
+            continue
         kept: list[str] = []
         run: list[str] = []  # consecutive chunks of form text that belong to no sentence
         for chunk in [*_CHUNK_RE.findall(_STRAY_MARKS_RE.sub(" ", block)), ""]:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docx
+from docx.oxml import OxmlElement
 
 from pipeline.spec import FormSpec
 
-_PLACEHOLDER = re.compile(r"（\{([a-z0-9_]+)\}）")
+_PLACEHOLDER = re.compile(r"（\s*\{([a-z0-9_]+)\}\s*）")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Style:
     brackets: tuple[str, str] = ("（", "）")
     header: str = "line"  # "line": “填报单位：…联系人：…” on one line; "cells": label cell, value cell
     header_gap: str = "  "  # what separates one header value from the next label on the line
+    # Whether a table row may break across pages. A PDF's text layer puts the two halves of the
+    # 内容要求 and 进展情况 cells of a broken row on shared lines (see MERGE-NOTES.md).
+    split_rows: bool = True
 
 
 def filled(sentence: str, values: Mapping[str, str], brackets: tuple[str, str] = ("（", "）")) -> str:
@@ -39,7 +43,7 @@ def write_form(
     spec: FormSpec,
     values: Mapping[str, str],
     header: Mapping[str, str],
-    style: Style = Style(),  # noqa: B008 - a frozen dataclass
+    style: Style = Style(),
     omit: frozenset[str] = frozenset(),
 ) -> Path:
     """Write a .docx of the form with the given blank contents; sections in ``omit`` are left out."""
@@ -64,7 +68,10 @@ def write_form(
         for cell, heading in zip(table.rows[0].cells, ("活动项目", "内容要求", "进展情况"), strict=True):
             cell.text = heading
         for section, sentence in zip(sections, sentences, strict=True):
-            row = table.add_row().cells
+            added = table.add_row()
+            if not style.split_rows:
+                added._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+            row = added.cells
             row[0].text, row[1].text, row[2].text = section.title, section.requirement, sentence
     else:
         for section, sentence in zip(sections, sentences, strict=True):
