@@ -96,6 +96,7 @@ class Submission:
     unit: Unit | None = None
     sheet: str = ""
     located_by: str = ""  # meta / names / labels
+    read_as: str = ""  # how the return was read (读取方式): 模板, Word原文, PDF原文, ...
     meta: dict[str, str] = field(default_factory=dict)
     raw: dict[str, RawCell] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)

@@ -50,7 +50,10 @@ _ROLE_KEYS = {"unit", "report_date", "contact", "summary"}
 # The placeholders a cross-field rule's message may use (filled in by pipeline.checks.validate).
 RULE_PLACEHOLDERS = frozenset({"first_label", "second_label", "first_value", "second_value"})
 _FIELD_KEYS = {"id", "label", "kind", "unit", "required"}
-_SECTION_KEYS = {"id", "title", "requirement", "sentence", "fields"}
+_SECTION_KEYS = {"id", "title", "requirement", "sentence", "sentence_original", "fields"}
+# Keys left out of the content version: they feed only the readers, not the issued template,
+# so adding or correcting them must not mark the templates already sent out as outdated.
+_UNVERSIONED_SECTION_KEYS = {"sentence_original"}
 _RULE_KEYS = {"id", "title", "check", "severity", "message", "pairs"}
 _TOP_KEYS = {"form", "header", "sections", "rules"}
 
@@ -77,6 +80,12 @@ class Section:
     requirement: str
     sentence: str
     fields: tuple[Field, ...]
+    sentence_original: str = ""  # the notice's own wording, typos included ("" when not given)
+
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        """The distinct non-empty sentence wordings: the fixed one first, then the notice's original."""
+        return tuple(dict.fromkeys(w for w in (self.sentence, self.sentence_original) if w))
 
 
 @dataclass(frozen=True)
@@ -160,7 +169,14 @@ _UNPRINTED_FORM_KEYS = ("roles", "rollup_sheet")
 def _content_hash(raw: Mapping[str, Any]) -> str:
     """Hash of the parsed spec, so editing a comment or spacing (or a role) does not outdate issued templates."""
     form = {k: v for k, v in raw.get("form", {}).items() if k not in _UNPRINTED_FORM_KEYS}
-    canonical = json.dumps({**raw, "form": form}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    raw = {**raw, "form": form}
+    sections = raw.get("sections")
+    if isinstance(sections, list):
+        raw = {**raw, "sections": [
+            {k: v for k, v in s.items() if k not in _UNVERSIONED_SECTION_KEYS} if isinstance(s, dict) else s
+            for s in sections
+        ]}
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
@@ -220,19 +236,33 @@ def _section(path: Path, index: int, raw: Mapping[str, Any]) -> Section:
     if not fields:
         raise _fail(path, f"{where}.fields", "每个活动项目至少要有一个填报项。")
     sentence = _str(path, where, raw, "sentence", empty=True)
-    if sentence:
-        placeholders = _PLACEHOLDER_RE.findall(sentence)
-        ids = [f.id for f in fields]
-        for ph in placeholders:
-            if ph not in ids:
-                raise _fail(path, f"{where}.sentence", f"占位符“{{{ph}}}”没有对应的填报项（fields）。")
-        for fid in ids:
-            if placeholders.count(fid) != 1:
-                raise _fail(path, f"{where}.fields.{fid}", "该填报项在进展情况语句（sentence）中应恰好出现一次。")
-        if placeholders != ids:
-            raise _fail(path, f"{where}.sentence", "占位符的顺序应与 fields 的顺序一致。")
+    original = _str(path, where, raw, "sentence_original", empty=True) if "sentence_original" in raw else ""
+    if original and not sentence:
+        raise _fail(path, f"{where}.sentence_original", "有原文语句（sentence_original）时也必须有 sentence。")
+    for key, text in (("sentence", sentence), ("sentence_original", original)):
+        if text:
+            _check_sentence(path, f"{where}.{key}", text, fields)
     requirement = _str(path, where, raw, "requirement", empty=True)
-    return Section(sid, title, requirement, sentence, fields)
+    return Section(sid, title, requirement, sentence, fields, original)
+
+
+def _check_sentence(path: Path, where: str, sentence: str, fields: tuple[Field, ...]) -> None:
+    """Every placeholder names a field of the section, and every field appears exactly once, in order."""
+    placeholders = _PLACEHOLDER_RE.findall(sentence)
+    ids = [f.id for f in fields]
+    for ph in placeholders:
+        if ph not in ids:
+            raise _fail(path, where, f"占位符“{{{ph}}}”没有对应的填报项（fields）。")
+    key = where.rsplit(".", 1)[-1]
+    section = where.rsplit(".", 1)[0]
+    for fid in ids:
+        if placeholders.count(fid) != 1:
+            raise _fail(path, f"{section}.fields.{fid}", f"该填报项在进展情况语句（{key}）中应恰好出现一次。")
+    if placeholders != ids:
+        raise _fail(path, where, "占位符的顺序应与 fields 的顺序一致。")
+    stray = _PLACEHOLDER_RE.sub("", sentence)
+    if "{" in stray or "}" in stray:
+        raise _fail(path, where, "语句中有不成对的花括号“{”或“}”。")
 
 
 def _rule(path: Path, index: int, raw: Mapping[str, Any], fields: Mapping[str, Field]) -> Rule:
