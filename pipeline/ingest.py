@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pipeline.arrival import is_kept_mail
 from pipeline.campaign import Campaign
 from pipeline.materials import recognise, register_material
 from pipeline.read import new_submission, read_return
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from pipeline.ledger import StatCache
 
 # Bump whenever reading, normalising or the material rules change what a parse produces.
-PARSER_VERSION = "2026-11-29.1"
+PARSER_VERSION = "2026-12-01.1"
 PARALLEL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
 
 
@@ -53,6 +54,9 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
     path = sub.path
     if is_ignored(path):
         sub.outcome, sub.note = IGNORED, "临时文件或隐藏文件，已忽略"
+        return sub
+    if is_kept_mail(sub.file):
+        sub.outcome, sub.note = IGNORED, "收取邮件时留存的邮件原文，其附件已另存于同一文件夹"
         return sub
     sniffed = sniff(path)
     sub.kind = sniffed.kind

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.arrival import arrival_date
 from pipeline.campaign import Campaign
 from pipeline.ingest import ParseCache, hash_all, read_all
 from pipeline.roster import Roster, Unit
@@ -128,7 +129,7 @@ def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: 
         status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
     due = campaign.deadline(spec.deadline)
     basis = counted or latest
-    sent = basis.report_date or dt.date.fromtimestamp(basis.mtime)
+    sent = arrival_date(basis.file, basis.mtime, basis.report_date)
     status.on_time = sent <= due
     return status
 
