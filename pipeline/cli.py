@@ -13,7 +13,7 @@ from typing import NoReturn
 from pipeline.errors import PipelineError
 
 # Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
-COMMAND_MODULES = ("pipeline.commands", "pipeline.mail", "pipeline.demo")
+COMMAND_MODULES = ("pipeline.commands", "pipeline.mail", "pipeline.fetch", "pipeline.demo")
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}
