@@ -352,7 +352,7 @@ def _fetch_one(client: IMAPClient, uid: int, item: Mapping[bytes, Any], uidvalid
 def summary_lines(report: FetchReport, inbox: Path) -> list[str]:
     """The Chinese closing summary of a fetch run."""
     lines = [f"邮箱 {report.mailbox}：自 {report.since.isoformat()} 起共有邮件 {report.seen} 封，"
-             f"此前已收取 {report.known} 封，本次新收 {report.new} 封"
+             f"此前已收取 {report.known} 封，其余 {report.new} 封本次处理"
              f"（下载 {report.downloaded / MB:.1f} MB）。"]
     saved = sum(len(paths) for paths in report.saved.values())
     if saved:
