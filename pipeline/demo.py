@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.arrival import arrival_date
 from pipeline.atomic import atomic_path
 from pipeline.campaign import Campaign
 from pipeline.cli import _settings, command
@@ -417,7 +418,7 @@ def write_return(ret: DemoReturn, inbox: Path, forms: Mapping[str, FormSpec], ca
 
 
 def _on_time(ret: DemoReturn, campaign: Campaign, spec: FormSpec) -> str:
-    sent = ret.report_date or ret.received
+    sent = arrival_date(ret.rel, _timestamp(ret), ret.report_date)  # the rule the rollup applies: the dated folder
     return "是" if sent <= campaign.deadline(spec.deadline) else "否"
 
 

@@ -12,9 +12,7 @@ else, everything is that user.
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -106,6 +104,9 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
 
 def _config(root: Path, port: int, tls_port: int, login_user: str, owner: tuple[int, int],
             certificate: tuple[Path, Path] | None) -> str:
+    import grp  # POSIX only, like Dovecot itself: imported here so that the tests still collect (and skip) elsewhere
+    import pwd
+
     ssl = "ssl = no" if certificate is None else f"ssl = yes\nssl_cert = <{certificate[0]}\nssl_key = <{certificate[1]}"
     internal = pwd.getpwuid(os.getuid()).pw_name
     return f"""
@@ -162,6 +163,8 @@ def _wait_listening(server: Dovecot) -> None:
 @contextlib.contextmanager
 def running_dovecot(*, tls: bool = False) -> Iterator[Dovecot]:
     """Start a private Dovecot and stop it (and remove its files) afterwards."""
+    import pwd
+
     binary = dovecot_path()
     assert binary is not None, "dovecot is not installed"
     # Not pytest's tmp_path: that is private to root (0700), and the mailbox owner must reach the Maildir;
