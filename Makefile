@@ -1,4 +1,5 @@
-# 常用命令：make rollup（汇总）、make templates（生成模板）、make test（测试）。
+# 常用命令：make fetch（从邮箱收取来件）、make rollup（汇总）、make templates（生成模板）、make test（测试）。
+# 收取后立即汇总：make fetch rollup。
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,10 +12,11 @@ INBOX ?= inbox
 OUTBOX ?= outbox
 N ?= 1000
 SEND ?=
+FETCH_SINCE ?=
 
 PATHS := --campaign $(CAMPAIGN) --roster $(ROSTER)
 
-.PHONY: setup templates rollup check demo mail remind feedback test lint bench clean
+.PHONY: setup templates fetch rollup check demo mail remind feedback test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,15 @@ setup: $(STAMP)
 
 templates: $(STAMP)
 	$(BIN)/python -m pipeline templates $(PATHS) --templates $(TEMPLATES)
+
+# 从单位邮箱（只读）收取来件存入 $(INBOX)/邮件/；FETCH_SINCE=2023-05-01 指定起始日期。
+fetch: $(STAMP)
+	$(BIN)/python -m pipeline fetch $(PATHS) --inbox $(INBOX) --outbox $(OUTBOX) $(if $(FETCH_SINCE),--since $(FETCH_SINCE))
+
+# `make fetch rollup` (even with -j): the rollup reads what fetch saved, so it waits for it.
+ifneq ($(filter fetch,$(MAKECMDGOALS)),)
+rollup: fetch
+endif
 
 rollup: $(STAMP)
 	$(BIN)/python -m pipeline rollup $(PATHS) --inbox $(INBOX) --outbox $(OUTBOX)

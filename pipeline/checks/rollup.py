@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
+from pipeline.intake.arrival import arrival_date
 from pipeline.model import Outcome, Severity, Status, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
@@ -112,7 +113,7 @@ def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: 
         status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
     due = campaign.deadline(spec.deadline)
     basis = counted or latest
-    sent = basis.report_date or dt.date.fromtimestamp(basis.mtime)
+    sent = arrival_date(basis.file, basis.mtime, basis.report_date)
     status.on_time = sent <= due
     return status
 

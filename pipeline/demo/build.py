@@ -30,6 +30,7 @@ from pipeline.demo.samples import add_to_truth, demo_materials
 from pipeline.errors import PipelineError
 from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.spec import FormSpec, template_name
+from pipeline.intake.arrival import arrival_date
 from pipeline.model import Outcome, Status
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
@@ -417,7 +418,7 @@ def write_return(ret: DemoReturn, inbox: Path, forms: Mapping[str, FormSpec], ca
 
 
 def _on_time(ret: DemoReturn, campaign: Campaign, spec: FormSpec) -> str:
-    sent = ret.report_date or ret.received
+    sent = arrival_date(ret.rel, _timestamp(ret), ret.report_date)  # the rule the rollup applies: the dated folder
     return "是" if sent <= campaign.deadline(spec.deadline) else "否"
 
 

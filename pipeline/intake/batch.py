@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pipeline.forms.spec import FormSpec
+from pipeline.intake.arrival import is_kept_mail
 from pipeline.intake.scan import new_submission
 from pipeline.intake.sniff import is_ignored, sniff
 from pipeline.intake.sources import Context, sources
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     pass
 
 # Bump whenever reading, normalising or the material rules change what a parse produces.
-PARSER_VERSION = "2026-11-29.1"
+PARSER_VERSION = "2026-12-01.1"
 PARALLEL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
 
 
@@ -53,6 +54,9 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
     path = sub.path
     if is_ignored(path):
         sub.outcome, sub.note = Outcome.IGNORED, "临时文件或隐藏文件，已忽略"
+        return sub
+    if is_kept_mail(sub.file):
+        sub.outcome, sub.note = Outcome.IGNORED, "收取邮件时留存的邮件原文，其附件已另存于同一文件夹"
         return sub
     sniffed = sniff(path)
     sub.kind = sniffed.kind

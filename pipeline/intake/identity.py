@@ -50,6 +50,8 @@ def check_identity(sub: Submission, spec: FormSpec, campaign: Campaign, roster: 
             sub.add(Severity.WARNING, "单位名称被改动", f"这是“{sub.unit.name}”的模板，但{label}被改成了“{typed}”。"
                     f"已按模板计入“{sub.unit.name}”，如有误请联系局安全股。", unit_field.id, label, address, typed)
         return current
+    if not typed and _unit_from_folder(sub, roster):
+        return current
     if not typed:
         sub.add(Severity.ERROR, "未填单位", f"没有填写{label}，无法确定是哪个单位的报表，请填写单位全称后重新发送。",
                 unit_field.id, label, address)
@@ -61,3 +63,12 @@ def check_identity(sub: Submission, spec: FormSpec, campaign: Campaign, roster: 
         sub.add(Severity.ERROR, "未知单位", f"“{typed}”不在单位名录中。{hint}请填写与名录一致的单位全称，"
                 "或联系局安全股将本单位加入名录。", unit_field.id, label, address, typed)
     return current
+
+
+def _unit_from_folder(sub: Submission, roster: Roster) -> bool:
+    """When the file does not say its unit, take the unit its folder names (``邮件/<date>/U013_…/``,
+    the sender's unit as fetch saved it); returns whether that settled the unit."""
+    from pipeline.intake.arrival import folder_unit
+
+    sub.unit = folder_unit(sub.file, roster)
+    return sub.unit is not None

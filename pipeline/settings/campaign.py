@@ -27,6 +27,16 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """``[fetch]``: which mail ``python -m pipeline fetch`` reads and the caps it applies to untrusted mail."""
+
+    since: dt.date | None = None  # first day of mail to read; None: 30 days before the earliest deadline
+    max_message_mb: int = 50  # a larger message is not downloaded
+    max_attachments: int = 30  # a message with more attachments (nested messages included) is not saved
+    max_run_mb: int = 1000  # download at most this much per run; the rest waits for the next run
+
+
+@dataclass(frozen=True)
 class Campaign:
     """One year's campaign settings."""
 
@@ -45,6 +55,7 @@ class Campaign:
     contact_email: str
     limits: Limits
     path: Path
+    fetch: FetchSettings = FetchSettings()
 
     def deadline(self, key: str) -> dt.date:
         """The deadline named by a form spec's ``deadline`` key."""
@@ -60,6 +71,14 @@ class Campaign:
         """Dates a 填报日期 may sensibly take: a month before the start to three months after the end."""
         last = max([self.end, *self.deadlines.values()])
         return self.start - dt.timedelta(days=31), last + dt.timedelta(days=92)
+
+    @property
+    def fetch_since(self) -> dt.date:
+        """The first day of mail to fetch: ``[fetch] since``, else 30 days before the earliest deadline.
+
+        Not the campaign start: 附件2 is due before the campaign starts.
+        """
+        return self.fetch.since or min(self.deadlines.values()) - dt.timedelta(days=30)
 
 
 def _get(path: Path, table: dict[str, Any], section: str, key: str, kind: type) -> Any:
@@ -91,6 +110,7 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
         raise CampaignError(f"活动设置文件 {path} 的 [limits] 中有未知的键“{unknown[0]}”。")
     for key in limits_raw:
         _get(path, raw, "limits", key, int)
+    fetch = _fetch_settings(path, raw)
     start = _get(path, raw, "campaign", "start", dt.date)
     end = _get(path, raw, "campaign", "end", dt.date)
     if end < start:
@@ -111,4 +131,21 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
         contact_email=_get(path, raw, "contact", "email", str),
         limits=Limits(**limits_raw),
         path=path,
+        fetch=fetch,
     )
+
+
+def _fetch_settings(path: Path, raw: dict[str, Any]) -> FetchSettings:
+    """The optional ``[fetch]`` table, checked key by key."""
+    table = raw.get("fetch", {})
+    if not isinstance(table, dict):
+        raise CampaignError(f"活动设置文件 {path} 中 [fetch] 应为一个表。")
+    unknown = sorted(set(table) - set(FetchSettings.__dataclass_fields__))
+    if unknown:
+        raise CampaignError(f"活动设置文件 {path} 的 [fetch] 中有未知的键“{unknown[0]}”。")
+    for key, value in table.items():
+        kind: type = dt.date if key == "since" else int
+        _get(path, raw, "fetch", key, kind)
+        if kind is int and value <= 0:
+            raise CampaignError(f"活动设置文件 {path} 中 [fetch] {key} 应为正整数，现为 {value}。")
+    return FetchSettings(**table)

@@ -16,6 +16,8 @@ from pipeline.errors import RosterError
 DEFAULT_PATH = Path("units.csv")
 COLUMNS = ("单位编码", "单位名称", "类别", "邮箱")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
+# Several addresses of one unit are separated by a semicolon, ASCII or full-width.
+EMAIL_SEPARATOR_RE = re.compile(r"[;；]")
 _SPACE_RE = re.compile(r"\s+")
 
 
@@ -26,7 +28,13 @@ class Unit:
     code: str
     name: str
     category: str
-    email: str
+    email: str  # the first address: where mail to the unit goes
+    emails: tuple[str, ...] = ()  # every address the unit writes from (the 邮箱 column, split at “;”)
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every address of the unit (``email`` alone when ``emails`` was not given)."""
+        return self.emails or ((self.email,) if self.email else ())
 
 
 def normalise_name(name: str) -> str:
@@ -44,6 +52,12 @@ class Roster:
         self.path = path
         self._by_code = {u.code: u for u in units}
         self._by_name = {normalise_name(u.name): u for u in units}
+        by_email: dict[str, list[Unit]] = {}
+        for u in units:
+            for address in u.addresses:
+                by_email.setdefault(address.lower(), []).append(u)
+        # An address shared by several units identifies none of them.
+        self._by_email = {address: found[0] for address, found in by_email.items() if len(found) == 1}
 
     def __iter__(self) -> Iterator[Unit]:
         return iter(self.units)
@@ -58,6 +72,10 @@ class Roster:
     def by_name(self, name: str) -> Unit | None:
         """The unit whose name equals this one after normalisation; never a fuzzy guess."""
         return self._by_name.get(normalise_name(name))
+
+    def by_email(self, address: str) -> Unit | None:
+        """The one unit with this 邮箱 (compared case-insensitively), if exactly one has it."""
+        return self._by_email.get(address.strip().lower())
 
     def closest_names(self, name: str, n: int = 3) -> list[str]:
         """Roster names that look like ``name``, for a suggestion in an error message."""
@@ -126,11 +144,14 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
         key = normalise_name(name)
         if key in names:
             raise RosterError(f"{where}：单位名称“{name}”与第{names[key]}行重复。")
-        if email and not EMAIL_RE.match(email):
-            raise RosterError(f"{where}：邮箱“{email}”格式不正确，应形如 name@example.com。")
+        emails = tuple(e.strip() for e in EMAIL_SEPARATOR_RE.split(email) if e.strip())
+        for address in emails:
+            if not EMAIL_RE.match(address):
+                raise RosterError(f"{where}：邮箱“{address}”格式不正确，应形如 name@example.com"
+                                  "（一个单位有多个邮箱时用分号“;”隔开）。")
         codes[code] = index
         names[key] = index
-        units.append(Unit(code, name, category, email))
+        units.append(Unit(code, name, category, emails[0] if emails else "", emails))
     if not units:
         raise RosterError(f"单位名录 {path} 中没有任何单位。")
     return Roster(units, path)

@@ -56,6 +56,17 @@ CREATE TABLE IF NOT EXISTS file_stats (
     sha256 TEXT NOT NULL,
     hashed_ns INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS fetched_mail (
+    mailbox TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    saved TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (mailbox, uidvalidity, uid)
+);
+CREATE INDEX IF NOT EXISTS fetched_mail_by_id ON fetched_mail (message_id);
 """
 # A file whose times are this close to when it was hashed may have changed within the same clock tick.
 RACY_NS = 2 * 10**9
@@ -138,6 +149,24 @@ class Ledger:
         self.db.execute("DELETE FROM keep_keys")
         self.db.executemany("INSERT OR IGNORE INTO keep_keys VALUES (?)", ((k,) for k in keep))
         self.db.execute("DELETE FROM cache WHERE key NOT IN (SELECT key FROM keep_keys)")
+        self.db.commit()
+
+    def fetched_uids(self, mailbox: str, uidvalidity: int) -> set[int]:
+        """The UIDs of ``mailbox`` (``user@host/folder``) already fetched under this UIDVALIDITY."""
+        rows = self.db.execute("SELECT uid FROM fetched_mail WHERE mailbox = ? AND uidvalidity = ?",
+                               (mailbox, uidvalidity))
+        return {uid for (uid,) in rows}
+
+    def fetched_message(self, message_id: str) -> str | None:
+        """When a message with this Message-ID was first fetched (under any UID), or None."""
+        row = self.db.execute("SELECT min(fetched_at) FROM fetched_mail WHERE message_id = ?", (message_id,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def record_fetch(self, mailbox: str, uidvalidity: int, uid: int, message_id: str, outcome: str,
+                     saved: Iterable[str] = ()) -> None:
+        """Remember one message as fetched: what became of it and the files saved from it."""
+        self.db.execute("INSERT OR REPLACE INTO fetched_mail VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (mailbox, uidvalidity, uid, message_id, now(), outcome, "\n".join(saved)))
         self.db.commit()
 
     def file_stats(self) -> StatCache:

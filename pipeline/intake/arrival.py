@@ -1,0 +1,58 @@
+"""What a file's place under inbox/ says about its arrival: when it came and from which unit.
+
+``python -m pipeline fetch`` saves each attachment as ``邮件/<YYYY-MM-DD>/<U013_单位名称>/<name>``:
+the date folder is the day the mail was sent (its Date header) and the unit folder is the
+sender's unit from the roster's 邮箱. A clerk who files returns by hand in date-named folders
+gets the same reading. Pure functions of the relative path: nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import PurePosixPath
+
+from pipeline.settings.roster import Roster, Unit
+
+MAIL_FOLDER = "邮件"  # inbox/邮件/: what fetch saved
+RAW_MAIL_SUFFIX = ".eml"
+_DATE_FOLDER_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_UNIT_FOLDER_RE = re.compile(r"^([^_\s]+)_")
+
+
+def folder_date(file: str) -> dt.date | None:
+    """The date of the innermost folder of ``file`` (relative to inbox/) named ``YYYY-MM-DD``, if any."""
+    for part in reversed(PurePosixPath(file).parts[:-1]):
+        match = _DATE_FOLDER_RE.match(part)
+        if match:
+            try:
+                return dt.date(*(int(g) for g in match.groups()))
+            except ValueError:
+                continue  # 2023-02-30 is a name, not a date
+    return None
+
+
+def arrival_date(file: str, mtime: float, report_date: dt.date | None) -> dt.date:
+    """The day a return arrived, for on-time: the date folder it was filed under (the mail's date),
+    else the 填报日期 the unit gave, else the file's modification time.
+
+    The mail's date outranks the 填报日期: the unit types the latter, the mailbox records the former.
+    """
+    return folder_date(file) or report_date or dt.date.fromtimestamp(mtime)
+
+
+def folder_unit(file: str, roster: Roster) -> Unit | None:
+    """The roster unit named by the innermost folder of ``file`` that starts with its code and “_”
+    (``U013_清河县公路站``, as fetch names the sender's folder), if any."""
+    for part in reversed(PurePosixPath(file).parts[:-1]):
+        match = _UNIT_FOLDER_RE.match(part)
+        unit = roster.by_code(match.group(1)) if match else None
+        if unit is not None:
+            return unit
+    return None
+
+
+def is_kept_mail(file: str) -> bool:
+    """Whether ``file`` is a raw message fetch kept for audit beside its attachments (not a return itself)."""
+    path = PurePosixPath(file)
+    return path.suffix.lower() == RAW_MAIL_SUFFIX and len(path.parts) > 1 and path.parts[0] == MAIL_FOLDER

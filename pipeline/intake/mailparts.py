@@ -1,0 +1,226 @@
+"""Untrusted mail taken apart: header text decoded, attachments found, file names made safe to save.
+
+Mail from the units comes from every kind of client: names in RFC 2231 (``filename*=gbk''…``),
+in RFC 2047 inside quotes (``filename="=?GB2312?B?…?="``, against the standard but common), or as
+raw GBK bytes; GBK text labelled GB2312; forwarded mails attached as message/rfc822. The parsing
+is the standard library's ``email`` package; this module only adds the charset rescue and the
+rules for what counts as an attachment. :func:`iter_attachments` is the public entry point,
+shared by ``python -m pipeline fetch`` and anything that reads saved ``.eml`` files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import mimetypes
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import errors as email_errors
+from email.header import decode_header
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import parseaddr, parsedate_to_datetime
+from pathlib import PurePosixPath
+
+MAX_DEPTH = 8  # nesting of multiparts and attached messages; real mail stays within 4
+MAX_NAME_BYTES = 150  # UTF-8 bytes of a saved name: 255 is the limit on most file systems, paths add more
+FALLBACK_NAME = "附件"
+_GBK_LABELS = frozenset({"gb2312", "gbk", "cp936", "ms936", "windows-936", "x-gbk", "gb_2312-80", "euc-cn",
+                         "csgb2312", "x-euc-cn", "gb18030"})
+_WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                               *(f"LPT{i}" for i in range(1, 10))})
+_WINDOWS_FORBIDDEN = frozenset('<>:"/\\|?*')
+# Defects after which the message's structure or an attachment's bytes cannot be trusted.
+_FATAL_DEFECTS: dict[type[email_errors.MessageDefect], str] = {
+    email_errors.StartBoundaryNotFoundDefect: "找不到分段边界，邮件结构已损坏",
+    email_errors.NoBoundaryInMultipartDefect: "多段邮件缺少分段边界",
+    email_errors.MultipartInvariantViolationDefect: "邮件结构自相矛盾",
+    email_errors.CloseBoundaryNotFoundDefect: "缺少结束边界，邮件可能在传输中被截断",
+    email_errors.InvalidBase64PaddingDefect: "附件编码（base64）不完整",
+    email_errors.InvalidBase64CharactersDefect: "附件编码（base64）含有非法字符",
+    email_errors.InvalidBase64LengthDefect: "附件编码（base64）长度不正确",
+}
+
+
+class MalformedMessageError(Exception):
+    """A message whose structure or attachments cannot be trusted; the text (Chinese) says why."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached file: its name as the sender gave it (decoded), its bytes and its declared type."""
+
+    name: str
+    data: bytes
+    content_type: str
+
+    @property
+    def safe_name(self) -> str:
+        """A name fit to save on Windows and POSIX alike (see :func:`safe_filename`)."""
+        return safe_filename(self.name, FALLBACK_NAME + (mimetypes.guess_extension(self.content_type) or ""))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who sent a message, when, about what, and its Message-ID."""
+
+    sender: str  # the From address, lower case; "" when there is none
+    sender_name: str
+    subject: str
+    date: dt.datetime | None  # the Date header, timezone-aware; None when missing or unreadable
+    message_id: str
+
+
+def parse_message(raw: bytes) -> Message:
+    """Parse a message with the lenient compat32 policy: header bytes stay as they came, for :func:`decode_text`."""
+    return BytesParser(policy=compat32).parsebytes(raw)
+
+
+def _codec(charset: str | None) -> str | None:
+    """The Python codec for a MIME charset label; GBK under any of its labels is read as GB18030 (a superset)."""
+    if not charset:
+        return None
+    label = charset.strip().strip('"').lower()
+    if label in _GBK_LABELS:
+        return "gb18030"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Text from bytes in the declared charset, else UTF-8, else GB18030 (what unlabelled Chinese mail uses)."""
+    for codec in dict.fromkeys(c for c in (_codec(charset), "utf-8", "gb18030") if c):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("gb18030", "replace")
+
+
+def _has_raw_bytes(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def decode_text(value: object) -> str:
+    """A header value as text: raw 8-bit bytes and RFC 2047 encoded words decoded, folding undone."""
+    if value is None:
+        return ""
+    text = str(value)
+    if _has_raw_bytes(text):  # 8-bit bytes the parser kept as surrogates: a client that sent raw GBK or UTF-8
+        text = _decode_bytes(text.encode("utf-8", "surrogateescape"), None)
+    if "=?" in text:
+        try:
+            parts = decode_header(text)
+        except (email_errors.HeaderParseError, ValueError):
+            parts = [(text, None)]
+        text = "".join(chunk if isinstance(chunk, str) else _decode_bytes(chunk, charset) for chunk, charset in parts)
+    return " ".join(text.split())
+
+
+def _raw_header(part: Message, name: str) -> str | None:
+    """A header exactly as parsed (no policy processing), or None."""
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _param(part: Message, header: str, name: str) -> str | None:
+    """A parameter of a header, decoded whether it came in RFC 2231, RFC 2047 or raw 8-bit form."""
+    raw = _raw_header(part, header)
+    if raw is None:
+        return None
+    holder = Message()  # the header with raw bytes already decoded, so that get_param sees plain text
+    holder[header] = decode_text(raw) if _has_raw_bytes(raw) else raw
+    value = holder.get_param(name, None, header)
+    if value is None:
+        return None
+    if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded text whose code points are bytes)
+        charset, _language, text = value
+        return _decode_bytes(str(text).encode("latin-1", "surrogateescape"), charset)
+    return decode_text(value)
+
+
+def attachment_name(part: Message) -> str | None:
+    """The file name a part carries (Content-Disposition ``filename``, else Content-Type ``name``), or None."""
+    name = _param(part, "content-disposition", "filename")
+    return name if name is not None else _param(part, "content-type", "name")
+
+
+def _check_defects(part: Message) -> None:
+    for defect in part.defects:
+        for kind, reason in _FATAL_DEFECTS.items():
+            if isinstance(defect, kind):
+                raise MalformedMessageError(reason)
+
+
+def iter_attachments(message: Message, max_depth: int = MAX_DEPTH) -> Iterator[Attachment]:
+    """Every attached file of ``message``, in order, including those of attached (forwarded) messages.
+
+    An attachment is a leaf part with a file name or with ``Content-Disposition: attachment``;
+    the message text and images embedded in an HTML body (inside multipart/related, with a
+    Content-ID and no attachment disposition) are not. Raises :class:`MalformedMessageError` when the
+    structure is broken, an attachment's encoding is damaged, or nesting exceeds ``max_depth``.
+    """
+    yield from _walk(message, 0, max_depth, related=False)
+
+
+def _walk(part: Message, depth: int, max_depth: int, *, related: bool) -> Iterator[Attachment]:
+    if depth > max_depth:
+        raise MalformedMessageError(f"邮件嵌套超过 {max_depth} 层")
+    _check_defects(part)
+    if part.is_multipart():
+        children = part.get_payload()
+        inner_related = part.get_content_type() == "multipart/related"
+        for child in children if isinstance(children, list) else []:
+            if isinstance(child, Message):
+                yield from _walk(child, depth + 1, max_depth, related=inner_related)
+        return
+    name = attachment_name(part)
+    disposition = part.get_content_disposition()
+    if name is None and disposition != "attachment":
+        return  # the message text
+    if related and disposition != "attachment" and part.get("Content-ID"):
+        return  # an image shown inside the HTML body (a signature logo), not a file the unit attached
+    data = part.get_payload(decode=True)
+    _check_defects(part)  # decoding records damaged base64 as defects
+    yield Attachment(name or "", data if isinstance(data, bytes) else b"", part.get_content_type())
+
+
+def envelope(message: Message) -> Envelope:
+    """The sender, subject, date and Message-ID of a message, decoded; never raises."""
+    name, address = parseaddr(decode_text(_raw_header(message, "from") or ""))
+    address = address.strip().lower()
+    try:
+        date: dt.datetime | None = parsedate_to_datetime(decode_text(_raw_header(message, "date")))
+    except (TypeError, ValueError, IndexError):
+        date = None
+    if date is not None and date.tzinfo is None:
+        date = date.astimezone()  # “-0000” or no zone: taken as local time
+    return Envelope(sender=address if "@" in address else "", sender_name=name,
+                    subject=decode_text(_raw_header(message, "subject")),
+                    date=date, message_id=decode_text(_raw_header(message, "message-id")))
+
+
+def safe_filename(name: str, fallback: str = FALLBACK_NAME) -> str:
+    """``name`` made safe to save: no folders (``../``, ``C:\\``), no control or Windows-forbidden
+    characters, no leading dot, no device name (CON, NUL…), at most :data:`MAX_NAME_BYTES` bytes;
+    ``fallback`` when nothing is left."""
+    text = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join("_" if ch in _WINDOWS_FORBIDDEN else ch for ch in text
+                   if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"))
+    text = " ".join(text.split()).strip(" .")
+    path = PurePosixPath(text or "x")
+    suffix = path.suffix if text and 1 < len(path.suffix) <= 16 else ""
+    stem = text[: len(text) - len(suffix)].rstrip(" .") if text else ""
+    if not stem:
+        return fallback if not suffix else safe_filename(PurePosixPath(fallback).stem + suffix, FALLBACK_NAME)
+    if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem.rstrip(" .") + suffix
