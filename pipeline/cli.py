@@ -76,12 +76,12 @@ def cmd_fields(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m pipeline") -> argparse.ArgumentParser:
     """The argument parser with every registered command."""
     for module in COMMAND_MODULES:
         importlib.import_module(module)  # registers that module's commands
 
-    parser = _chinese(_Parser(prog="python -m pipeline", description="“安全生产月”报表收集与汇总工具",
+    parser = _chinese(_Parser(prog=prog, description="“安全生产月”报表收集与汇总工具",
                                               formatter_class=_Formatter, add_help=False))
     subs = parser.add_subparsers(dest="command", required=True, metavar="命令", title="命令", parser_class=_Parser)
     for name, (func, options) in _COMMANDS.items():
@@ -122,9 +122,12 @@ def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m pipeline") -> int:
     """Run one command; settings problems become a Chinese message and exit code 2."""
-    args = build_parser().parse_args(argv)
+    from pipeline.portable import tolerant_console
+
+    tolerant_console()  # a GBK console must not crash on an emoji in a file name
+    args = build_parser(prog).parse_args(argv)
     try:
         from pipeline.guards import require_safe_xml
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pipeline.campaign import Campaign
 from pipeline.materials import recognise, register_material
+from pipeline.portable import pool_context
 from pipeline.read import new_submission, read_return
 from pipeline.roster import Roster
 from pipeline.sniff import is_ignored, sniff
@@ -113,7 +114,8 @@ def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign:
     if len(subs) < PARALLEL_MIN_FILES or workers < 2:
         yield from ((parse_file(s, forms, campaign, roster), None) for s in subs)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(forms, campaign, roster)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_init_worker,
+                             initargs=(forms, campaign, roster)) as pool:
         for payload in pool.map(_parse_in_worker, subs, chunksize=max(1, len(subs) // (workers * 8))):
             yield pickle.loads(payload), payload
 
