@@ -50,10 +50,12 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def cmd_templates(args: argparse.Namespace) -> int:
     """生成各单位的附件1、附件2填报模板（已锁定，只能在浅黄色格内填写），以及通用空白模板。"""
     from pipeline.generate import generate_templates
+    from pipeline.roster import roster_line
 
     forms, campaign, roster = _settings(args)
     paths = generate_templates(forms, campaign, roster, args.templates)
     print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × 2 张表 + 2 个通用空白模板），保存在 {args.templates}/")
+    print(roster_line(roster))
     return 0
 
 

@@ -126,10 +126,13 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
 @command("campaign", "roster", "inbox", "outbox")
 def cmd_rollup(args: argparse.Namespace) -> int:
     """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况、校验问题清单和审核反馈表。"""
+    from pipeline.roster import roster_line
+
     forms, campaign, roster = _settings(args)
     if not args.inbox.is_dir():
         raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
     print("\n".join(rollup_to_outbox(args.inbox, args.outbox, forms, campaign, roster)))
+    print(roster_line(roster))
     return 0
 
 
