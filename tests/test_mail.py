@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import email.utils
 import os
 import shutil
 import threading
@@ -244,6 +245,9 @@ def test_send_delivers_every_draft_once_with_identical_attachments(
         msg = parse(delivery.content)
         assert msg["Subject"] == SUBJECT
         assert parseaddr(header(delivery.content, "To")) == (u.name, u.email)
+        draft = parse((outbox / "mail" / "templates" / f"{u.code}_{u.name}.eml").read_bytes())
+        assert (draft["X-Unsent"], msg["X-Unsent"]) == ("1", None), "the draft is marked unsent, the message sent is not"
+        assert (msg["Date"], msg["Message-ID"]) == (draft["Date"], draft["Message-ID"])
         for name, payload in attachments(msg).items():
             assert payload == (templates / name).read_bytes()
     assert f"本次发送 {len(mailed)} 封" in capsys.readouterr().out
@@ -337,7 +341,7 @@ def test_reminders_go_to_exactly_the_missing_and_returned_forms(
     tmp_path: Path, templates: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """催报 drafts cover each 未报送 form (blank template) and each 退回 form (feedback workbook), nothing else."""
+    """One 催报 draft per unit that owes something, attaching each 未报送 form's template and each 退回 form's feedback."""
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     annex1, annex2 = forms["annex1"], forms["annex2"]
     submit(templates, inbox, annex1, campaign, unit(roster, "U001"))
@@ -348,37 +352,98 @@ def test_reminders_go_to_exactly_the_missing_and_returned_forms(
     assert run("mail", "reminders", *PATHS, "--templates", str(templates), "--inbox", str(inbox),
                "--outbox", str(outbox)) == 0
 
-    expected: dict[str, Path] = {}
+    expected: dict[str, set[Path]] = {}
     for u in roster:
-        if not u.email:
+        if not u.email or u.code == "U001":
             continue
-        for spec in (annex1, annex2):
-            if u.code == "U001" or (u.code == "U003" and spec is annex2):
+        owed = set()
+        for spec in (annex2, annex1):
+            if u.code == "U003" and spec is annex2:
                 continue
             if u.code == "U002" and spec is annex1:
                 name = template_name(spec, u).removesuffix(".xlsx") + "_审核反馈.xlsx"
-                expected[f"{u.code}_{u.name}_{spec.annex}.eml"] = outbox / FEEDBACK_DIR / name
+                owed.add(outbox / FEEDBACK_DIR / name)
             else:
-                expected[f"{u.code}_{u.name}_{spec.annex}.eml"] = templates / template_name(spec, u)
+                owed.add(templates / template_name(spec, u))
+        expected[f"{u.code}_{u.name}.eml"] = owed
     found = drafts(outbox / "mail" / "reminders")
     assert sorted(found) == sorted(expected)
     for name, msg in found.items():
-        attached = expected[name]
-        assert attachments(msg) == {attached.name: attached.read_bytes()}
-    returned = found[f"U002_{unit(roster, 'U002').name}_附件1.eml"]
-    assert returned["Subject"] == "关于退回修改2023年“安全生产月”活动情况统计表的通知"
-    body = returned.get_body(("plain",))
+        assert attachments(msg) == {p.name: p.read_bytes() for p in expected[name]}
+    mixed = found[f"U002_{unit(roster, 'U002').name}.eml"]
+    assert mixed["Subject"] == "关于催报及退回修改2023年“安全生产月”有关报送事项的通知"
+    body = mixed.get_body(("plain",))
     assert body is not None
-    assert "1.【错误】单元格 D9（理论学习中心组学习·次数），所填内容“二十多”" in body.get_content()
-    assert "于6月30日前重新报送" in body.get_content()
-    missing = found[f"U003_{unit(roster, 'U003').name}_附件1.eml"]
+    text = body.get_content()
+    assert "一、附件2《2023年“安全生产月”活动联络员表》未报送。" in text
+    assert "二、附件1《“安全生产月”活动情况统计表》（文件“" in text
+    assert "1.【错误】单元格 D9（理论学习中心组学习·次数），所填内容“二十多”" in text
+    assert "于2023年6月30日前重新报送。" in text
+    assert "各单位应于2023年5月29日前报送附件2《2023年“安全生产月”活动联络员表》，现已逾期。" in text
+    assert "截至2023年5月31日" in text
+    missing = found[f"U003_{unit(roster, 'U003').name}.eml"]
     assert missing["Subject"] == "关于催报2023年“安全生产月”活动情况统计表的通知"
     missing_body = missing.get_body(("plain",))
     assert missing_body is not None
-    assert "于6月30日前将原文件直接作为附件发回本邮箱" in missing_body.get_content()
+    assert "在截止日期前将原文件直接作为附件发回本邮箱" in missing_body.get_content()
+    assert "已过" not in missing_body.get_content()
+    both = found[f"U004_{unit(roster, 'U004').name}.eml"]
+    assert both["Subject"] == "关于催报2023年“安全生产月”活动情况统计表及联络员表的通知"
     out = capsys.readouterr().out
-    assert f"催报邮件草稿已生成 {len(expected)} 封（未报送 {len(expected) - 1} 封、退回 1 封）" in out
+    owed_items = sum(len(v) for v in expected.values())
+    assert (f"催报邮件草稿已生成 {len(expected)} 封（每个单位一封，共列出未报送 {owed_items - 1} 项、退回 1 项）"
+            in out)
     assert "U013 清河县清水河大桥新建工程项目部（附件1 未报送）：缺少邮箱，需另行送达" in out
+
+
+def test_every_reminder_draft_parses_with_notice_headers(
+    tmp_path: Path, templates: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the deadlines each draft parses back: one per unit, Date in +08:00, X-Unsent, both file-name forms, year-dated text."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(dt.datetime(2023, 7, 5, tzinfo=dt.UTC).timestamp())))
+    monkeypatch.setenv("TZ", "America/New_York")  # the machine's own zone must not leak into the Date
+    inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
+    submit(templates, inbox, forms["annex1"], campaign, unit(roster, "U002"), s1_center_study_times="二十多")
+    submit(templates, inbox, forms["annex2"], campaign, unit(roster, "U002"), mobile="123")
+
+    assert run("mail", "reminders", *PATHS, "--templates", str(templates), "--inbox", str(inbox),
+               "--outbox", str(outbox)) == 0
+
+    folder = outbox / "mail" / "reminders"
+    raws = {p.name: p.read_bytes() for p in sorted(folder.glob("*.eml"))}
+    recipients = [parseaddr(header(raw, "To"))[1] for raw in raws.values()]
+    assert sorted(recipients) == sorted(u.email for u in roster if u.email), "exactly one draft per unit"
+    for raw in raws.values():
+        msg = parse(raw)
+        assert msg["X-Unsent"] == "1"
+        assert parsedate_to_datetime(str(msg["Date"])).utcoffset() == dt.timedelta(hours=8)
+        body = msg.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert "截至2023年7月5日" in text
+        assert "报送截止日期为" not in text, "no deadline stated as still to come once it has passed"
+        assert text.count("已过") + text.count("现已逾期") >= 1
+        legacy = email.message_from_bytes(raw, policy=email.policy.compat32)
+        for part in legacy.walk():
+            if part.get_content_disposition() != "attachment":
+                continue
+            params = part.get_params(header="content-disposition")
+            assert params is not None
+            [encoded] = [v for k, v in params if k == "filename" and isinstance(v, tuple)]  # filename*=utf-8''…
+            [plain] = [v for k, v in params if k == "filename" and isinstance(v, str)]
+            assert encoded[0] == "utf-8", "RFC 2231 filename*"
+            name = email.utils.collapse_rfc2231_value(encoded)
+            assert name.endswith(".xlsx") and not name.isascii()
+            for value in (part.get_param("name"), plain):
+                assert isinstance(value, str) and value.startswith("=?utf-8?b?"), "RFC 2047 name and filename"
+                assert str(make_header(decode_header(value))) == name
+    u002 = parse(raws[f"U002_{unit(roster, 'U002').name}.eml"])
+    assert u002["Subject"] == "关于催报及退回修改2023年“安全生产月”有关报送事项的通知"
+    assert len(attachments(u002)) == 2
+    u002_body = u002.get_body(("plain",))
+    assert u002_body is not None
+    assert "三、2023年“安全生产月”活动总结未报送。" in u002_body.get_content()
 
 
 def test_feedback_mail_goes_to_warned_units_with_their_feedback_workbook(
@@ -395,8 +460,8 @@ def test_feedback_mail_goes_to_warned_units_with_their_feedback_workbook(
 
     u004 = unit(roster, "U004")
     found = drafts(outbox / "mail" / "feedback")
-    assert list(found) == [f"U004_{u004.name}_附件1.eml"]
-    msg = found[f"U004_{u004.name}_附件1.eml"]
+    assert list(found) == [f"U004_{u004.name}.eml"]
+    msg = found[f"U004_{u004.name}.eml"]
     assert msg["Subject"] == "关于核实2023年“安全生产月”活动情况统计表有关情况的通知"
     workbook = outbox / FEEDBACK_DIR / (template_name(forms["annex1"], u004).removesuffix(".xlsx") + "_审核反馈.xlsx")
     assert attachments(msg) == {workbook.name: workbook.read_bytes()}
@@ -416,21 +481,24 @@ def test_reminders_need_an_existing_inbox(
 def test_reminder_before_and_after_the_deadline_are_different_messages(
     tmp_path: Path, templates: Path, roster: Roster, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A 未报送 reminder is sent once before the deadline and once after it, never more."""
+    """A unit's 未报送 reminder is sent once before the deadline and once after it, never more, without X-Unsent."""
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     inbox.mkdir()
     args = ("mail", "reminders", *PATHS, "--templates", str(templates), "--inbox", str(inbox),
             "--outbox", str(outbox), "--send")
     mailed = [u for u in roster if u.email]
 
-    assert run(*args) == 0  # 2023-05-31: 附件2 is overdue, 附件1 not yet
+    assert run(*args) == 0  # 2023-05-31: 附件2 is overdue, 附件1 not yet: one message per unit for both
     assert run(*args) == 0
-    assert len(smtp.received) == 2 * len(mailed)
+    assert len(smtp.received) == len(mailed)
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(dt.datetime(2023, 7, 5, tzinfo=dt.UTC).timestamp())))
     assert run(*args) == 0
+    assert run(*args) == 0
 
-    assert len(smtp.received) == 3 * len(mailed), "only the 附件1 reminders are new once it is overdue"
+    assert len(smtp.received) == 2 * len(mailed), "附件1 now overdue is a new matter: one more message each, once"
+    for delivery in smtp.received:
+        assert parse(delivery.content)["X-Unsent"] is None, "a message actually sent is not marked unsent"
 
 
 def test_refused_login_stops_before_anything_is_sent(

@@ -390,6 +390,7 @@ def test_empty_inbox_gives_every_unit_missing(tmp_path: Path, capsys: pytest.Cap
         "活动总结：应报 20 个单位，已报送 0，未报送 20；收到材料 0 个",
         f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv）",
         "没有退回或有警告的报表，未生成审核反馈表。",
+        f"单位名录 {UNITS_CSV}：20 个单位，编码 UTF-8。",
     ]
     rows = read_csv(outbox / "status.csv")
     assert len(rows) == 2 * UNITS

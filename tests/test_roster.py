@@ -163,13 +163,16 @@ def test_header_only_roster_is_rejected(tmp_path: Path) -> None:
         load_roster(_write(tmp_path, LINES[:1]))
 
 
-def test_gbk_csv_gives_a_clear_error(tmp_path: Path) -> None:
-    """A CSV saved in GBK (Excel's default on Chinese Windows) is refused with advice, not a traceback."""
-    path = tmp_path / "units-gbk.csv"
-    path.write_bytes(CSV_TEXT.encode("gbk"))
-    with pytest.raises(RosterError, match="UTF-8") as caught:
+def test_undecodable_csv_gives_a_clear_error(tmp_path: Path) -> None:
+    """Bytes that are neither UTF-8 nor GB18030 are refused naming the encodings tried and how to re-save, not a traceback."""
+    path = tmp_path / "units-broken.csv"
+    path.write_bytes(CSV_TEXT.encode("gbk") + b"\x80")
+    with pytest.raises(RosterError) as caught:
         load_roster(path)
-    assert str(path) in str(caught.value)
+    message = str(caught.value)
+    assert message == (f"单位名录 {path} 的文字编码无法识别（已依次按 UTF-8、GBK、GB18030 读取，均不成功：按 GB18030 读取时，"
+                       f"第 {len(CSV_TEXT.encode('gbk')) + 1} 个字节起无法解读）。请在 Excel 中打开该文件，"
+                       "“另存为”选择“CSV UTF-8（逗号分隔）”或“Excel 工作簿”后再试。")
 
 
 def test_missing_file_is_reported(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import subprocess
 import sys
@@ -237,13 +238,15 @@ def test_templates_command_writes_every_file_and_reports(
         [sys.executable, "-m", "pipeline", "templates", "--campaign", str(REPO / "campaign.toml"),
          "--roster", str(REPO / "units.csv"), "--templates", str(out)],
         capture_output=True, text=True, cwd=tmp_path, check=False, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},  # this checkout's package, not an installed one
     )
     assert proc.returncode == 0, proc.stderr
     total = 2 * len(roster) + 2
     assert total == 42
-    assert proc.stdout.strip() == (
-        f"已生成 {total} 个模板文件（{len(roster)} 个单位 × 2 张表 + 2 个通用空白模板），保存在 {out}/"
-    )
+    assert proc.stdout.splitlines() == [
+        f"已生成 {total} 个模板文件（{len(roster)} 个单位 × 2 张表 + 2 个通用空白模板），保存在 {out}/",
+        f"单位名录 {REPO / 'units.csv'}：{len(roster)} 个单位，编码 UTF-8。",
+    ]
     written = sorted(p.name for p in out.iterdir())
     expected = sorted(template_name(spec, u) for spec in forms.values() for u in [*roster, None])
     assert written == expected  # and no stray temporary files

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from office import convert
 from word_forms import Style, filled, write_form
 
-from pipeline import documents
 from pipeline.forms.spec import FormSpec
+from pipeline.intake import documents
 from pipeline.intake.documents import (
     NO_OFFICE,
     NO_TEXT,

@@ -70,10 +70,12 @@ def progress_bar(paths: Iterable[Path]) -> Iterable[Path]:
 def cmd_templates(args: argparse.Namespace) -> int:
     """生成各单位的附件1、附件2填报模板（已锁定，只能在浅黄色格内填写），以及通用空白模板。"""
     from pipeline.forms.generate import generate_templates
+    from pipeline.settings.roster import roster_line
 
     forms, campaign, roster = load_settings(args)
     paths = generate_templates(forms, campaign, roster, args.templates)
     print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × 2 张表 + 2 个通用空白模板），保存在 {args.templates}/")
+    print(roster_line(roster))
     return 0
 
 
@@ -96,12 +98,12 @@ def cmd_fields(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m pipeline") -> argparse.ArgumentParser:
     """The argument parser with every registered command."""
     for module in COMMAND_MODULES:
         importlib.import_module(module)  # registers that module's commands
 
-    parser = _chinese(_Parser(prog="python -m pipeline", description="“安全生产月”报表收集与汇总工具",
+    parser = _chinese(_Parser(prog=prog, description="“安全生产月”报表收集与汇总工具",
                                               formatter_class=_Formatter, add_help=False))
     subs = parser.add_subparsers(dest="command", required=True, metavar="命令", title="命令", parser_class=_Parser)
     for name, (func, options) in _COMMANDS.items():
@@ -145,9 +147,12 @@ def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m pipeline") -> int:
     """Run one command; settings problems become a Chinese message and exit code 2."""
-    args = build_parser().parse_args(argv)
+    from pipeline.portable import tolerant_console
+
+    tolerant_console()  # a GBK console must not crash on an emoji in a file name
+    args = build_parser(prog).parse_args(argv)
     try:
         from pipeline.intake.guards import require_safe_xml
 

@@ -21,8 +21,10 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     if not args.inbox.is_dir():
         raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
     from pipeline.job import rollup_to_outbox
+    from pipeline.settings.roster import roster_line
 
     print("\n".join(rollup_to_outbox(args.inbox, args.outbox, forms, campaign, roster, progress=progress_bar)))
+    print(roster_line(roster))
     return 0
 
 

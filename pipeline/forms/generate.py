@@ -18,6 +18,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines
 from pipeline.forms.spec import MAX_COUNT, META_SHEET, TEXT_LIMITS, Field, FormSpec, template_name
+from pipeline.portable import pool_context
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 from pipeline.store.atomic import atomic_path
@@ -240,7 +241,7 @@ def generate_templates(
     if len(jobs) < PARALLEL_MIN_TEMPLATES or (os.cpu_count() or 1) < 2:
         return [write_form(path, forms[form_id], campaign, FormContent(unit=unit)) for path, form_id, unit in jobs]
     # The forms and campaign go to each worker once, so its layouts are built once, not per template.
-    with ProcessPoolExecutor(initializer=_init_worker, initargs=(forms, campaign)) as pool:
+    with ProcessPoolExecutor(mp_context=pool_context(), initializer=_init_worker, initargs=(forms, campaign)) as pool:
         return list(pool.map(_write_template, jobs, chunksize=max(1, len(jobs) // ((os.cpu_count() or 1) * 8))))
 
 

@@ -23,6 +23,7 @@ from pipeline.intake.scan import new_submission
 from pipeline.intake.sniff import is_ignored, sniff
 from pipeline.intake.sources import Context, sources
 from pipeline.model import Outcome, Submission
+from pipeline.portable import pool_context
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 
@@ -115,7 +116,8 @@ def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign:
     if len(subs) < PARALLEL_MIN_FILES or workers < 2:
         yield from ((parse_file(s, forms, campaign, roster), None) for s in subs)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(forms, campaign, roster)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_init_worker,
+                             initargs=(forms, campaign, roster)) as pool:
         for payload in pool.map(_parse_in_worker, subs, chunksize=max(1, len(subs) // (workers * 8))):
             yield pickle.loads(payload), payload
 

@@ -10,6 +10,7 @@ XML is only ever parsed through defusedxml: the program refuses to start otherwi
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import signal
 import threading
 import unicodedata
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from pipeline.errors import PipelineError
+from pipeline.portable import has_alarm
 from pipeline.settings.campaign import Limits
 
 MB = 1 << 20
@@ -172,16 +174,25 @@ def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, li
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`FileTimeout` in the body once ``seconds`` of wall time have passed.
 
-    Uses SIGALRM, so it bounds pure-Python parsing (openpyxl, xlrd, the checks) at no cost.
-    Where there is no SIGALRM (Windows) or off the main thread it does nothing: the size,
-    part and tag caps above still bound the work.
+    With SIGALRM (POSIX, main thread) the alarm's handler raises it. Without SIGALRM
+    (Windows) or off the main thread, a watchdog thread raises it in this thread instead.
+    Both act between two Python bytecodes, so both bound pure-Python parsing (openpyxl,
+    xlrd, the checks) alike; neither interrupts one long call into C, which the size,
+    part and tag caps above bound.
     """
-    usable = (seconds > 0 and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
+    if seconds <= 0:
         yield
         return
+    if has_alarm() and threading.current_thread() is threading.main_thread():
+        with _alarm(seconds):
+            yield
+    else:
+        with _watchdog(seconds):
+            yield
 
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
     def on_alarm(signum: int, frame: FrameType | None) -> None:
         raise FileTimeout(seconds)
 
@@ -192,6 +203,44 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# CPython's way for one thread to raise an exception in another (the interpreter's API, on every OS).
+_SET_ASYNC_EXC = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
+
+
+@contextlib.contextmanager
+def _watchdog(seconds: float) -> Iterator[None]:
+    """A timer thread that raises :class:`FileTimeout` in this thread if the body is still running.
+
+    The lock makes "the body is done" and "the timer fired" exclusive: once the body has
+    ended the timer no longer fires, and a timeout raised but not yet delivered is withdrawn.
+    Without CPython's thread API (another interpreter) there is no limit, as before.
+    """
+    if _SET_ASYNC_EXC is None:  # pragma: no cover - CPython always has it
+        yield
+        return
+    target = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _SET_ASYNC_EXC(target, ctypes.py_object(FileTimeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["done"] = True
+            if state["fired"]:
+                _SET_ASYNC_EXC(target, None)  # withdraw it if it is still pending
+        timer.cancel()
 
 
 def timeout_message(seconds: float) -> str:

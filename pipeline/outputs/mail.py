@@ -3,18 +3,24 @@
 ``python -m pipeline mail templates|reminders|feedback [--send]``
 
 * templates: one message per roster unit with its two templates attached;
-* reminders (催报): one per unit and form that is 未报送 (blank template attached) or
-  退回 (its feedback workbook attached);
-* feedback: one per unit and form that passed with warnings (有警告), feedback workbook attached.
+* reminders (催报): one per unit, listing everything it still owes or must fix: each form
+  未报送 (blank template attached) or 退回 (its feedback workbook attached), and the 活动总结
+  once its deadline has passed;
+* feedback: one per unit listing each form that passed with warnings (有警告), feedback workbooks attached.
 
-Drafts are written to ``outbox/mail/<kind>/`` and nothing leaves the machine unless
-``--send`` is given. Every message sent is recorded in the ledger under a key made of
-the kind, unit, form and what the message is about, so that no message is ever sent twice.
+Drafts are written to ``outbox/mail/<kind>/`` with ``X-Unsent: 1`` (Outlook opens them as
+messages to send, not as received mail) and nothing leaves the machine unless ``--send`` is
+given; the copy sent drops that header. Dates are China time (+08:00) whatever the machine's
+zone. Attachment names carry both RFC 2231 (``filename*``) and RFC 2047 (``name="=?utf-8?b?…"``)
+forms, since older Outlook and Foxmail read only the latter. Every matter a message covers is
+recorded in the ledger under a key made of the kind, unit, form and what it is about; a
+message is sent only when it covers a matter not sent before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import email
 import hashlib
 import smtplib
 import ssl
@@ -22,10 +28,12 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.charset import BASE64, Charset
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.policy import SMTP, EmailPolicy
-from email.utils import format_datetime, localtime, make_msgid
+from email.utils import encode_rfc2231, format_datetime, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +43,7 @@ from pipeline.forms.layout import section_heading
 from pipeline.forms.spec import FormSpec, template_name
 from pipeline.model import MAIL_KINDS, Status
 from pipeline.outputs.feedback import Feedback, cn_date, cn_full_date, plan_feedback, today, write_planned
+from pipeline.portable import china_now
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
 from pipeline.store.atomic import write_bytes_atomic
@@ -50,21 +59,38 @@ DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SMTP_TIMEOUT = 60
 
 
+class FileNameParams(str):
+    """A Content-Type or Content-Disposition value whose file-name parameters are already encoded.
+
+    The header registry decodes every parameter and writes it back as RFC 2231 only, which
+    older Outlook and Foxmail show garbled; a value of this type is kept as it is written.
+    """
+
+
+_UNFOLDED = ("content-disposition", "content-type")
+
+
 class _DraftPolicy(EmailPolicy):
-    """policy.SMTP, except that Content-Disposition is not folded.
+    """policy.SMTP, except that the attachment headers are neither re-parsed nor folded.
 
     Folding splits a long RFC 2231 file name into ``filename*0*=…; filename*1*=…``
     continuations, which several mail clients in use in China do not join; unfolded it
     stays one ``filename*=utf-8''…`` parameter (a line stays far below RFC 5322's 998).
+    A :class:`FileNameParams` value is stored as given, so that its RFC 2047 form survives.
     """
 
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if isinstance(value, FileNameParams) and name.lower() in _UNFOLDED:
+            return name, str(value)
+        return super().header_store_parse(name, value)
+
     def fold(self, name: str, value: Any) -> str:
-        if name.lower() == "content-disposition":
+        if name.lower() in _UNFOLDED:
             return str(_WIDE.fold(name, value))
         return str(super().fold(name, value))
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        if name.lower() == "content-disposition":
+        if name.lower() in _UNFOLDED:
             return bytes(_WIDE.fold_binary(name, value))
         return super().fold_binary(name, value)
 
@@ -84,6 +110,13 @@ class Draft:
     key: str  # ledger key: kind, unit, forms and a digest of what the message is about
     subject: str
     attachments: tuple[Path, ...]
+    covers: tuple[str, ...] = ()  # the ledger key of each matter in the message (default: ``key`` alone)
+    items: tuple[str, ...] = ()  # what it is about, e.g. 附件1 退回, 活动总结 未报送
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The ledger keys this message settles once sent."""
+        return self.covers or (self.key,)
 
 
 @dataclass
@@ -132,8 +165,14 @@ def _what(spec: FormSpec, year: int) -> str:
 INDENT = "\u3000\u3000"  # two full-width spaces open a paragraph, as in the official documents
 
 
-def _by(due: dt.date, on: dt.date) -> str:
-    return f"于{cn_date(due)}前" if on <= due else f"尽快（报送截止日期为{cn_date(due)}）"
+def _until(due: dt.date, on: dt.date) -> str:
+    """The time left to act, said once: “于2023年6月30日前”, or “尽快” once the deadline has passed."""
+    return f"于{cn_full_date(due)}前" if on <= due else "尽快"
+
+
+def _late(due: dt.date, on: dt.date) -> str:
+    """Once the deadline has passed, a note saying which it was; before it, nothing (the date is given already)."""
+    return "" if on <= due else f"（报送截止日期{cn_full_date(due)}已过）"
 
 
 def plan_name(campaign: Campaign) -> str:
@@ -179,81 +218,166 @@ def templates_body(campaign: Campaign, specs: Sequence[FormSpec], unit: Unit, at
     return letter(c, unit, paragraphs, attachments, on)
 
 
-def missing_body(campaign: Campaign, spec: FormSpec, unit: Unit, attachment: Path, on: dt.date) -> str:
-    """The reminder (催报) for a form not yet received."""
+@dataclass(frozen=True)
+class Matter:
+    """One thing a unit still owes, must fix or should check: one numbered section of its notice."""
+
+    label: str  # 附件2 未报送, 附件1 退回, 活动总结 未报送, 附件1 有警告
+    paragraphs: tuple[str, ...]  # the section: its first sentence, then the problems and the request
+    key: str  # ledger key of this matter (kind, unit, form and what it is about)
+    spec: FormSpec | None = None  # None for the 活动总结
+    attachment: Path | None = None
+    owed: bool = False  # 未报送 (a form or the 活动总结), as opposed to 退回 / 有警告
+
+
+def missing_matter(campaign: Campaign, spec: FormSpec, unit: Unit, attachment: Path, on: dt.date,
+                   key: str) -> Matter:
+    """A form not received: the requirement, whether its deadline has passed, the blank template attached."""
     c = campaign
     due = c.deadline(spec.deadline)
-    late = "报送截止日期已过，" if on > due else ""
     extra = "活动总结请一并发送。" if spec.roles.summary else ""
-    paragraphs = [
-        f"根据{plan_name(c)}要求，各单位应于{cn_date(due)}前报送{_what(spec, c.year)}。"
-        f"截至{cn_date(on)}，{c.section}尚未收到贵单位报送的{_quoted(spec, c.year)}。"
-        f"{late}请抓紧填写附件中的模板，{_by(due, on)}将原文件直接作为附件发回本邮箱。{extra}",
-        _FILL_HINT.split("；")[0] + "，不要另存为其他格式。如已报送，请将原邮件重新发送一次，并电话告知联系人。",
-    ]
-    return letter(c, unit, paragraphs, [attachment], on)
+    late = on > due
+    text = (f"{_quoted(spec, c.year)}未报送。按{plan_name(c)}要求，各单位应于{cn_full_date(due)}前报送"
+            f"{_what(spec, c.year)}{'，现已逾期' if late else ''}。{c.section}尚未收到贵单位报送的该表，"
+            f"请{'抓紧' if late else ''}填写附件中的模板“{attachment.name}”，{'尽快' if late else '在截止日期前'}"
+            f"将原文件直接作为附件发回本邮箱。{extra}")
+    return Matter(f"{spec.annex} 未报送", (text,), key, spec, attachment, owed=True)
 
 
-def summary_body(campaign: Campaign, unit: Unit, due: dt.date, on: dt.date) -> str:
-    """The reminder (催报) for an 活动总结 not received by its deadline; nothing is attached."""
+def summary_matter(campaign: Campaign, due: dt.date, on: dt.date, key: str) -> Matter:
+    """The 活动总结 not received by its deadline; nothing to attach."""
     c = campaign
-    paragraphs = [
-        f"根据{plan_name(c)}要求，各单位应于{cn_date(due)}前报送活动总结及情况统计表。"
-        f"截至{cn_date(on)}，{c.section}尚未收到贵单位的{c.year}年“安全生产月”活动总结。报送截止日期已过，"
-        "请抓紧撰写，尽快将活动总结（Word 或 PDF 格式，文件名请注明单位名称和“活动总结”字样）作为附件发回本邮箱。",
-        "活动期间的视频、图片、文字等资料请一并报送。如已报送，请将原邮件重新发送一次，并电话告知联系人。",
-    ]
-    return letter(c, unit, paragraphs, [], on)
+    late = on > due
+    text = (f"{c.year}年“安全生产月”活动总结未报送。按{plan_name(c)}要求，各单位应于{cn_full_date(due)}前报送活动总结"
+            f"及情况统计表{'，现已逾期' if late else ''}。{c.section}尚未收到贵单位的活动总结，请抓紧撰写，"
+            f"{'尽快' if late else '在截止日期前'}"
+            "将活动总结（Word 或 PDF 格式，文件名请注明单位名称和“活动总结”字样）作为附件发回本邮箱；"
+            "活动期间的视频、图片、文字等资料请一并报送。")
+    return Matter("活动总结 未报送", (text,), key, owed=True)
 
 
-def returned_body(campaign: Campaign, item: Feedback, on: dt.date) -> str:
-    """The reminder for a returned form: the problems and the feedback workbook to correct."""
+def returned_matter(campaign: Campaign, item: Feedback, on: dt.date, key: str) -> Matter:
+    """A returned form: its problems and the feedback workbook to correct."""
     c = campaign
     due = c.deadline(item.spec.deadline)
     sent = Path(item.submission.file).name
     counted = item.status.counted
     fate = (f"在贵单位重新报送前，全县汇总暂用贵单位较早报送的合格报表“{Path(counted.file).name}”。"
             if counted is not None else "该表在重新报送并通过审核前不纳入全县汇总。")
-    paragraphs = [
-        f"贵单位报送的{_quoted(item.spec, c.year)}（文件“{sent}”）经审核存在以下问题，现予退回：",
+    paragraphs = (
+        f"{_quoted(item.spec, c.year)}（文件“{sent}”）经审核存在以下问题，现予退回：",
         *item.problems,
-        "附件为根据贵单位原报送内容生成的审核反馈表，存在问题的单元格已标红并附批注。请在标红的单元格中更正"
-        f"（其他内容无需重填），保存后将该文件直接作为附件发回本邮箱，{_by(due, on)}重新报送。{fate}",
-    ]
-    return letter(c, item.status.unit, paragraphs, [item.path], on)
+        f"附件“{item.path.name}”为根据贵单位原报送内容生成的审核反馈表，存在问题的单元格已标红并附批注。请在标红的"
+        f"单元格中更正（其他内容无需重填），保存后将该文件直接作为附件发回本邮箱，{_until(due, on)}重新报送"
+        f"{_late(due, on)}。{fate}",
+    )
+    return Matter(f"{item.spec.annex} 退回", paragraphs, key, item.spec, item.path)
 
 
-def warned_body(campaign: Campaign, item: Feedback, on: dt.date) -> str:
-    """The feedback for a form that passed with warnings."""
+def warned_matter(campaign: Campaign, item: Feedback, on: dt.date, key: str) -> Matter:
+    """A form that passed with warnings: what to check and the feedback workbook."""
     c = campaign
     due = c.deadline(item.spec.deadline)
     sent = Path(item.submission.file).name
-    paragraphs = [
-        f"贵单位报送的{_quoted(item.spec, c.year)}（文件“{sent}”）已通过审核，纳入全县汇总。经核对，以下情况请予核实：",
+    paragraphs = (
+        f"{_quoted(item.spec, c.year)}（文件“{sent}”）已通过审核，纳入全县汇总。经核对，以下情况请予核实：",
         *item.problems,
-        "附件为根据贵单位报送内容生成的审核反馈表，需核实的单元格已标红并附批注。如确有差错，请在标红的单元格中更正，"
-        f"保存后将该文件直接作为附件发回本邮箱，{_by(due, on)}重新报送；核实无误的，无需再次报送。",
-    ]
-    return letter(c, item.status.unit, paragraphs, [item.path], on)
+        f"附件“{item.path.name}”为根据贵单位报送内容生成的审核反馈表，需核实的单元格已标红并附批注。如确有差错，"
+        f"请在标红的单元格中更正，保存后将该文件直接作为附件发回本邮箱，{_until(due, on)}重新报送"
+        f"{_late(due, on)}；核实无误的，无需再次报送。",
+    )
+    return Matter(f"{item.spec.annex} {Status.WARNED}", paragraphs, key, item.spec, item.path)
+
+
+def notice_body(campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: dt.date, kind: str) -> str:
+    """One notice listing every matter as a numbered section (一、二、…), then what applies to all of them."""
+    c = campaign
+    if kind == "feedback":
+        opening = f"经{c.section}审核，截至{cn_full_date(on)}，贵单位报送的报表中有以下情况请予核实："
+    else:
+        opening = f"根据{plan_name(c)}要求，截至{cn_full_date(on)}，贵单位尚有以下事项需要办理："
+    paragraphs = [opening]
+    for index, matter in enumerate(matters):
+        first, *rest = matter.paragraphs
+        paragraphs += [section_heading(index, first), *rest]
+    if any(m.owed and m.spec is not None for m in matters):
+        paragraphs.append(_FILL_HINT.split("；")[0] + "，不要另存为其他格式。")
+    if any(m.owed for m in matters):
+        paragraphs.append("如已报送，请将原邮件重新发送一次，并电话告知联系人。")
+    attachments = [m.attachment for m in matters if m.attachment is not None]
+    return letter(c, unit, paragraphs, attachments, on)
+
+
+def notice_subject(campaign: Campaign, matters: Sequence[Matter], kind: str) -> str:
+    """The subject names what the notice is about: 催报, 退回修改 or both, or 核实 for the feedback."""
+    year = campaign.year
+    matters = sorted(matters, key=lambda m: m.spec.annex if m.spec else "")  # titles in annex order: 附件1 及 附件2
+    forms = [m.spec for m in matters if m.spec is not None]
+    if kind == "feedback":
+        return f"关于核实{joint_title(forms, year)}有关情况的通知"
+    owed = [m for m in matters if m.owed]
+    returned = [m.spec for m in matters if not m.owed and m.spec is not None]
+    if owed and returned:
+        return f"关于催报及退回修改{year}年“安全生产月”有关报送事项的通知"
+    if returned:
+        return f"关于退回修改{joint_title(returned, year)}的通知"
+    owed_forms = [m.spec for m in owed if m.spec is not None]
+    summary = any(m.spec is None for m in owed)
+    what = joint_title(owed_forms, year) if owed_forms else f"{year}年“安全生产月”活动"
+    return f"关于催报{what}{'及活动总结' if summary and owed_forms else '总结' if summary else ''}的通知"
 
 
 # ---------------------------------------------------------------- messages and drafts
 
 
+UNSENT = "X-Unsent"  # Outlook opens a message with X-Unsent: 1 as one to send, not as one received
+_B64 = Charset("utf-8")
+_B64.header_encoding = BASE64
+
+
+def _name_both_ways(part: MIMEPart, name: str) -> None:
+    """Give an attachment's file name as RFC 2047 (``name``, ``filename``) and RFC 2231 (``filename*``).
+
+    Both encodings come from the email package (:class:`~email.header.Header` splits the
+    RFC 2047 words at character boundaries, :func:`~email.utils.encode_rfc2231` quotes the
+    other); :class:`FileNameParams` keeps the header registry from re-encoding them.
+    """
+    if name.isascii():
+        return  # a plain filename="…" is read by every client
+    words = " ".join(Header(name, _B64).encode(maxlinelen=76).split())
+    part.replace_header("Content-Type", FileNameParams(f'{part.get_content_type()}; name="{words}"'))
+    part.replace_header("Content-Disposition", FileNameParams(
+        f'attachment; filename="{words}"; filename*={encode_rfc2231(name, "utf-8")}'))
+
+
 def build_message(campaign: Campaign, unit: Unit, subject: str, body: str, attachments: Sequence[Path],
-                  when: dt.datetime | None = None) -> EmailMessage:
-    """An RFC 5322 message from the bureau's mailbox to the unit, the workbooks attached."""
+                  when: dt.datetime | None = None, draft: bool = True) -> EmailMessage:
+    """An RFC 5322 message from the bureau's mailbox to the unit, the workbooks attached.
+
+    Dated in China time (+08:00) whatever the machine's zone; a ``draft`` carries ``X-Unsent: 1``.
+    """
     msg = EmailMessage(policy=POLICY)
     sender = Address(display_name=campaign.bureau, addr_spec=campaign.contact_email)
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = Address(display_name=unit.name, addr_spec=unit.email)
-    msg["Date"] = format_datetime(when or localtime())
+    msg["Date"] = format_datetime(when or china_now())
     msg["Message-ID"] = make_msgid(domain=sender.domain or None)
+    if draft:
+        msg[UNSENT] = "1"
     msg.set_content(body, cte="base64")
     for path in attachments:
         msg.add_attachment(path.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=path.name)
+    for part, path in zip(msg.iter_attachments(), attachments, strict=True):
+        _name_both_ways(part, path.name)
     return msg
+
+
+def as_sent(draft_bytes: bytes) -> bytes:
+    """The message to hand to the SMTP server: the draft as written, without its ``X-Unsent`` header."""
+    msg = email.message_from_bytes(draft_bytes, policy=POLICY)
+    del msg[UNSENT]
+    return msg.as_bytes()
 
 
 def message_key(kind: str, unit: Unit, form_ids: Sequence[str], about: str) -> str:
@@ -349,14 +473,36 @@ def _by_roster(rollup: Rollup) -> list[Any]:
     return sorted(rollup.statuses, key=lambda s: (order[s.unit.code], forms[s.form_id]))
 
 
+def _write_notice(batch: Batch, campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: dt.date) -> None:
+    """One message for one unit covering all its matters, every attachment with it."""
+    ordered = sorted(matters, key=lambda m: (m.spec is None, campaign.deadline(m.spec.deadline) if m.spec else on))
+    subject = notice_subject(campaign, ordered, batch.kind)
+    attachments = [m.attachment for m in ordered if m.attachment is not None]
+    path = batch.folder / f"{unit.code}_{unit.name}.eml"
+    msg = build_message(campaign, unit, subject, notice_body(campaign, unit, ordered, on, batch.kind), attachments)
+    write_bytes_atomic(path, msg.as_bytes())
+    form_ids = tuple(m.spec.id if m.spec else "summary" for m in ordered)
+    covers = tuple(m.key for m in ordered)
+    batch.drafts.append(Draft(batch.kind, unit, form_ids, path, message_key(batch.kind, unit, form_ids, "|".join(covers)),
+                              subject, tuple(attachments), covers, tuple(m.label for m in ordered)))
+
+
+def _write_notices(batch: Batch, campaign: Campaign, roster: Roster, matters: dict[str, list[Matter]],
+                   on: dt.date) -> None:
+    for unit in roster:
+        if matters.get(unit.code):
+            _write_notice(batch, campaign, unit, matters[unit.code], on)
+
+
 def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date | None = None) -> Batch:
-    """催报: one message per unit and form that is 未报送 (blank template) or 退回 (feedback workbook)."""
+    """催报: one message per unit listing each form 未报送 (blank template) or 退回 (feedback workbook) and the 活动总结."""
     on = on or today()
     campaign = rollup.campaign
     batch = Batch("reminders", _start_folder(outbox, "reminders"))
     items = plan_feedback(outbox, rollup, on)
     write_planned(outbox, rollup, items)
     feedback = {(i.status.unit.code, i.spec.id): i for i in items}
+    matters: dict[str, list[Matter]] = {}
     for st in _by_roster(rollup):
         if st.status not in (Status.MISSING, Status.RETURNED):
             continue
@@ -364,26 +510,25 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
         if not st.unit.email:
             batch.no_email.append(_no_email(st.unit, f"（{spec.annex} {st.status}）"))
             continue
-        title = year_title(spec, campaign.year)
         if st.status == Status.MISSING:
             path, generated = ensure_template(spec, campaign, st.unit, templates)
             batch.generated += generated
             due = campaign.deadline(spec.deadline)
             phase = "逾期" if on > due else "截止前"
-            about = f"{campaign.id}|{spec.id}={spec.version}|{phase}"
-            _write_draft(batch, campaign, st.unit, [spec], f"关于催报{title}的通知",
-                         missing_body(campaign, spec, st.unit, path, on), [path], about)
+            key = message_key(batch.kind, st.unit, [spec.id], f"{campaign.id}|{spec.id}={spec.version}|{phase}")
+            matter = missing_matter(campaign, spec, st.unit, path, on, key)
         else:
             item = feedback[(st.unit.code, spec.id)]
-            about = f"{item.submission.sha256}|{spec.id}={spec.version}"
-            _write_draft(batch, campaign, st.unit, [spec], f"关于退回修改{title}的通知",
-                         returned_body(campaign, item, on), [item.path], about)
-    _draft_summary_reminders(batch, rollup, on)
+            key = message_key(batch.kind, st.unit, [spec.id], f"{item.submission.sha256}|{spec.id}={spec.version}")
+            matter = returned_matter(campaign, item, on, key)
+        matters.setdefault(st.unit.code, []).append(matter)
+    _summary_matters(batch, rollup, on, matters)
+    _write_notices(batch, campaign, rollup.roster, matters, on)
     return batch
 
 
-def _draft_summary_reminders(batch: Batch, rollup: Rollup, on: dt.date) -> None:
-    """催报活动总结 once its deadline has passed, to units whose 附件1 reminder does not already ask for it."""
+def _summary_matters(batch: Batch, rollup: Rollup, on: dt.date, matters: dict[str, list[Matter]]) -> None:
+    """The 活动总结 once its deadline has passed, for units whose 附件1 matter does not already ask for it."""
     from pipeline.outputs.materials_report import summary_form_id, summary_missing
 
     campaign = rollup.campaign
@@ -396,26 +541,23 @@ def _draft_summary_reminders(batch: Batch, rollup: Rollup, on: dt.date) -> None:
     asked = {st.unit.code for st in rollup.statuses if st.form_id == form_id and st.status == Status.MISSING}
     for unit in summary_missing(rollup):
         if unit.code in asked:
-            continue  # missing_body already says 活动总结请一并发送
+            continue  # the 附件1 matter already says 活动总结请一并发送
         if not unit.email:
             batch.no_email.append(_no_email(unit, "（活动总结 未报送）"))
             continue
-        subject = f"关于催报{campaign.year}年“安全生产月”活动总结的通知"
-        path = batch.folder / f"{unit.code}_{unit.name}_活动总结.eml"
-        msg = build_message(campaign, unit, subject, summary_body(campaign, unit, due, on), [])
-        write_bytes_atomic(path, msg.as_bytes())
         key = message_key(batch.kind, unit, ("summary",), f"{campaign.id}|summary|逾期")
-        batch.drafts.append(Draft(batch.kind, unit, (), path, key, subject, ()))
+        matters.setdefault(unit.code, []).append(summary_matter(campaign, due, on, key))
 
 
 def draft_feedback(rollup: Rollup, outbox: Path, on: dt.date | None = None) -> Batch:
-    """One message per unit and form that passed with warnings, with its feedback workbook."""
+    """One message per unit listing each form that passed with warnings, with their feedback workbooks."""
     on = on or today()
     campaign = rollup.campaign
     batch = Batch("feedback", _start_folder(outbox, "feedback"))
     items = plan_feedback(outbox, rollup, on)
     write_planned(outbox, rollup, items)
     order = {id(st): i for i, st in enumerate(_by_roster(rollup))}
+    matters: dict[str, list[Matter]] = {}
     for item in sorted(items, key=lambda i: order[id(i.status)]):
         if item.status.status != Status.WARNED:
             continue
@@ -423,10 +565,9 @@ def draft_feedback(rollup: Rollup, outbox: Path, on: dt.date | None = None) -> B
         if not unit.email:
             batch.no_email.append(_no_email(unit, f"（{item.spec.annex} {Status.WARNED}）"))
             continue
-        about = f"{item.submission.sha256}|{item.spec.id}={item.spec.version}"
-        subject = f"关于核实{year_title(item.spec, campaign.year)}有关情况的通知"
-        _write_draft(batch, campaign, unit, [item.spec], subject, warned_body(campaign, item, on), [item.path],
-                     about)
+        key = message_key(batch.kind, unit, [item.spec.id], f"{item.submission.sha256}|{item.spec.id}={item.spec.version}")
+        matters.setdefault(unit.code, []).append(warned_matter(campaign, item, on, key))
+    _write_notices(batch, campaign, rollup.roster, matters, on)
     return batch
 
 
@@ -441,12 +582,14 @@ def batch_lines(batch: Batch) -> list[str]:
         lines.append(f"下发模板邮件草稿已生成 {count} 封（每封附本单位的填报模板），{where}。")
     elif batch.kind == "reminders":
         if count or batch.no_email:
-            missing = sum(d.subject.startswith("关于催报") for d in batch.drafts)
-            lines.append(f"催报邮件草稿已生成 {count} 封（未报送 {missing} 封、退回 {count - missing} 封），{where}。")
+            labels = [label for d in batch.drafts for label in d.items]
+            owed = sum(label.endswith(Status.MISSING) for label in labels)
+            lines.append(f"催报邮件草稿已生成 {count} 封（每个单位一封，共列出未报送 {owed} 项、退回 "
+                         f"{len(labels) - owed} 项），{where}。")
         else:
             lines.append("各单位均已报送且没有被退回的报表，无需催报。")
     elif count or batch.no_email:
-        lines.append(f"审核反馈邮件草稿已生成 {count} 封（发给报表有警告的单位），{where}。")
+        lines.append(f"审核反馈邮件草稿已生成 {count} 封（发给报表有警告的单位，每个单位一封），{where}。")
     else:
         lines.append("没有“有警告”的报表，无需发送审核反馈。")
     if batch.no_email:
@@ -578,7 +721,7 @@ def send_drafts(drafts: Sequence[Draft], settings: SmtpSettings, ledger_path: Pa
     with Ledger(ledger_path) as ledger:
         try:
             for draft in drafts:
-                if ledger.was_sent(draft.key):
+                if all(ledger.was_sent(key) for key in draft.keys):  # nothing in it that was not sent before
                     result.skipped.append(draft)
                     continue
                 who = f"{draft.unit.code} {draft.unit.name}（{draft.unit.email}）"
@@ -587,7 +730,7 @@ def send_drafts(drafts: Sequence[Draft], settings: SmtpSettings, ledger_path: Pa
                 try:
                     if smtp is None:
                         smtp = connect(settings)
-                    smtp.sendmail(settings.sender, [draft.unit.email], draft.path.read_bytes())
+                    smtp.sendmail(settings.sender, [draft.unit.email], as_sent(draft.path.read_bytes()))
                 except PipelineError as exc:  # could not (re)connect
                     if not (result.sent or result.failed):
                         raise  # nothing went out: stop with the reason
@@ -602,7 +745,8 @@ def send_drafts(drafts: Sequence[Draft], settings: SmtpSettings, ledger_path: Pa
                         _quit(smtp)
                         smtp = None  # reconnect for the next message
                     continue
-                ledger.mark_sent(draft.key, draft.unit.email, draft.subject)
+                for key in draft.keys:
+                    ledger.mark_sent(key, draft.unit.email, draft.subject)
                 result.sent.append(draft)
                 echo(f"已发送：{who}《{draft.subject}》")
         finally:

@@ -29,6 +29,7 @@ from pipeline.outputs.materials_report import (
     summary_units,
     write_materials_sheet,
 )
+from pipeline.portable import can_fork
 from pipeline.store.atomic import atomic_path
 
 STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISSING)
@@ -470,11 +471,19 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _die_with_parent(parent: int) -> None:
-    """On Linux, have the kernel kill this child when the run that forked it is killed (kill -9 included)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+    """Have the kernel kill this child when the run that forked it is killed (kill -9 included), where it can.
 
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    Linux's prctl(PR_SET_PDEATHSIG) is looked up, not assumed: elsewhere the check on the
+    parent's pid below is all there is.
+    """
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (AttributeError, OSError, TypeError):  # no prctl in this C library (or no C library to load)
+        prctl = None
+    if prctl is not None and hasattr(signal, "SIGKILL"):
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
 
@@ -493,10 +502,12 @@ def workbook_alongside(path: Path, rollup: Rollup, parallel: bool = True) -> Ite
 
     The workbook is the slowest output (xlsxwriter is pure Python, a million cells at province
     scale), so on a machine with more than one core it overlaps with the CSVs and feedback.
-    Without fork, on one core, or when the child fails, it is written here instead, so that a
-    real error surfaces with its own traceback. Either way it is complete when the block ends.
+    Without fork (Windows: a spawned child would first have to receive the whole rollup
+    pickled, which costs about what it saves), on one core, or when the child fails, it is
+    written here instead, so that a real error surfaces with its own traceback. Either way
+    it is complete when the block ends.
     """
-    forkable = parallel and "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+    forkable = parallel and can_fork() and (os.cpu_count() or 1) > 1
     child = multiprocessing.get_context("fork").Process(target=_workbook_in_child, args=(path, rollup, os.getpid())) \
         if forkable else None
     if child is not None:

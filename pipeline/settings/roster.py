@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
 import unicodedata
 import zipfile
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import RosterError
+from pipeline.settings.textfile import UndecodableTextError, delimiter, read_text
 
 DEFAULT_PATH = Path("units.csv")
 COLUMNS = ("单位编码", "单位名称", "类别", "邮箱")
@@ -47,9 +49,10 @@ def normalise_name(name: str) -> str:
 class Roster:
     """The roster in file order, with lookups by code and by normalised name."""
 
-    def __init__(self, units: list[Unit], path: Path) -> None:
+    def __init__(self, units: list[Unit], path: Path, encoding: str = "") -> None:
         self.units = units
         self.path = path
+        self.encoding = encoding  # how the file was saved, as the summary names it (编码 GBK, Excel 工作簿…)
         self._by_code = {u.code: u for u in units}
         self._by_name = {normalise_name(u.name): u for u in units}
         by_email: dict[str, list[Unit]] = {}
@@ -84,9 +87,20 @@ class Roster:
         return [self._by_name[k].name for k in hits]
 
 
-def _read_rows(path: Path) -> list[list[str]]:
-    """Every row of the roster as text, the header first; blank rows stay, so row numbers match the file.
+WORKBOOK = "Excel 工作簿"
 
+
+def roster_line(roster: Roster) -> str:
+    """The summary's line on the roster: where it is, how many units, how it was saved (编码 GBK…)."""
+    how = f"，{roster.encoding}" if roster.encoding else ""
+    return f"单位名录 {roster.path}：{len(roster)} 个单位{how}。"
+
+
+def _read_rows(path: Path) -> tuple[list[list[str]], str]:
+    """Every row of the roster as text, the header first, and how the file was saved.
+
+    Blank rows stay, so row numbers match the file. A CSV may be UTF-8 (with or without BOM),
+    GBK/GB18030 or UTF-16 tab-separated (Excel's “Unicode 文本”), see :mod:`pipeline.settings.textfile`.
     Through the csv module and openpyxl, not pandas, so that ``make templates`` starts without importing pandas.
     """
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -95,34 +109,39 @@ def _read_rows(path: Path) -> list[list[str]]:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
             return [["" if v is None else str(v) for v in row]
-                    for row in wb.worksheets[0].iter_rows(min_row=1, values_only=True)]
+                    for row in wb.worksheets[0].iter_rows(min_row=1, values_only=True)], WORKBOOK
         finally:
             wb.close()
+    decoded = read_text(path)
+    tab = delimiter(decoded.text) == "\t"
     # newline="" lets csv handle line breaks inside quoted cells; a blank line reads as an empty row.
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.reader(handle))
+    rows = list(csv.reader(io.StringIO(decoded.text, newline=""), delimiter="\t" if tab else ","))
+    return rows, f"编码 {decoded.label}" + ("，制表符分隔" if tab else "")
 
 
-def _table(path: Path) -> tuple[list[str], list[list[str]]]:
-    """The header and the data rows, each data row padded to the header's width."""
+def _table(path: Path) -> tuple[list[str], list[list[str]], str]:
+    """The header, the data rows (each padded to the header's width) and the file's encoding."""
     try:
-        rows = _read_rows(path)
+        rows, encoding = _read_rows(path)
     except FileNotFoundError:
         raise RosterError(f"找不到单位名录 {path}，请用 --roster 指定。") from None
-    except (UnicodeDecodeError, ValueError, csv.Error, zipfile.BadZipFile, KeyError) as exc:
-        raise RosterError(f"单位名录 {path} 无法读取（请保存为 UTF-8 编码的 CSV 或 .xlsx）：{exc}") from None
+    except UndecodableTextError as exc:
+        raise RosterError(f"单位名录 {path} 的文字编码无法识别（已依次按 UTF-8、GBK、GB18030 读取，均不成功：{exc}）。"
+                          "请在 Excel 中打开该文件，“另存为”选择“CSV UTF-8（逗号分隔）”或“Excel 工作簿”后再试。") from None
+    except (ValueError, csv.Error, zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise RosterError(f"单位名录 {path} 无法读取（请保存为 CSV 或 .xlsx）：{exc}") from None
     header = [c.strip() for c in rows[0]] if rows else []
     body = rows[1:]
     for number, row in enumerate(body, start=2):
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             raise RosterError(f"单位名录 {path} 第{number}行有 {len(row)} 列，多于表头的 {len(header)} 列"
                               "（可能是单位名称中含有英文逗号而没有加引号），请更正后再试。")
-    return header, [row + [""] * (len(header) - len(row)) for row in body]
+    return header, [row + [""] * (len(header) - len(row)) for row in body], encoding
 
 
 def load_roster(path: Path = DEFAULT_PATH) -> Roster:
     """Read and check the roster, raising :class:`RosterError` with the row number and reason."""
-    header, body = _table(path)
+    header, body, encoding = _table(path)
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise RosterError(f"单位名录 {path} 缺少列：{'、'.join(missing)}。第一行应为：{','.join(COLUMNS)}。")
@@ -154,4 +173,4 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
         units.append(Unit(code, name, category, emails[0] if emails else "", emails))
     if not units:
         raise RosterError(f"单位名录 {path} 中没有任何单位。")
-    return Roster(units, path)
+    return Roster(units, path, encoding)

@@ -1,0 +1,35 @@
+"""The ``aqscy`` console command (安全生产月): ``python -m pipeline`` under a name a clerk can type on Windows.
+
+One command whose sub-commands are the Makefile's targets, so that ``make rollup`` on the
+development machine is ``aqscy rollup`` in a Windows console, and the README shows one
+form of each step. The three mail targets of the Makefile are spelt as there:
+``aqscy mail`` (下发模板), ``aqscy remind`` (催报) and ``aqscy feedback`` (审核反馈); every
+other argument goes to ``python -m pipeline`` unchanged (``aqscy mail reminders`` too).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pipeline.cli import main as cli_main
+
+PROG = "aqscy"
+# Makefile target -> the sub-command it runs.
+TARGETS = {"remind": ["mail", "reminders"], "feedback": ["mail", "feedback"]}
+MAIL_KINDS = ("templates", "reminders", "feedback")
+
+
+def translate(argv: Sequence[str]) -> list[str]:
+    """The ``python -m pipeline`` arguments for an ``aqscy`` command line."""
+    args = list(argv)
+    if args and args[0] in TARGETS:
+        return [*TARGETS[args[0]], *args[1:]]
+    if args and args[0] == "mail" and (len(args) == 1 or args[1] not in (*MAIL_KINDS, "-h", "--help")):
+        return ["mail", "templates", *args[1:]]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``aqscy``; the exit code is the command's."""
+    return cli_main(translate(sys.argv[1:] if argv is None else argv), prog=PROG)

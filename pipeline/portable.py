@@ -1,0 +1,70 @@
+"""What differs between the clerk's Windows PC and a POSIX machine, chosen by capability, never by platform name.
+
+* worker processes: ``fork`` where ``os.fork`` exists, else ``spawn`` (Windows' only method);
+* the per-file time limit: SIGALRM where it exists, else a watchdog thread
+  (:func:`pipeline.intake.guards.time_limit`);
+* console output: a console whose code page cannot show a character (GBK and an emoji in a
+  file name) gets a replacement, never a UnicodeEncodeError;
+* China time for mail headers, whether or not the machine has the tz database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import multiprocessing
+import os
+import signal
+import sys
+from multiprocessing.context import BaseContext
+from typing import TextIO
+
+# China has kept UTC+8 all year since 1991; the fixed offset stands in when there is no tz database.
+CHINA_OFFSET = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def can_fork() -> bool:
+    """Whether a child process can be forked from this one (never on Windows)."""
+    return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def has_alarm() -> bool:
+    """Whether SIGALRM and an interval timer exist (never on Windows)."""
+    return hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
+
+
+def pool_context() -> BaseContext | None:
+    """The start method for worker pools: the platform's default where it can fork, else ``spawn``.
+
+    Everything a pool's initializer receives must then pickle, and its functions live at
+    module level (``spawn`` imports the module afresh in each worker).
+    """
+    return None if can_fork() else multiprocessing.get_context("spawn")
+
+
+def china_tz() -> dt.tzinfo:
+    """Asia/Shanghai from the tz database when there is one, else the fixed UTC+8 offset."""
+    try:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    except ImportError:  # pragma: no cover - zoneinfo is in the standard library since 3.9
+        return CHINA_OFFSET
+    try:
+        return ZoneInfo("Asia/Shanghai")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return CHINA_OFFSET
+
+
+def china_now() -> dt.datetime:
+    """The current time in China, whatever the machine's own zone."""
+    return dt.datetime.now(china_tz()).replace(microsecond=0)
+
+
+def tolerant_console(*streams: TextIO) -> None:
+    """Let stdout and stderr print any text: a character the console cannot encode becomes an escape.
+
+    A Chinese Windows console is GBK (code page 936), which has no emoji and no rarer symbols;
+    file names from outside hold both. The encoding stays what the console wants.
+    """
+    for stream in streams or (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
