@@ -101,6 +101,14 @@ class DemoReturn:
     copy_of: DemoReturn | None = None  # a byte-identical copy of another return
     subfolder: str = ""
     hour: int = 9
+    # What the rollup must make of this file, declared by the scenario that wrote it (the answer key's source).
+    expect: Outcome = Outcome.ACCEPTED
+
+    def __post_init__(self) -> None:
+        if self.copy_of is not None:
+            self.expect = Outcome.DUPLICATE
+        elif self.verdict == Status.RETURNED:
+            self.expect = Outcome.REJECTED
 
     @property
     def rel(self) -> str:
@@ -329,7 +337,7 @@ def _annex2(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
     if scenario == "superseded":
         # A first, good return; three days later the unit names a new liaison officer.
         first = DemoReturn(spec.id, unit, received - dt.timedelta(days=3), template_name(spec, unit),
-                           dict(typed), {}, Status.PASSED, hour=11)
+                           dict(typed), {}, Status.PASSED, hour=11, expect=Outcome.SUPERSEDED)
         new_person, new_pinyin = _PEOPLE[(index + 13) % len(_PEOPLE)]
         ret.typed.update(name=new_person, email=f"{new_pinyin}@163.com", note="联络员已调整")
         ret.name = template_name(spec, unit).removesuffix(".xlsx") + "（更换联络员）.xlsx"
@@ -423,34 +431,26 @@ def _on_time(ret: DemoReturn, campaign: Campaign, spec: FormSpec) -> str:
 
 
 def build_truth(plan: Plan, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> dict[str, Any]:
-    """What the rollup must find, from the demo's own plan: totals, each unit's status, each file's outcome."""
-    outcomes: dict[str, str] = {MARKER: Outcome.IGNORED}
+    """What the rollup must find, read off the returns the demo wrote: each file's declared outcome,
+    and per unit and form the return its scenario meant to count (its verdict, numbers and timeliness)."""
+    outcomes: dict[str, str] = {MARKER: Outcome.IGNORED, **{r.rel: r.expect for r in plan.returns}}
     statuses: list[dict[str, Any]] = []
     counted: dict[str, dict[str, dict[str, int | None]]] = {form_id: {} for form_id in forms}
     for spec in forms.values():
         for unit in roster:
-            mine = [r for r in plan.returns if r.form_id == spec.id and r.unit == unit]
-            for copy in (r for r in mine if r.copy_of is not None):
-                outcomes[copy.rel] = Outcome.DUPLICATE
-            candidates = [r for r in mine if r.copy_of is None]  # oldest first
+            mine = [r for r in plan.returns if r.form_id == spec.id and r.unit == unit and r.copy_of is None]
+            chosen = [r for r in mine if r.expect == Outcome.ACCEPTED]
+            if len(chosen) > 1:
+                raise ValueError(f"demo plan counts two {spec.id} returns of {unit.code}")
             row: dict[str, Any] = {"unit_code": unit.code, "unit_name": unit.name, "form": spec.id,
                                    "status": Status.MISSING, "file": "", "on_time": ""}
-            if candidates:
-                latest = candidates[-1]
-                good = [r for r in candidates if r.verdict != Status.RETURNED]
-                chosen = good[-1] if good else None
-                for ret in candidates:
-                    outcomes[ret.rel] = (Outcome.ACCEPTED if ret is chosen else Outcome.REJECTED if ret.verdict == Status.RETURNED
-                                         else Outcome.SUPERSEDED)
-                basis = chosen or latest
-                row.update(status=latest.verdict if chosen is latest else Status.RETURNED, file=basis.rel,
+            if mine:
+                basis = chosen[0] if chosen else mine[-1]  # nothing counts: the last one sent (the plan is in arrival order)
+                row.update(status=basis.verdict if chosen else Status.RETURNED, file=basis.rel,
                            on_time=_on_time(basis, campaign, spec))
-                if chosen is not None:
-                    counted[spec.id][unit.code] = chosen.counts
+                if chosen:
+                    counted[spec.id][unit.code] = basis.counts
             statuses.append(row)
-    for ret in plan.returns:
-        if ret.unit is None:
-            outcomes[ret.rel] = Outcome.REJECTED
     stats = forms["annex1"]
     totals = {f.id: 0 for f in stats.fields if f.kind == "count"}
     for counts in counted["annex1"].values():
