@@ -6,7 +6,8 @@ from pathlib import Path
 
 import openpyxl
 
-from pipeline.outputs.report import CUT_NOTE, MAX_CELL_CHARS, SENTENCE_ANSWERS_CHARS, _Book, _joined_answers
+from pipeline.outputs.limits import CUT_NOTE, MAX_CELL_CHARS
+from pipeline.outputs.report import SENTENCE_ANSWERS_CHARS, _Book, _joined_answers
 
 
 def test_few_answers_are_joined_whole() -> None:
