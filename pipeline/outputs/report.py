@@ -201,9 +201,8 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         for f in section.fields:
             if f.kind == "count":
                 filled = f"{totals[f.id]:,}".replace(",", "")
-            else:
-                answers = [f"{s.unit.name if s.unit else ''}：{s.values[f.id]}" for s in counted if s.values.get(f.id)]
-                filled = _joined_answers(answers)
+            else:  # the texts themselves are on the 典型案例 sheet: a sentence row never outgrows a page
+                filled = answers_reference(sum(bool(s.values.get(f.id)) for s in counted))
             sentence = sentence.replace("{" + f.id + "}", filled)
         book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "cell")
         book.text(ws, row, 1, section.requirement, "text")
@@ -222,22 +221,13 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.set_footer("&C第 &P 页，共 &N 页")
 
 
-SENTENCE_ANSWERS_CHARS = 1500  # beyond this the 汇总表 sentence points to the 典型案例 sheet instead
+def answers_reference(count: int) -> str:
+    """What a 进展情况 sentence says in place of a free-text field: where the texts are and how many.
 
-
-def _joined_answers(answers: list[str]) -> str:
-    """The free-text answers for a 进展情况 sentence; a long list is cut and points to the 典型案例 sheet."""
-    if not answers:
-        return "无"
-    joined = "；".join(answers)
-    if len(joined) <= SENTENCE_ANSWERS_CHARS:
-        return joined
-    shown: list[str] = []
-    for answer in answers:
-        if len("；".join([*shown, answer])) > SENTENCE_ANSWERS_CHARS:
-            break
-        shown.append(answer)
-    return f"{'；'.join(shown)}；……共 {len(answers)} 个单位填报，全部内容见“典型案例”表"
+    Joining the units' texts into the sentence made its row outgrow Excel's 409 pt cap, and the
+    printout then lost every total after it; the full texts are on the 典型案例 sheet, one row each.
+    """
+    return f"见“典型案例”表，共{count}件" if count else "无"
 
 
 def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
