@@ -22,7 +22,7 @@ from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
 from pipeline.model import Finding, Status
-from pipeline.outputs.limits import MAX_ROWS, clip, clip_value, row_points, sheet_name
+from pipeline.outputs.limits import MAX_CELL_CHARS, MAX_ROWS, clip, clip_value, row_points, sheet_name
 from pipeline.outputs.materials_report import (
     material_rows,
     summary_cell,
@@ -50,7 +50,8 @@ def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str]) -> None:
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
-            column = frame[name] = column.map(clip_value)  # Excel opens the CSV: its cell limit holds there too
+            # Excel opens the CSV: its cell limit holds there too, with room for the quote prefix below.
+            column = frame[name] = column.map(lambda v: clip_value(v, MAX_CELL_CHARS - 1))
             risky = column.str.startswith(FORMULA_TRIGGERS, na=False)
             if risky.any():
                 frame[name] = column.where(~risky, "'" + column.astype(str))
