@@ -63,5 +63,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --n $(N)
 
+# make clean keeps outbox/ledger.sqlite (which mails were sent, when each file first arrived) and the
+# program log; to start a campaign over, delete them by hand (see README).
+KEEP := ledger.sqlite ledger.sqlite-journal ledger.sqlite-wal ledger.sqlite-shm pipeline.log
+
 clean:
-	rm -rf $(VENV) $(TEMPLATES)/*.xlsx $(OUTBOX)/*
+	rm -rf $(VENV) $(TEMPLATES)/*.xlsx
+	[ ! -d $(OUTBOX) ] || find $(OUTBOX) -mindepth 1 -maxdepth 1 $(foreach k,$(KEEP),! -name $(k)) -exec rm -rf {} +

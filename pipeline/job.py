@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from pipeline.checks.rollup import Rollup, build_rollup
+from pipeline.faults import log_error, log_to
+from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.batch import cache_keys, read_all
 from pipeline.intake.scan import hash_all, scan_inbox
 from pipeline.model import Outcome, Status, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
+from pipeline.store.atomic import kill_point
 from pipeline.store.collector import long_lived_batch
 from pipeline.store.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
 from pipeline.store.ledger import LEDGER_NAME, Ledger
@@ -36,6 +39,10 @@ def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
                     campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None) -> Rollup:
     subs = read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger)
+    for sub in subs:
+        if sub.program_error:
+            log_error(f"读取文件“{sub.file}”时程序出错（{sub.path}）", sub.program_error)
+    kill_point("read")
     rollup = build_rollup(subs, forms, campaign, roster)
     ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
     record_run(ledger, rollup, command_name)
@@ -45,25 +52,35 @@ def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str,
 def collect(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
             command_name: str = "rollup", progress: Progress | None = None) -> Rollup:
     """Read every file under ``inbox`` through the ledger in ``outbox`` and build the rollup; writes no output."""
-    with Ledger(outbox / LEDGER_NAME) as ledger:
+    with log_to(outbox), Ledger(outbox / LEDGER_NAME) as ledger:
         fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
         return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
 
 
-def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True) -> tuple[Path, list[Path]]:
-    """The workbook (beside the rest when ``parallel``), the CSV twins and the feedback; returns the workbook and feedback paths."""
+def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True,
+                  failures: list[str] | None = None) -> tuple[Path, list[Path]]:
+    """The workbook (beside the rest when ``parallel``), the CSV twins and the feedback; returns the workbook and feedback paths.
+
+    A feedback workbook that cannot be written is logged and reported in ``failures`` (one line per
+    unit and form); the other outputs are written all the same.
+    """
     from pipeline.outputs.feedback import write_feedback
     from pipeline.outputs.report import rollup_name, workbook_alongside, write_tables
 
     outbox.mkdir(parents=True, exist_ok=True)
     with workbook_alongside(outbox / rollup_name(rollup), rollup, parallel) as workbook:
         write_tables(outbox, rollup)
-        feedback = write_feedback(outbox, rollup)
+        feedback = write_feedback(outbox, rollup, failures)
     return workbook, feedback
 
 
-def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
-    """The Chinese closing summary of a rollup run."""
+def program_errors(rollup: Rollup, failures: Iterable[str] = ()) -> int:
+    """How many program errors a run met: files the program failed on, outputs it could not write."""
+    return sum(bool(s.program_error) for s in rollup.submissions) + len(list(failures))
+
+
+def summary_lines(rollup: Rollup, workbook: Path, failures: Iterable[str] = ()) -> list[str]:
+    """The Chinese closing summary of a rollup run; ``failures`` are the outputs that could not be written."""
     from pipeline.outputs.materials_report import summary_line as materials_line
 
     counts = rollup.outcome_counts()
@@ -80,6 +97,12 @@ def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
         )
     lines.append(materials_line(rollup))
     lines.append(f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv）")
+    failed = list(failures)
+    if failed:
+        lines.append(f"以下 {len(failed)} 份审核反馈表未能生成（已记入日志），请联系维护人员，其余结果不受影响：")
+        lines += [f"  {line}" for line in failed]
+    if line := program_errors_line(program_errors(rollup, failed), workbook.parent):
+        lines.append(line)
     return lines
 
 
@@ -88,8 +111,15 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     """The whole job behind ``make rollup``: read the inbox, write every output, return the summary lines.
 
     When nothing changed since the last complete run (files, settings, program, date) and its
-    outputs are all there, those outputs stand and their summary is returned again.
+    outputs are all there, those outputs stand and their summary is returned again. Program errors
+    are logged to ``outbox/pipeline.log`` (:mod:`pipeline.faults`).
     """
+    with log_to(outbox):
+        return _rollup_to_outbox(inbox, outbox, forms, campaign, roster, command_name, progress)
+
+
+def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+                      command_name: str, progress: Progress | None) -> list[str]:
     from pipeline.outputs.feedback import summary_line
     from pipeline.outputs.report import CSV_NAMES
     from pipeline.store.atomic import sweep_stale
@@ -107,9 +137,11 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
             sweep_stale(outbox)  # half-written files of a run that was killed
             rollup = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
             settle()
-        workbook, feedback = write_outputs(outbox, rollup)
-    lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback)]
+        failures: list[str] = []
+        workbook, feedback = write_outputs(outbox, rollup, failures=failures)
+    lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback)]
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
-    with Ledger(outbox / LEDGER_NAME) as ledger:
-        remember(ledger, LastRun(digest, lines, outputs, rollup.outcome_rows()))
+    if not program_errors(rollup, failures):  # a run with program errors is done again in full next time
+        with Ledger(outbox / LEDGER_NAME) as ledger:
+            remember(ledger, LastRun(digest, lines, outputs, rollup.outcome_rows()))
     return lines

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from program_errors import _no_program_errors  # noqa: F401  (autouse: a logged program error fails the test)
 
 from pipeline.forms.generate import generate_templates
 from pipeline.forms.spec import FormSpec, load_forms, template_name

@@ -51,7 +51,7 @@ from pipeline.model import Outcome, Submission
 from pipeline.outputs.feedback import FEEDBACK_DIR
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit
-from pipeline.store.ledger import LEDGER_NAME, Ledger
+from pipeline.store.ledger import LEDGER_NAME, RACY_NS, Ledger
 
 COMPARED_CSVS = ("records.csv", "issues.csv", "status.csv", "files.csv")  # materials.csv holds first-seen times
 READERS = ("fast", "full")
@@ -633,6 +633,12 @@ def test_window_check_agrees_with_a_cell_by_cell_check(cells: list[tuple[int, in
     assert fastread._within(xml, limits) is _window_reference(refs, limits)
 
 
+def settled_clock(folder: Path) -> Callable[[], int]:
+    """A clock that stands well past the racy window of every file in ``folder`` (as a later run would)."""
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in folder.rglob("*"))
+    return lambda: newest + 2 * RACY_NS
+
+
 def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every file whose bytes are read for its sha256 from now on."""
 
@@ -650,16 +656,14 @@ def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """With the ledger's stat cache a second hash_all reads no file; a rewritten or removed file is noticed."""
-    import pipeline.store.ledger as ledger_module
-
-    monkeypatch.setattr(ledger_module, "RACY_NS", 0)  # files made a moment ago count as settled
     calls = digest_calls(monkeypatch)
     paths = scan_inbox(small_inbox)
+    later = settled_clock(small_inbox)  # the files were hashed long after they were written
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
-        first = scan.hash_all(paths, small_inbox, ledger.file_stats())
+        first = scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=later)
         assert sorted(calls) == sorted(paths)
         calls.clear()
-        second = scan.hash_all(paths, small_inbox, ledger.file_stats())
+        second = scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=later)
         assert calls == []
         assert [(s.file, s.sha256, s.size, s.mtime) for s in second] == [(s.file, s.sha256, s.size, s.mtime)
                                                                           for s in first]
@@ -669,7 +673,7 @@ def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tm
         target.write_bytes(target.read_bytes().replace(b"%PDF", b"%pdf", 1))
         os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
         (small_inbox / "U002_附件1.xlsx").unlink()
-        third = scan.hash_all(scan_inbox(small_inbox), small_inbox, ledger.file_stats())
+        third = scan.hash_all(scan_inbox(small_inbox), small_inbox, ledger.file_stats(), clock=settled_clock(small_inbox))
         assert calls == [target]
         assert next(s for s in third if s.path == target).sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
         stored = {bytes(p) for (p,) in ledger.db.execute("SELECT path FROM file_stats")}
@@ -681,8 +685,11 @@ def test_files_written_just_before_hashing_are_hashed_every_time(small_inbox: Pa
     """A file whose times lie within RACY_NS of its hashing may still change in the same clock tick: it is read again."""
     calls = digest_calls(monkeypatch)
     paths = scan_inbox(small_inbox)
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in paths)
+    just_after = lambda: newest + RACY_NS - 1  # noqa: E731  (hashed within the racy window of the newest file)
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
-        scan.hash_all(paths, small_inbox, ledger.file_stats())
+        scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=just_after)
         calls.clear()
-        scan.hash_all(paths, small_inbox, ledger.file_stats())
-    assert sorted(calls) == sorted(paths)
+        scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=just_after)
+    racy = [p for p in paths if max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) >= just_after() - RACY_NS]
+    assert racy and sorted(calls) == sorted(racy)  # the newest file at least; older ones outside the window are not

@@ -6,22 +6,14 @@ from pathlib import Path
 
 import openpyxl
 
-from pipeline.outputs.report import CUT_NOTE, MAX_CELL_CHARS, SENTENCE_ANSWERS_CHARS, _Book, _joined_answers
+from pipeline.outputs.limits import CUT_NOTE, MAX_CELL_CHARS
+from pipeline.outputs.report import _Book, answers_reference
 
 
-def test_few_answers_are_joined_whole() -> None:
-    """A county's handful of 典型案例 answers go into the sentence in full, joined by “；”."""
-    assert _joined_answers(["甲：案例一", "乙：案例二"]) == "甲：案例一；乙：案例二"
-    assert _joined_answers([]) == "无"
-
-
-def test_many_answers_are_cut_and_point_to_the_cases_sheet() -> None:
-    """Ten thousand answers are cut near the limit and the sentence says how many there are and where."""
-    answers = [f"单位{i:05d}：某企业违规动火作业被处罚" for i in range(10_000)]
-    joined = _joined_answers(answers)
-    assert joined.endswith("……共 10000 个单位填报，全部内容见“典型案例”表")
-    assert len(joined) <= SENTENCE_ANSWERS_CHARS + 40
-    assert joined.startswith(answers[0])
+def test_sentence_points_to_the_cases_sheet_with_the_count() -> None:
+    """A free-text field in a 进展情况 sentence becomes a pointer to the 典型案例 sheet with the number of texts."""
+    assert answers_reference(20) == "见“典型案例”表，共20件"
+    assert answers_reference(0) == "无"
 
 
 def test_text_longer_than_an_excel_cell_is_truncated_with_a_note(tmp_path: Path) -> None:

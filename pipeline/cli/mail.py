@@ -21,6 +21,13 @@ def _configure(sub: argparse.ArgumentParser) -> None:
 @command("campaign", "roster", "templates", "inbox", "outbox")
 def cmd_mail(args: argparse.Namespace) -> int:
     """生成给各单位的邮件草稿（.eml）：templates 下发模板，reminders 催报，feedback 审核反馈；加 --send 才实际发送。"""
+    from pipeline.faults import log_to
+
+    with log_to(args.outbox):  # program errors of this run go to outbox/pipeline.log
+        return _mail(args)
+
+
+def _mail(args: argparse.Namespace) -> int:
     from pipeline.job import collect
     from pipeline.outputs.mail import (
         batch_lines,

@@ -18,6 +18,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines
 from pipeline.forms.spec import MAX_COUNT, META_SHEET, TEXT_LIMITS, Field, FormSpec, template_name
+from pipeline.outputs.limits import MAX_COMMENT_CHARS, clip, row_points
 from pipeline.portable import pool_context
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
@@ -123,8 +124,8 @@ def _write_cell(ws: Any, cell: Cell, value: Any, fmt: Any) -> None:
         when = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
         check_rc(ws.write_datetime(cell.row, cell.col, when, fmt), f"date at {cell.address}")
     else:
-        # Unit text is always a string: never a formula, never a link.
-        check_rc(ws.write_string(cell.row, cell.col, str(value), fmt), f"text at {cell.address}")
+        # Unit text is always a string: never a formula, never a link; cut to Excel's cell limit.
+        check_rc(ws.write_string(cell.row, cell.col, clip(str(value)), fmt), f"text at {cell.address}")
 
 
 def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, offset: int) -> None:
@@ -144,12 +145,12 @@ def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, 
 
 def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], widths: Sequence[float]) -> None:
     fmt = wb.add_format(_STYLES["notice"])
-    text = "\n".join(notice)
+    text = clip("\n".join(notice))
     # The notice spans the whole form, so it wraps at the form's full width (附件2 is wider than 附件1).
     total = sum(14 * text_lines(line, sum(widths)) for line in notice)
     check_rc(ws.merge_range(0, 0, 0, len(widths) - 1, "", fmt), "notice")
     check_rc(ws.write_string(0, 0, text, fmt), "notice")
-    ws.set_row(0, min(max(total + 6, 30), 409))
+    ws.set_row(0, row_points(max(total + 6, 30)))
 
 
 def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormContent) -> Path:
@@ -200,7 +201,7 @@ def _render(wb: Any, ws: Any, layout: FormLayout, campaign: Campaign, content: F
             rule = _validation(f, campaign)
             validations.setdefault(repr(sorted(rule.items())), (rule, []))[1].append(cell)
         if marked:
-            check_rc(ws.write_comment(cell.row, cell.col, content.marks[f.id],
+            check_rc(ws.write_comment(cell.row, cell.col, clip(content.marks[f.id], MAX_COMMENT_CHARS),
                                  {"x_scale": 2.2, "y_scale": 1.6, "author": campaign.section}),
                 f"comment {f.id}")
     for rule, cells in validations.values():

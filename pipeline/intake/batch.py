@@ -154,6 +154,6 @@ def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: C
     for (index, _), (sub, payload) in zip(todo, parsed, strict=True):
         next(tick, None)
         done[index] = sub
-        if cache is not None and sub.sha256:
+        if cache is not None and sub.sha256 and not sub.program_error:  # a program error is retried next run
             cache.cache_put(cache_key(digest, sub), payload or pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL))
     return [done[i] for i in range(len(fresh))]

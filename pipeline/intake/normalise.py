@@ -30,8 +30,13 @@ _DATE_RES = (
 _SERIAL_RANGE = (36526, 73415)
 
 
+# Kinds whose value is an identifier, not prose: folded (full-width digits and signs to ASCII) so that
+# “０３１１－６６２７５２７” or “ａｂｃ＠１６３.ｃｏｍ” are understood. Free text is never folded.
+FOLDED_KINDS = ("phone", "mobile", "email")
+
+
 def fold(text: str) -> str:
-    """Full-width digits, letters and signs to ASCII; trim surrounding spaces."""
+    """Full-width digits, letters and signs to ASCII; trim surrounding spaces (for matching and comparison only)."""
     return unicodedata.normalize("NFKC", text).strip()
 
 
@@ -117,12 +122,13 @@ def normalise_date(raw: Any) -> tuple[Any, str]:
 
 
 def normalise_text(raw: Any, kind: str) -> tuple[Any, str]:
-    """Text-like kinds: phones keep their digits as typed; everything becomes a trimmed string."""
+    """Text-like kinds become a trimmed string; free text (names, titles, cases, notes) stays exactly as typed,
+    identifiers (:data:`FOLDED_KINDS`) are folded to ASCII digits and signs."""
     if raw is None:
         return None, ""
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    text = fold(display(raw))
+    text = fold(display(raw)) if kind in FOLDED_KINDS else display(raw).strip()
     if kind in ("phone", "mobile"):
         # "(0311) 662 7527" -> "0311-6627527": an area code in brackets becomes a prefix.
         text = re.sub(r"\s+", "", text)

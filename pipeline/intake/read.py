@@ -117,6 +117,52 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+# Libraries that parse a returned file's bytes: an exception raised inside them is the file's fault.
+_READER_MODULES = ("openpyxl", "xlrd", "zipfile", "zlib", "defusedxml", "xml", "python_calamine", "et_xmlfile",
+                   "olefile", "msoffcrypto", "struct", "codecs", "encodings", "_compression", "lzma", "bz2")
+
+
+def _raised_in(exc: BaseException) -> str:
+    """The module in which ``exc`` was raised (the innermost frame of its traceback)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", ""))
+
+
+def is_file_fault(exc: BaseException, sniffed: Sniffed) -> bool:
+    """Whether ``exc`` is an expected fault of the file being read, not a fault of this program.
+
+    Expected: the kinds of error a broken, encrypted, unsafe or foreign file makes the readers
+    raise, or anything a parsing library raised from inside itself while reading the bytes.
+    An exception raised in the pipeline's own code (AttributeError, KeyError, …) is a program error.
+    """
+    import zipfile
+    import zlib
+    from xml.etree.ElementTree import ParseError
+    from xml.parsers.expat import ExpatError
+
+    from defusedxml import DefusedXmlException
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    expected: tuple[type[BaseException], ...] = (
+        DefusedXmlException, MemoryError, RecursionError, zipfile.BadZipFile, zlib.error, EOFError, ParseError,
+        ExpatError, InvalidFileException, UnicodeDecodeError)
+    if sniffed.kind == XLS:
+        import xlrd
+        from xlrd.compdoc import CompDocError
+
+        expected += (xlrd.XLRDError, CompDocError)
+    for e in _cause_chain(exc):
+        if isinstance(e, expected) or (isinstance(e, RuntimeError) and "encrypted" in str(e)):
+            return True
+        if _raised_in(e).split(".", 1)[0] in _READER_MODULES:
+            return True
+    return False
+
+
 def _describe(exc: Exception, sniffed: Sniffed) -> tuple[str, str]:
     """The rule and Chinese message for an exception raised while reading a file."""
     import zipfile
@@ -174,5 +220,22 @@ def read_return(sub: Submission, sniffed: Sniffed, forms: Mapping[str, FormSpec]
     except RecursionError:
         _unsupported(sub, "内容过多", "文件结构嵌套过深，不像是正常的报表，已拒绝读取。" + _AGAIN)
     except Exception as exc:  # one broken file must never stop the batch
-        _unsupported(sub, *_describe(exc, sniffed))
+        if is_file_fault(exc, sniffed):
+            _unsupported(sub, *_describe(exc, sniffed))
+        else:
+            program_error(sub, exc)
     return None
+
+
+def program_error(sub: Submission, exc: BaseException) -> None:
+    """This program failed on the file: no finding for the unit, a note saying it is ours, the traceback kept.
+
+    The traceback travels on the submission (from a worker process too) and the orchestrator logs it.
+    """
+    from pipeline.faults import PROGRAM_ERROR_NOTE, traceback_text
+
+    sub.form_id, sub.unit, sub.located_by, sub.sheet = None, None, "", ""
+    sub.raw, sub.values, sub.meta, sub.findings = {}, {}, {}, []
+    sub.outcome = Outcome.UNSUPPORTED
+    sub.note = PROGRAM_ERROR_NOTE
+    sub.program_error = traceback_text(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,12 +36,14 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def new_submission(path: Path, inbox: Path, stats: StatCache | None = None) -> Submission:
+def new_submission(path: Path, inbox: Path, stats: StatCache | None = None,
+                   clock: Callable[[], int] = time.time_ns) -> Submission:
     """The record of one file below ``inbox``: printable name, size, time and sha256; never raises.
 
     With ``stats``, a file whose stat is unchanged since it was last hashed is not read again.
     A file that vanished or cannot be read keeps size 0 and an empty sha256; the reader
-    then reports it.
+    then reports it. ``clock`` (nanoseconds since the epoch) stamps when the file was hashed, which
+    decides whether its stat can be trusted next time (:data:`pipeline.store.ledger.RACY_NS`).
     """
     try:
         relative = path.relative_to(inbox).as_posix()
@@ -48,7 +51,7 @@ def new_submission(path: Path, inbox: Path, stats: StatCache | None = None) -> S
         relative = path.name
     sub = Submission(file=safe_name(relative), path=path, sha256="", mtime=0.0)
     try:
-        started = time.time_ns()
+        started = clock()
         stat = path.stat()
         sub.mtime, sub.size = stat.st_mtime, stat.st_size
         known = stats.lookup(path, stat) if stats is not None else None
@@ -60,12 +63,13 @@ def new_submission(path: Path, inbox: Path, stats: StatCache | None = None) -> S
     return sub
 
 
-def hash_all(paths: list[Path], inbox: Path, stats: StatCache | None = None) -> list[Submission]:
+def hash_all(paths: list[Path], inbox: Path, stats: StatCache | None = None,
+             clock: Callable[[], int] = time.time_ns) -> list[Submission]:
     """The bare record (name, size, time, sha256) of every file, in ``paths`` order.
 
     With ``stats`` (the ledger's), unchanged files are not read again and the stats are saved.
     """
-    subs = [new_submission(p, inbox, stats) for p in paths]
+    subs = [new_submission(p, inbox, stats, clock) for p in paths]
     if stats is not None:
         stats.save()
     return subs

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.faults import PROGRAM_ERROR_NOTE, log_error
 from pipeline.forms.generate import NOTICE_ROWS, FormContent, generated_at, write_form
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import Field, FormSpec, template_name
 from pipeline.model import Finding, Severity, Status, Submission
+from pipeline.outputs.limits import clip
 from pipeline.store.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: imported where used, so the CLI starts fast
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: imported where use
 
 FEEDBACK_DIR = "feedback"
 FEEDBACK_SUFFIX = "_审核反馈.xlsx"
+QUOTED_CHARS = 200  # a unit's value quoted in a notice or mail is cut to this (the cell holds it whole)
 NOTICE_MAX_ITEMS = 12  # the notice is one row (at most 409 pt high); the rest are in the cell comments
 # A late submission is stated, never marked for correction: the unit must not "fix" its date.
 LATE_RULE = "逾期报送"
@@ -124,7 +127,7 @@ def _item(index: int, finding: Finding, field: Field | None, address: str, year:
         return head + finding.message
     where = f"单元格 {address}（{field.label}）"
     if finding.value:
-        where += f"，所填内容“{finding.value}”"
+        where += f"，所填内容“{clip(finding.value, QUOTED_CHARS)}”"
     return f"{head}{where}：{finding.message}"
 
 
@@ -186,11 +189,13 @@ def _digest(item: Feedback, rollup: Rollup) -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
-def write_planned(outbox: Path, rollup: Rollup, items: list[Feedback]) -> list[Path]:
+def write_planned(outbox: Path, rollup: Rollup, items: list[Feedback], failures: list[str] | None = None) -> list[Path]:
     """Write planned feedback workbooks; remove those of earlier runs that no longer apply.
 
     A workbook whose content is unchanged since the last run is left as it is, so re-running
-    the rollup near the deadline does not regenerate hundreds of identical files.
+    the rollup near the deadline does not regenerate hundreds of identical files. A workbook that
+    cannot be written, for whatever reason, is logged as a program error, named in ``failures``
+    and left out (an older one of the same name is removed, so it cannot be sent); the rest go on.
     """
     folder = outbox / FEEDBACK_DIR
     index_path = outbox / INDEX_NAME
@@ -203,7 +208,13 @@ def write_planned(outbox: Path, rollup: Rollup, items: list[Feedback]) -> list[P
     for item in items:
         digest = _digest(item, rollup)
         if index.get(item.path.name) != digest or not item.path.is_file():
-            write_form(item.path, item.spec, rollup.campaign, item.content)
+            try:
+                write_form(item.path, item.spec, rollup.campaign, item.content)
+            except Exception as exc:  # one unit's workbook must never stop the others
+                log_error(f"写审核反馈表“{item.path.name}”时出错", exc)
+                if failures is not None:
+                    failures.append(failed_line(item))
+                continue
         written.append(item.path)
         fresh[item.path.name] = digest
     if folder.is_dir():
@@ -214,13 +225,19 @@ def write_planned(outbox: Path, rollup: Rollup, items: list[Feedback]) -> list[P
     return written
 
 
-def write_feedback(outbox: Path, rollup: Rollup) -> list[Path]:
+def failed_line(item: Feedback) -> str:
+    """The summary line for a feedback workbook that could not be written."""
+    unit = item.status.unit
+    return f"{unit.code} {unit.name} {item.spec.annex}（{item.status.status}）：审核反馈表未能生成，{PROGRAM_ERROR_NOTE}。"
+
+
+def write_feedback(outbox: Path, rollup: Rollup, failures: list[str] | None = None) -> list[Path]:
     """Write every feedback workbook into ``outbox/feedback/`` and return their paths.
 
     Feedback workbooks of earlier runs that no longer apply (the unit has since passed)
     are removed, so the folder always matches the current status.
     """
-    return write_planned(outbox, rollup, plan_feedback(outbox, rollup))
+    return write_planned(outbox, rollup, plan_feedback(outbox, rollup), failures)
 
 
 def summary_line(outbox: Path, rollup: Rollup, written: list[Path]) -> str:

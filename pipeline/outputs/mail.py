@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import functools
 import hashlib
 import smtplib
 import ssl
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import PipelineError
+from pipeline.faults import PROGRAM_ERROR_NOTE, log_error
 from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.layout import section_heading
 from pipeline.forms.spec import FormSpec, template_name
@@ -128,6 +130,16 @@ class Batch:
     drafts: list[Draft] = field(default_factory=list)
     no_email: list[str] = field(default_factory=list)  # Chinese lines, one per unit (and form)
     generated: int = 0  # templates generated because they were missing or stale
+    failed: list[str] = field(default_factory=list)  # Chinese lines: drafts that could not be written (logged)
+
+
+def _guarded(batch: Batch, unit: Unit, what: str, write: Callable[[], None]) -> None:
+    """Write one unit's draft; a failure of any kind is logged and listed, and the batch goes on."""
+    try:
+        write()
+    except Exception as exc:  # one unit's draft must never stop the others
+        log_error(f"写 {unit.code} {unit.name} 的邮件草稿（{what}）时出错", exc)
+        batch.failed.append(f"{unit.code} {unit.name}（{what}）：邮件草稿未能生成，{PROGRAM_ERROR_NOTE}。")
 
 
 # ---------------------------------------------------------------- wording
@@ -457,14 +469,20 @@ def draft_templates(forms: Mapping[str, FormSpec], campaign: Campaign, roster: R
         if not unit.email:
             batch.no_email.append(_no_email(unit))
             continue
-        attachments = []
-        for spec in specs:
-            path, generated = ensure_template(spec, campaign, unit, templates)
-            attachments.append(path)
-            batch.generated += generated
-        body = templates_body(campaign, specs, unit, attachments, on)
-        _write_draft(batch, campaign, unit, specs, subject, body, attachments, about)
+        _guarded(batch, unit, "下发模板",
+                 functools.partial(_templates_draft, batch, campaign, specs, unit, templates, subject, about, on))
     return batch
+
+
+def _templates_draft(batch: Batch, campaign: Campaign, specs: Sequence[FormSpec], unit: Unit, templates: Path,
+                     subject: str, about: str, on: dt.date) -> None:
+    attachments = []
+    for spec in specs:
+        path, generated = ensure_template(spec, campaign, unit, templates)
+        attachments.append(path)
+        batch.generated += generated
+    body = templates_body(campaign, specs, unit, attachments, on)
+    _write_draft(batch, campaign, unit, specs, subject, body, attachments, about)
 
 
 def _by_roster(rollup: Rollup) -> list[Any]:
@@ -491,7 +509,8 @@ def _write_notices(batch: Batch, campaign: Campaign, roster: Roster, matters: di
                    on: dt.date) -> None:
     for unit in roster:
         if matters.get(unit.code):
-            _write_notice(batch, campaign, unit, matters[unit.code], on)
+            what = "、".join(m.label for m in matters[unit.code])
+            _guarded(batch, unit, what, functools.partial(_write_notice, batch, campaign, unit, matters[unit.code], on))
 
 
 def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date | None = None) -> Batch:
@@ -500,8 +519,8 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
     campaign = rollup.campaign
     batch = Batch("reminders", _start_folder(outbox, "reminders"))
     items = plan_feedback(outbox, rollup, on)
-    write_planned(outbox, rollup, items)
-    feedback = {(i.status.unit.code, i.spec.id): i for i in items}
+    written = set(write_planned(outbox, rollup, items, batch.failed))
+    feedback = {(i.status.unit.code, i.spec.id): i for i in items if i.path in written}
     matters: dict[str, list[Matter]] = {}
     for st in _by_roster(rollup):
         if st.status not in (Status.MISSING, Status.RETURNED):
@@ -510,6 +529,8 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
         if not st.unit.email:
             batch.no_email.append(_no_email(st.unit, f"（{spec.annex} {st.status}）"))
             continue
+        if st.status == Status.RETURNED and (st.unit.code, spec.id) not in feedback:
+            continue  # its feedback workbook could not be written: already listed in batch.failed
         if st.status == Status.MISSING:
             path, generated = ensure_template(spec, campaign, st.unit, templates)
             batch.generated += generated
@@ -555,7 +576,8 @@ def draft_feedback(rollup: Rollup, outbox: Path, on: dt.date | None = None) -> B
     campaign = rollup.campaign
     batch = Batch("feedback", _start_folder(outbox, "feedback"))
     items = plan_feedback(outbox, rollup, on)
-    write_planned(outbox, rollup, items)
+    written = set(write_planned(outbox, rollup, items, batch.failed))
+    items = [i for i in items if i.path in written]
     order = {id(st): i for i, st in enumerate(_by_roster(rollup))}
     matters: dict[str, list[Matter]] = {}
     for item in sorted(items, key=lambda i: order[id(i.status)]):
@@ -595,6 +617,9 @@ def batch_lines(batch: Batch) -> list[str]:
     if batch.no_email:
         lines.append(f"以下 {len(batch.no_email)} 项因单位名录中没有邮箱，未生成邮件：")
         lines += [f"  {line}" for line in batch.no_email]
+    if batch.failed:
+        lines.append(f"以下 {len(batch.failed)} 项因程序内部错误未能生成（已记入日志，其余邮件不受影响），请联系维护人员：")
+        lines += [f"  {line}" for line in batch.failed]
     return lines
 
 

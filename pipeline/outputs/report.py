@@ -22,6 +22,7 @@ from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
 from pipeline.model import Finding, Status
+from pipeline.outputs.limits import MAX_CELL_CHARS, MAX_ROWS, clip, clip_value, row_points, sheet_name
 from pipeline.outputs.materials_report import (
     material_rows,
     summary_cell,
@@ -33,8 +34,6 @@ from pipeline.portable import can_fork
 from pipeline.store.atomic import atomic_path
 
 STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISSING)
-MAX_CELL_CHARS = 32767
-CUT_NOTE = "……（内容过长，已截断）"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
 STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings"]
@@ -52,6 +51,8 @@ def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str]) -> None:
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            # Excel opens the CSV: its cell limit holds there too, with room for the quote prefix below.
+            column = frame[name] = column.map(lambda v: clip_value(v, MAX_CELL_CHARS - 1))
             risky = column.str.startswith(FORMULA_TRIGGERS, na=False)
             if risky.any():
                 frame[name] = column.where(~risky, "'" + column.astype(str))
@@ -131,7 +132,7 @@ class _Book:
         """A new worksheet; a second form's sheet of the same kind is told apart by its annex (31 characters at most)."""
         if spec is not None and self.wb.get_worksheet_by_name(name) is not None:
             name = f"{name}（{spec.annex}）"
-        return self.wb.add_worksheet(name[:31])
+        return self.wb.add_worksheet(sheet_name(name))
 
     def columns(self, ws: Any, widths: Sequence[float]) -> None:
         """Set column widths; wrapped text written afterwards grows its row to fit (see :meth:`fit_rows`)."""
@@ -141,9 +142,7 @@ class _Book:
 
     def text(self, ws: Any, row: int, col: int, value: Any, fmt: str = "cell") -> None:
         """Write unit-supplied text strictly as a string; a leading = + - @ gets a quote prefix."""
-        text = "" if value is None else str(value)
-        if len(text) > MAX_CELL_CHARS:  # Excel's limit per cell; xlsxwriter refuses longer strings
-            text = text[:MAX_CELL_CHARS - len(CUT_NOTE)] + CUT_NOTE
+        text = clip("" if value is None else str(value))  # Excel's limits; xlsxwriter refuses longer strings
         if not text:  # a blank cell keeps the border, without an empty shared string
             if rc := ws.write_blank(row, col, None, self.f[fmt]):
                 check_rc(rc, f"blank at {row},{col}")
@@ -165,7 +164,7 @@ class _Book:
         for ws in self.wb.worksheets():
             for row, lines in self.lines.get(ws.name, {}).items():
                 if lines > 1 and row not in ws.row_sizes:
-                    ws.set_row(row, min(409, 13.0 * lines + 3))
+                    ws.set_row(row, row_points(13.0 * lines + 3))
 
     def value(self, ws: Any, row: int, col: int, value: Any, fmt: str = "num") -> None:
         """A number as a number, anything else as text."""
@@ -204,15 +203,14 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         for f in section.fields:
             if f.kind == "count":
                 filled = f"{totals[f.id]:,}".replace(",", "")
-            else:
-                answers = [f"{s.unit.name if s.unit else ''}：{s.values[f.id]}" for s in counted if s.values.get(f.id)]
-                filled = _joined_answers(answers)
+            else:  # the texts themselves are on the 典型案例 sheet: a sentence row never outgrows a page
+                filled = answers_reference(sum(bool(s.values.get(f.id)) for s in counted))
             sentence = sentence.replace("{" + f.id + "}", filled)
         book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "cell")
         book.text(ws, row, 1, section.requirement, "text")
         book.text(ws, row, 2, sentence, "text")
         lines = max(text_lines(sentence, 52, 0.85), text_lines(section.requirement, 38, 0.85))
-        ws.set_row(row, min(409, 13.5 * lines + 8))
+        ws.set_row(row, row_points(13.5 * lines + 8))
         row += 1
     note = (f"说明：本表由 {len(counted)} 个单位报送的合格报表汇总而成（应报 {len(rollup.roster)} 个单位）；"
             f"各单位明细见“分单位明细”，报送情况见“报送情况”。")
@@ -225,22 +223,13 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.set_footer("&C第 &P 页，共 &N 页")
 
 
-SENTENCE_ANSWERS_CHARS = 1500  # beyond this the 汇总表 sentence points to the 典型案例 sheet instead
+def answers_reference(count: int) -> str:
+    """What a 进展情况 sentence says in place of a free-text field: where the texts are and how many.
 
-
-def _joined_answers(answers: list[str]) -> str:
-    """The free-text answers for a 进展情况 sentence; a long list is cut and points to the 典型案例 sheet."""
-    if not answers:
-        return "无"
-    joined = "；".join(answers)
-    if len(joined) <= SENTENCE_ANSWERS_CHARS:
-        return joined
-    shown: list[str] = []
-    for answer in answers:
-        if len("；".join([*shown, answer])) > SENTENCE_ANSWERS_CHARS:
-            break
-        shown.append(answer)
-    return f"{'；'.join(shown)}；……共 {len(answers)} 个单位填报，全部内容见“典型案例”表"
+    Joining the units' texts into the sentence made its row outgrow Excel's 409 pt cap, and the
+    printout then lost every total after it; the full texts are on the 典型案例 sheet, one row each.
+    """
+    return f"见“典型案例”表，共{count}件" if count else "无"
 
 
 def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
@@ -400,6 +389,9 @@ def _issues_sheet(book: _Book, rollup: Rollup) -> None:
     names = {u.code: u.name for u in rollup.roster}
     annex = {k: v.annex for k, v in rollup.forms.items()}
     findings: list[Finding] = [f for s in rollup.submissions for f in s.findings]
+    if len(findings) > MAX_ROWS - 1:  # Excel's last row says how many more there are
+        book.text(ws, MAX_ROWS - 1, 0, f"……另有 {len(findings) - MAX_ROWS + 2} 条问题未能列入本表，全部问题见 issues.csv。")
+        findings = findings[: MAX_ROWS - 2]
     for r, f in enumerate(findings, start=1):
         values = (f.file, f.unit_code, names.get(f.unit_code, ""), annex.get(f.form, ""), f.sheet, f.cell, f.label,
                   f.value, f.rule, f.severity, f.message)
@@ -492,7 +484,12 @@ def _workbook_in_child(path: Path, rollup: Rollup, parent: int) -> None:
     _die_with_parent(parent)
     try:
         write_workbook(path, rollup)
-    except BaseException:  # the parent writes it again in-process, where the error surfaces whole
+    except Exception as exc:  # logged here; the parent writes it again in-process, where the error surfaces whole
+        from pipeline.faults import log_error
+
+        log_error(f"写汇总表“{path.name}”的子进程出错", exc)
+        sys.exit(1)
+    except BaseException:
         sys.exit(1)
 
 

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+# Crash tests: a run whose environment names a point (glob patterns allowed) ends there at once, as under
+# kill -9 (no cleanup, no flush). Points: ``read`` (the inbox is read, no output written yet),
+# ``begin:<file name>`` (a temporary output was just created) and ``rename:<file name>`` (it is written
+# and about to replace the previous one).
+KILL_ENV = "PIPELINE_KILL_AT"
+KILLED_EXIT = 137
+
+
+def kill_point(name: str) -> None:
+    """End the process right here when :data:`KILL_ENV` names this point (a test hook; a no-op otherwise)."""
+    wanted = os.environ.get(KILL_ENV)
+    if wanted and fnmatch.fnmatchcase(name, wanted):
+        os._exit(KILLED_EXIT)  # same on every platform: no finally blocks, no atexit, buffers lost
 
 
 @contextlib.contextmanager
@@ -22,8 +37,10 @@ def atomic_path(path: Path, *, durable: bool = True) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
+    kill_point(f"begin:{path.name}")
     try:
         yield tmp
+        kill_point(f"rename:{path.name}")
         if durable:
             with tmp.open("rb+") as handle:
                 os.fsync(handle.fileno())
