@@ -174,7 +174,7 @@ def _resaved_by_openpyxl(source: Path, target: Path) -> Path:
 @pytest.mark.soffice
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
-@given(st.lists(returns(), min_size=3, max_size=3))
+@given(recipes=st.lists(returns(), min_size=3, max_size=3))
 def test_fast_and_full_readers_agree_on_libreoffice_and_openpyxl_resaves(
     recipes: list[dict[str, Any]], soffice: str, office_profile: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
