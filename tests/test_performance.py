@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import os
 import pickle
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return
 
 import pipeline.fastread as fastread
 import pipeline.ingest as ingest
+import pipeline.program as program
 import pipeline.report as report
 import pipeline.sheetxml as sheetxml
 from pipeline.campaign import Campaign, Limits
@@ -329,12 +331,12 @@ def _other_campaign(campaign: Campaign) -> Campaign:
     return dataclasses.replace(campaign, limits=dataclasses.replace(campaign.limits, max_rows=1999))
 
 
-@pytest.mark.parametrize("change", ["spec", "roster", "parser", "campaign"])
+@pytest.mark.parametrize("change", ["spec", "roster", "program", "campaign"])
 def test_cache_is_invalidated_when_settings_change(
     small_inbox: Path, tmp_path: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
     monkeypatch: pytest.MonkeyPatch, change: str,
 ) -> None:
-    """A changed form spec, roster, PARSER_VERSION or campaign makes every file be parsed again; pruning keeps only the new parses."""
+    """A changed form spec, roster, program digest or campaign makes every file be parsed again; pruning keeps only the new parses."""
     parsed = count_parses(monkeypatch)
     paths = scan_inbox(small_inbox)
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
@@ -344,8 +346,8 @@ def test_cache_is_invalidated_when_settings_change(
             forms = _other_spec(forms)
         elif change == "roster":
             roster = _other_roster(roster)
-        elif change == "parser":
-            monkeypatch.setattr(ingest, "PARSER_VERSION", ingest.PARSER_VERSION + "-next")
+        elif change == "program":
+            monkeypatch.setattr(program, "program_digest", lambda: "the digest of a changed program")
         else:
             campaign = _other_campaign(campaign)
         again = read_inbox(paths, small_inbox, forms, campaign, roster, cache=ledger)
@@ -359,6 +361,23 @@ def test_cache_is_invalidated_when_settings_change(
     if change == "spec":  # the stale parse would have been wrong: the templates now carry an old version
         u001 = next(s for s in again if s.file == "U001_附件1.xlsx")
         assert "模板版本过期" in {f.rule for f in u001.findings}
+
+
+def test_program_digest_changes_with_any_line_of_code(tmp_path: Path) -> None:
+    """The digest the parse cache is keyed on covers every .py and .toml file of the package, and nothing else."""
+    copy = tmp_path / "pipeline"
+    shutil.copytree(Path(program.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = program.package_digest(copy)
+    assert before == program.program_digest()
+    (copy / "notes.txt").write_text("not code", encoding="utf-8")
+    assert program.package_digest(copy) == before
+    for name in ("normalise.py", "forms/annex1.toml"):
+        target = copy / name
+        original = target.read_bytes()
+        target.write_bytes(original + b"\n# one more line\n")
+        assert program.package_digest(copy) != before, name
+        target.write_bytes(original)
+    assert program.package_digest(copy) == before
 
 
 def test_cache_is_invalidated_for_a_rewritten_or_renamed_file(
