@@ -34,6 +34,7 @@ _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _PLAIN_VALUES = (str, int, float, bool, dt.date)  # datetime is a date subclass
+_LAST_SERIAL = 2958465  # 9999-12-31, the last date Excel has; numbers outside [0, this) go to the full reader
 _FIXED_PARTS = {"sharedstrings.xml": SHARED_STRINGS, "styles.xml": STYLES}  # calamine reads them by these names
 _STATE = {"visible": "visible", "hidden": "hidden", "veryHidden": "veryHidden"}
 
@@ -105,6 +106,8 @@ def _grid(title: str, state: str, facts: SheetFacts, rows: list[list[Any]]) -> G
                 return None  # error values, durations: leave them to the full reader
             if type(value) is dt.date:  # calamine drops a midnight time; openpyxl gives a datetime
                 value = dt.datetime.combine(value, dt.time())
+            elif isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value < _LAST_SERIAL:
+                return None  # in a date cell, openpyxl makes it #VALUE! or an old date, calamine leaves the number
             grid.cells[(r, c)] = value
     return grid
 

@@ -39,6 +39,7 @@ COMPARED_CSVS = ("records.csv", "issues.csv", "status.csv", "files.csv")  # mate
 READERS = ("fast", "full")
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 SHEET_PART = "xl/worksheets/sheet1.xml"  # the form sheet of a template
+REPO = Path(__file__).resolve().parents[1]
 _M = f"{{{MAIN}}}"
 
 
@@ -50,7 +51,9 @@ def rollup_cli(settings: tuple[Path, Path], inbox: Path, outbox: Path, reader: s
     campaign, roster = settings
     command = [sys.executable, "-m", "pipeline", "rollup", "--campaign", str(campaign), "--roster", str(roster),
                "--inbox", str(inbox), "--outbox", str(outbox)]
-    env = {**os.environ, fastread.READER_ENV: reader}
+    # The subprocess imports this checkout's pipeline package, as the test itself does (not an installed copy).
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = {**os.environ, fastread.READER_ENV: reader, "PYTHONPATH": path}
     return subprocess.run(command, cwd=outbox.parent, env=env, capture_output=True, text=True, timeout=300,
                           check=False)
 
