@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml.ElementTree import fromstring
 from openpyxl.workbook.defined_name import DefinedName
@@ -53,8 +53,11 @@ def _sheet_parts(workbook_xml: bytes, rels_xml: bytes) -> Layout | None:
 
     Memoised on the bytes: returns made from one template mostly share these two parts.
     """
-    book = fromstring(workbook_xml)
-    rels = fromstring(rels_xml)
+    try:
+        book = fromstring(workbook_xml)
+        rels = fromstring(rels_xml)
+    except ParseError:  # not well-formed: the full reader reports it in its own words
+        return None
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
     sheets: list[tuple[str, str, str]] = []
     for sheet in book.iter(f"{_MAIN}sheet"):

@@ -20,6 +20,7 @@ from typing import Any
 import hypothesis.strategies as st
 import openpyxl
 import pytest
+from corpus import rewrite_zip
 from hypothesis import HealthCheck, example, given, settings
 from office import convert
 from readers import (
@@ -36,6 +37,7 @@ from returns import settings as repo_settings
 import pipeline.fastread as fastread
 import pipeline.ingest as ingest
 from pipeline.generate import FormContent, write_form
+from pipeline.guards import check_package
 from pipeline.submission import Submission
 
 ERROR_CODES = ("#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!")
@@ -93,6 +95,15 @@ def test_fast_reader_answers_for_a_plain_prefixed_return(tmp_path: Path) -> None
     prefix_main_namespace(path)
     assert book_differences(path, repo_settings()[1].limits) == (True, [])
     assert read_with("fast", path).findings == []
+
+
+def test_fast_reader_declines_a_workbook_part_that_is_not_well_formed(tmp_path: Path) -> None:
+    """A workbook.xml with an unbound prefix is left to the full reader (None), so both readers word the error alike."""
+    path = make_return(tmp_path, "annex1", "U001", clean_values("annex1"), name="U001_附件1.xlsx")
+    rewrite_zip(path, {"xl/workbook.xml": lambda data: data.replace(b"</sheets>", b'</sheets><y:z y:id="1"/>')})
+    limits = repo_settings()[1].limits
+    assert fastread.load_xlsx_fast(path, check_package(path, limits), limits) is None
+    assert findings_of(read_with("fast", path)) == findings_of(read_with("full", path))
 
 
 # ----------------------------------------------------------------------------- the differential test
