@@ -10,6 +10,7 @@ namespace prefix it uses:
 - every cell sits at ``worksheet/sheetData/row/c``, once, with an ``r`` inside the window;
 - no formula, and no cell type other than number, shared or inline string, boolean or
   formula string (an error value ``t="e"`` or an ISO date ``t="d"`` is left to openpyxl);
+- no text with whitespace at either end unless it is marked ``xml:space="preserve"``;
 - at most one ``sheetProtection``, a child of ``worksheet``, which openpyxl itself reads.
 
 The shared strings and styles parts, which calamine reads by their fixed names, must be
@@ -53,6 +54,10 @@ _PLAIN = _xpath(f"{_FOREIGN} = 0")
 _SHEET_SHAPE = _xpath(f"""{_FOREIGN} = 0 and not(//m:f) and count(//m:sheetData) <= 1
     and count(//m:row) = count(/m:worksheet/m:sheetData/m:row) and count(//m:c) = $refs
     and count(//m:sheetProtection) = count(/m:worksheet/m:sheetProtection) and count(//m:sheetProtection) <= 1""")
+# calamine trims XML whitespace at either end of a text unless its <t> says xml:space="preserve"; openpyxl
+# keeps it. Every writer sets preserve where it matters; a text that would be trimmed goes to the full reader.
+_UNPRESERVED = _xpath("//m:t[not(@xml:space = 'preserve')]/text()")
+_TRIMMED = tuple(f"\0{ws}" for ws in " \t\n\r") + tuple(f"{ws}\0" for ws in " \t\n\r")
 _REFS_AT = _xpath("/m:worksheet/m:sheetData/m:row/m:c/@r")
 _TYPES = _xpath("//m:c/@t")
 _PROTECTION = _xpath("/m:worksheet/m:sheetProtection")
@@ -78,7 +83,7 @@ def sheet_facts(data: bytes, limits: Limits) -> SheetFacts | None:
     if root is None or root.tag != f"{{{MAIN}}}worksheet":
         return None
     refs: list[str] = _REFS_AT(root)
-    if not _SHEET_SHAPE(root, refs=len(refs)) or not set(_TYPES(root)) <= _CELL_TYPES:
+    if not _SHEET_SHAPE(root, refs=len(refs)) or not set(_TYPES(root)) <= _CELL_TYPES or _trimmed(root):
         return None
     if not _within(tuple(refs), limits.max_rows, limits.max_columns):
         return None
@@ -87,6 +92,12 @@ def sheet_facts(data: bytes, limits: Limits) -> SheetFacts | None:
         return SheetFacts(protected=False)
     protected = _protects(etree.tostring(protection[0]))
     return None if protected is None else SheetFacts(protected)
+
+
+def _trimmed(root: etree._Element) -> bool:
+    """Whether some text, not marked xml:space="preserve", starts or ends with XML whitespace."""
+    texts = "\0" + "\0".join(_UNPRESERVED(root)) + "\0"  # NUL cannot occur in XML text
+    return any(edge in texts for edge in _TRIMMED)
 
 
 @functools.lru_cache(maxsize=64)  # returns made from one template mostly fill the same cells
@@ -125,4 +136,4 @@ def plain_styles(data: bytes) -> bool:
 def plain_shared_strings(data: bytes) -> bool:
     """Whether a shared strings part is plain SpreadsheetML."""
     root = _parse(data)
-    return root is not None and root.tag == f"{{{MAIN}}}sst" and bool(_PLAIN(root))
+    return root is not None and root.tag == f"{{{MAIN}}}sst" and bool(_PLAIN(root)) and not _trimmed(root)
