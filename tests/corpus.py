@@ -274,7 +274,9 @@ def with_external_link(path: Path) -> Path:
                 'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"/>')
 
     def workbook(text: str) -> str:
-        refs = '<externalReferences><externalReference r:id="rIdExt1"/></externalReferences>'
+        # Declares r itself: openpyxl's lxml writer declares it on each <sheet>, not on the root.
+        refs = ('<externalReferences><externalReference xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
+                '2006/relationships" r:id="rIdExt1"/></externalReferences>')
         if "<definedNames>" in text:
             return _sub_once(r"<definedNames>", refs + "<definedNames>", text)
         return _sub_once(r"</sheets>", "</sheets>" + refs, text)

@@ -306,6 +306,7 @@ def test_probe(soffice):
 def _probe_session(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str | None) -> pytest.RunResult:
     """Run a one-test session using our conftest with nothing on PATH."""
     pytester.makeconftest((TESTS / "conftest.py").read_text(encoding="utf-8"))
+    pytester.makepyfile(program_errors=(TESTS / "program_errors.py").read_text(encoding="utf-8"))
     pytester.makepyfile(test_probe=PROBE)
     empty = pytester.mkdir("empty-bin")
     monkeypatch.setenv("PATH", str(empty))

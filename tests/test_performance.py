@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import hashlib
 import os
 import pickle
+import shutil
 import sqlite3
 import subprocess
-import sys
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,18 +32,21 @@ from corpus import PDF, Kit, build_corpus, build_valid, edit, named_cell, workbo
 from hypothesis import given, settings
 from office import convert
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
+from readers import COMPARED_CSVS, assert_same_csvs, book_differences, rollup_both
+from readers import plain_value as _plain
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, rollup_of
 
 import pipeline.intake.batch as ingest
 import pipeline.intake.fastread as fastread
 import pipeline.intake.scan as scan
+import pipeline.intake.sheetxml as sheetxml
 import pipeline.outputs.report as report
+import pipeline.program as program
 from pipeline.cli import main
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.book import Book, load_xlsx
+from pipeline.intake.book import Book
 from pipeline.intake.guards import check_package
 from pipeline.intake.scan import scan_inbox
-from pipeline.intake.sniff import WORKBOOK, sniff
 from pipeline.job import write_outputs
 from pipeline.model import Outcome, Submission
 from pipeline.outputs.feedback import FEEDBACK_DIR
@@ -53,8 +54,6 @@ from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit
 from pipeline.store.ledger import LEDGER_NAME, RACY_NS, Ledger
 
-COMPARED_CSVS = ("records.csv", "issues.csv", "status.csv", "files.csv")  # materials.csv holds first-seen times
-READERS = ("fast", "full")
 EPOCH = "1685491200"  # 2023-05-31: feedback notices are dated the campaign's first day
 OLD_NS = 1_600_000_000 * 10**9  # a file time no run can produce (2020-09-13)
 
@@ -121,23 +120,6 @@ class Mixed:
     runs: dict[str, subprocess.CompletedProcess[str]]
 
 
-def rollup_cli(settings: tuple[Path, Path], inbox: Path, outbox: Path, reader: str) -> subprocess.CompletedProcess[str]:
-    """``python -m pipeline rollup`` in a subprocess, with ``PIPELINE_READER=reader``."""
-    campaign, roster = settings
-    command = [sys.executable, "-m", "pipeline", "rollup", "--campaign", str(campaign), "--roster", str(roster),
-               "--inbox", str(inbox), "--outbox", str(outbox)]
-    env = {**os.environ, fastread.READER_ENV: reader}
-    return subprocess.run(command, cwd=outbox.parent, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
-
-
-def rollup_both(settings: tuple[Path, Path], inbox: Path, root: Path) -> tuple[dict[str, Path], dict[str, Any]]:
-    """The CLI rollup of ``inbox`` once with each reader, into ``root``/outbox-fast and outbox-full."""
-    outboxes = {reader: root / f"outbox-{reader}" for reader in READERS}
-    runs = {reader: rollup_cli(settings, inbox, outboxes[reader], reader) for reader in READERS}
-    return outboxes, runs
-
-
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> Mixed:
     """The hostile corpus, clean returns of five units and the extra cases above, rolled up with each reader."""
@@ -152,17 +134,6 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Mixed:
         build(inbox / name, kit)
     outboxes, runs = rollup_both(settings, inbox, root)
     return Mixed(root, settings, kit, inbox, outboxes, runs)
-
-
-def assert_same_csvs(outboxes: dict[str, Path]) -> None:
-    """records/issues/status/files.csv are byte-identical in both outboxes (a line diff when not)."""
-    for name in COMPARED_CSVS:
-        fast, full = (outboxes[reader] / name for reader in READERS)
-        if fast.read_bytes() != full.read_bytes():
-            diff = difflib.unified_diff(full.read_text(encoding="utf-8-sig").splitlines(),
-                                        fast.read_text(encoding="utf-8-sig").splitlines(),
-                                        f"full/{name}", f"fast/{name}", lineterm="", n=0)
-            pytest.fail(f"{name} differs between PIPELINE_READER=full and =fast:\n" + "\n".join(list(diff)[:40]))
 
 
 # ----------------------------------------------------------------------------- fast reader == full reader
@@ -204,48 +175,6 @@ def test_fast_reader_answers_for_plain_returns_and_declines_formulas(mixed: Mixe
     for name in ("c17/附件1_公式有值.xlsx", "c17/附件1_公式无值.xlsx", "c09/附件1.xlsx"):
         path = mixed.inbox / name
         assert fastread.load_xlsx_fast(path, check_package(path, limits), limits) is None, name
-
-
-def _plain(value: Any) -> tuple[str, Any]:
-    """A cell value with whole floats as ints (calamine gives 29.0 where openpyxl gives 29), and its type."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return type(value).__name__, value
-
-
-def book_differences(path: Path, limits: Limits) -> tuple[bool, list[str]] | None:
-    """Whether the fast reader answered for ``path``, and how its Book differs from the full reader's.
-
-    None when the full reader does not get that far (not a workbook, stopped by a guard, broken).
-    """
-    if sniff(path).kind != WORKBOOK:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # as read_return does: openpyxl's notes on dropped features
-        try:
-            package = check_package(path, limits)
-            full = load_xlsx(path, limits)
-        except Exception:  # the guards or openpyxl refuse it: the fast reader is never asked
-            return None
-        fast = fastread.load_xlsx_fast(path, package, limits)
-    if fast is None:
-        return False, []
-    diffs: list[str] = []
-    shape = [(g.title, g.state, g.protected) for g in full.sheets]
-    if [(g.title, g.state, g.protected) for g in fast.sheets] != shape:
-        diffs.append(f"sheets: full {shape}, fast {[(g.title, g.state, g.protected) for g in fast.sheets]}")
-    for a, b in zip(full.sheets, fast.sheets, strict=False):
-        cells_a = {pos: _plain(v) for pos, v in a.cells.items()}
-        cells_b = {pos: _plain(v) for pos, v in b.cells.items()}
-        diffs += [f"{a.title}!R{r}C{c}: full {cells_a.get((r, c))!r}, fast {cells_b.get((r, c))!r}"
-                  for r, c in sorted(cells_a.keys() | cells_b.keys()) if cells_a.get((r, c)) != cells_b.get((r, c))]
-        if (a.formulas, a.outside) != (b.formulas, b.outside):
-            diffs.append(f"{a.title}: formulas/outside full {(a.formulas, a.outside)}, fast {(b.formulas, b.outside)}")
-    if full.names != fast.names:
-        diffs.append(f"names: full {full.names}, fast {fast.names}")
-    if (full.source, full.other_sheets) != (fast.source, fast.other_sheets):
-        diffs.append(f"source/other sheets: full {(full.source, full.other_sheets)}, fast {(fast.source, fast.other_sheets)}")
-    return True, diffs
 
 
 def test_fast_book_equals_full_book_file_by_file(mixed: Mixed) -> None:
@@ -404,12 +333,12 @@ def _other_campaign(campaign: Campaign) -> Campaign:
     return dataclasses.replace(campaign, limits=dataclasses.replace(campaign.limits, max_rows=1999))
 
 
-@pytest.mark.parametrize("change", ["spec", "roster", "parser", "campaign"])
+@pytest.mark.parametrize("change", ["spec", "roster", "program", "campaign"])
 def test_cache_is_invalidated_when_settings_change(
     small_inbox: Path, tmp_path: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
     monkeypatch: pytest.MonkeyPatch, change: str,
 ) -> None:
-    """A changed form spec, roster, PARSER_VERSION or campaign makes every file be parsed again; pruning keeps only the new parses."""
+    """A changed form spec, roster, program digest or campaign makes every file be parsed again; pruning keeps only the new parses."""
     parsed = count_parses(monkeypatch)
     paths = scan_inbox(small_inbox)
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
@@ -419,8 +348,8 @@ def test_cache_is_invalidated_when_settings_change(
             forms = _other_spec(forms)
         elif change == "roster":
             roster = _other_roster(roster)
-        elif change == "parser":
-            monkeypatch.setattr(ingest, "PARSER_VERSION", ingest.PARSER_VERSION + "-next")
+        elif change == "program":
+            monkeypatch.setattr(program, "program_digest", lambda: "the digest of a changed program")
         else:
             campaign = _other_campaign(campaign)
         again = read_inbox(paths, small_inbox, forms, campaign, roster, cache=ledger)
@@ -434,6 +363,23 @@ def test_cache_is_invalidated_when_settings_change(
     if change == "spec":  # the stale parse would have been wrong: the templates now carry an old version
         u001 = next(s for s in again if s.file == "U001_附件1.xlsx")
         assert "模板版本过期" in {f.rule for f in u001.findings}
+
+
+def test_program_digest_changes_with_any_line_of_code(tmp_path: Path) -> None:
+    """The digest the parse cache is keyed on covers every .py and .toml file of the package, and nothing else."""
+    copy = tmp_path / "pipeline"
+    shutil.copytree(Path(program.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = program.package_digest(copy)
+    assert before == program.program_digest()
+    (copy / "notes.txt").write_text("not code", encoding="utf-8")
+    assert program.package_digest(copy) == before
+    for name in ("intake/normalise.py", "forms/annex1.toml"):
+        target = copy / name
+        original = target.read_bytes()
+        target.write_bytes(original + b"\n# one more line\n")
+        assert program.package_digest(copy) != before, name
+        target.write_bytes(original)
+    assert program.package_digest(copy) == before
 
 
 def test_cache_is_invalidated_for_a_rewritten_or_renamed_file(
@@ -626,11 +572,11 @@ def _window_reference(refs: list[tuple[str, int]], limits: Limits) -> bool:
        st.integers(1, 800), st.integers(1, 2500))
 def test_window_check_agrees_with_a_cell_by_cell_check(cells: list[tuple[int, int]], max_columns: int,
                                                         max_rows: int) -> None:
-    """The fast reader's vectorised window check says what checking every cell reference one by one says."""
+    """The fast reader's vectorised window check says what checking every cell reference one by one says (a cell twice is refused)."""
     limits = Limits(max_rows=max_rows, max_columns=max_columns)
     refs = [(get_column_letter(col), row) for col, row in cells]
-    xml = "".join(f'<c r="{col}{row}"><v>1</v></c>' for col, row in refs).encode()
-    assert fastread._within(xml, limits) is _window_reference(refs, limits)
+    expected = _window_reference(refs, limits) and len(set(refs)) == len(refs)
+    assert sheetxml._within(tuple(f"{col}{row}" for col, row in refs), max_rows, max_columns) is expected
 
 
 def settled_clock(folder: Path) -> Callable[[], int]:

@@ -1,8 +1,9 @@
 """inbox → read: hash every file, reuse cached parses, and parse the rest on all cores.
 
 A parse depends only on the file's bytes and name, the forms, the campaign and the roster,
-so it is cached in the ledger under a key made of all of them plus :data:`PARSER_VERSION`.
-Changing any of those, or the file itself, misses the cache and parses the file again.
+so it is cached in the ledger under a key made of all of them plus the program's own digest
+(:func:`pipeline.program.program_digest`). Changing any of those, or the file itself, or any
+line of the program, misses the cache and parses the file again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pipeline import program
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.arrival import is_kept_mail
 from pipeline.intake.scan import new_submission
@@ -30,8 +32,6 @@ from pipeline.settings.roster import Roster
 if TYPE_CHECKING:
     pass
 
-# Bump whenever reading, normalising or the material rules change what a parse produces.
-PARSER_VERSION = "2026-12-01.1"
 PARALLEL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
 
 
@@ -73,7 +73,7 @@ def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: R
     from pipeline.intake.fastread import fast_reader_enabled
 
     # The campaign's content counts, not where its file lies (a relative or absolute --campaign).
-    parts = [PARSER_VERSION, repr(sorted((k, v.version) for k, v in forms.items())),
+    parts = [program.program_digest(), repr(sorted((k, v.version) for k, v in forms.items())),
              repr(dataclasses.replace(campaign, path=Path())),
              repr(roster.units), str(fast_reader_enabled())]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]

@@ -3,8 +3,9 @@
 It builds the same :class:`~pipeline.intake.book.Book` that :func:`pipeline.intake.book.load_xlsx` builds, so
 every later check (identity, layout, tampering, normalising, validation) runs unchanged. It only
 answers for packages whose shape it can vouch for; for anything unusual it returns None and the
-caller uses the full openpyxl reader. The gates below look at bytes only to decide that: they
-never produce a value. Set ``PIPELINE_READER=full`` to force the full reader everywhere.
+caller uses the full openpyxl reader. Every part it reads is first parsed and checked by
+:mod:`pipeline.intake.sheetxml` (formulas, error values, the window, protection, namespaces); those
+checks never produce a value. Set ``PIPELINE_READER=full`` to force the full reader everywhere.
 """
 
 from __future__ import annotations
@@ -14,26 +15,27 @@ import datetime as dt
 import functools
 import os
 import posixpath
-import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml.ElementTree import fromstring
-from openpyxl.utils.cell import column_index_from_string
 from openpyxl.workbook.defined_name import DefinedName
 
 from pipeline.intake.book import Book, Grid
 from pipeline.intake.guards import Package
+from pipeline.intake.sheetxml import SHARED_STRINGS, STYLES, SheetFacts, plain_shared_strings, plain_styles, sheet_facts
 from pipeline.settings.campaign import Limits
 
 READER_ENV = "PIPELINE_READER"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
 _PLAIN_VALUES = (str, int, float, bool, dt.date)  # datetime is a date subclass
+_LAST_SERIAL = 2958465  # 9999-12-31, the last date Excel has; numbers outside [0, this) go to the full reader
+_FIXED_PARTS = {"sharedstrings.xml": SHARED_STRINGS, "styles.xml": STYLES}  # calamine reads them by these names
 _STATE = {"visible": "visible", "hidden": "hidden", "veryHidden": "veryHidden"}
 
 
@@ -51,8 +53,11 @@ def _sheet_parts(workbook_xml: bytes, rels_xml: bytes) -> Layout | None:
 
     Memoised on the bytes: returns made from one template mostly share these two parts.
     """
-    book = fromstring(workbook_xml)
-    rels = fromstring(rels_xml)
+    try:
+        book = fromstring(workbook_xml)
+        rels = fromstring(rels_xml)
+    except ParseError:  # not well-formed: the full reader reports it in its own words
+        return None
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
     sheets: list[tuple[str, str, str]] = []
     for sheet in book.iter(f"{_MAIN}sheet"):
@@ -94,42 +99,8 @@ def _single_cell(name: str, text: str) -> tuple[str, str] | None:
     return None if ":" in ref else (sheet, ref)
 
 
-def _protected(data: bytes) -> bool | None:
-    """Whether the sheet XML protects the sheet; None when it cannot be told from one plain element."""
-    start = data.find(b"<sheetProtection")
-    if start == -1:
-        return False
-    end = data.find(b"/>", start)
-    if end == -1 or data.count(b"<sheetProtection") != 1:
-        return None
-    return _protects(data[start:end + 2])
-
-
-@functools.lru_cache(maxsize=64)
-def _protects(element: bytes) -> bool:
-    return fromstring(element).get("sheet") in ("1", "true")
-
-
-def _within(data: bytes, limits: Limits) -> bool:
-    """Every cell carries an explicit reference inside the max_rows x max_columns window."""
-    refs = _CELL_REF.findall(data)
-    if len(refs) != data.count(b"<c ") + data.count(b"<c>"):
-        return False
-    if not refs:
-        return True
-    columns, rows = zip(*refs, strict=True)
-    if max(map(int, rows)) > limits.max_rows:
-        return False
-    # Ordered by (length, letters), column names sort like the columns they name: AA comes after Z.
-    _, last = max(zip(map(len, columns), columns, strict=True))
-    return column_index_from_string(last.decode()) <= limits.max_columns
-
-
-def _grid(title: str, state: str, data: bytes, rows: list[list[Any]]) -> Grid | None:
-    protected = _protected(data)
-    if protected is None:
-        return None
-    grid = Grid(title, state, protected=protected)
+def _grid(title: str, state: str, facts: SheetFacts, rows: list[list[Any]]) -> Grid | None:
+    grid = Grid(title, state, protected=facts.protected)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
             if value == "" or value is None:
@@ -138,6 +109,8 @@ def _grid(title: str, state: str, data: bytes, rows: list[list[Any]]) -> Grid | 
                 return None  # error values, durations: leave them to the full reader
             if type(value) is dt.date:  # calamine drops a midnight time; openpyxl gives a datetime
                 value = dt.datetime.combine(value, dt.time())
+            elif isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value < _LAST_SERIAL:
+                return None  # in a date cell, openpyxl makes it #VALUE! or an old date, calamine leaves the number
             grid.cells[(r, c)] = value
     return grid
 
@@ -163,17 +136,25 @@ def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
             return None
         sheets, names = layout
         payloads = [part(name) for _, _, name in sheets]
-    for data in payloads:
-        if b"<f>" in data or b"<f " in data or not _within(data, limits):
-            return None  # formulas and cells beyond the window need the full reader's detail
+        facts = [f for f in (sheet_facts(data, limits) for data in payloads) if f is not None]
+        if len(facts) != len(payloads) or not _plain_parts(package, part):
+            return None  # formulas, error values, cells beyond the window, unusual XML: the full reader's detail
     try:
-        grids = _calamine_grids(path, sheets, payloads)
+        grids = _calamine_grids(path, sheets, facts)
     except Exception:  # whatever calamine refuses, the full reader diagnoses with a precise message
         return None
     return None if grids is None else Book("xlsx", grids, dict(names), [])  # a copy: the memoised layout stays intact
 
 
-def _calamine_grids(path: Path, sheets: tuple[tuple[str, str, str], ...], payloads: list[bytes]) -> list[Grid] | None:
+def _plain_parts(package: Package, part: Callable[[str], bytes]) -> bool:
+    """The shared strings and styles parts are plain, when present, and lie where calamine looks for them."""
+    names = set(package.names)
+    elsewhere = {n for n in names if posixpath.basename(n).lower() in _FIXED_PARTS} - set(_FIXED_PARTS.values())
+    return (not elsewhere and (SHARED_STRINGS not in names or plain_shared_strings(part(SHARED_STRINGS)))
+            and (STYLES not in names or plain_styles(part(STYLES))))
+
+
+def _calamine_grids(path: Path, sheets: tuple[tuple[str, str, str], ...], facts: list[SheetFacts]) -> list[Grid] | None:
     from python_calamine import CalamineWorkbook
 
     # Through a file object: calamine cannot open a path whose name is not valid UTF-8.
@@ -183,9 +164,9 @@ def _calamine_grids(path: Path, sheets: tuple[tuple[str, str, str], ...], payloa
         if [m.name for m in workbook.sheets_metadata] != [title for title, _, _ in sheets]:
             return None
         grids = []
-        for (title, state, _), data in zip(sheets, payloads, strict=True):
+        for (title, state, _), checked in zip(sheets, facts, strict=True):
             rows = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
-            grid = _grid(title, state, data, rows)
+            grid = _grid(title, state, checked, rows)
             if grid is None:
                 return None
             grids.append(grid)

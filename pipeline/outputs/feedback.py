@@ -182,7 +182,7 @@ def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> li
 def _digest(item: Feedback, rollup: Rollup) -> str:
     """What a feedback workbook is made of; equal digests give the same workbook."""
     content = item.content
-    from pipeline.store.freshness import program_digest
+    from pipeline.program import program_digest
 
     parts = (program_digest(), item.spec.version, repr(rollup.campaign), generated_at(), repr(content.unit),
              repr(sorted(content.values.items())), repr(sorted(content.marks.items())), repr(content.notice))

@@ -8,7 +8,6 @@ the last complete run and its outputs are still there, that run's results stand.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -18,12 +17,12 @@ from pathlib import Path
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.batch import settings_digest
 from pipeline.model import Submission
+from pipeline.program import program_digest
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.ledger import Ledger
 
 STATE_KEY = "state:last-complete-rollup"
-_PACKAGE = Path(__file__).parents[1]  # the whole pipeline package
 
 
 @dataclass(frozen=True)
@@ -38,17 +37,6 @@ class LastRun:
     def outputs_present(self) -> bool:
         """Whether every output of that run is still on disk."""
         return all(Path(p).is_file() for p in self.outputs)
-
-
-@functools.cache
-def program_digest() -> str:
-    """A digest of the package's own code and form specs: a new program version redoes its outputs."""
-    digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*")):
-        if path.suffix in (".py", ".toml") and path.is_file():
-            digest.update(path.relative_to(_PACKAGE).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
