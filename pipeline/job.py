@@ -108,7 +108,7 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
             rollup = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
             settle()
         workbook, feedback = write_outputs(outbox, rollup)
-    lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback)]
+    lines = [*summary_lines(rollup, workbook), summary_line(outbox, rollup, feedback, inbox)]
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
     with Ledger(outbox / LEDGER_NAME) as ledger:
         remember(ledger, LastRun(digest, lines, outputs, rollup.outcome_rows()))
