@@ -243,26 +243,73 @@ def _joined_answers(answers: list[str]) -> str:
     return f"{'；'.join(shown)}；……共 {len(answers)} 个单位填报，全部内容见“典型案例”表"
 
 
+DETAIL_SCALE = 90  # percent: 10 pt text prints at 9 pt, as small as a table of numbers stays readable
+DETAIL_MARGINS = {"left": 0.3, "right": 0.3, "top": 0.4, "bottom": 0.6}  # inches
+DETAIL_HEADING_LINES = 3  # a section heading taller than this is cut short to its number on a continued page
+DETAIL_COUNT_WIDTH = 5.5  # a count column: five digits with a separator, its label wrapped below the section
+CJK_UNITS = 0.95  # Excel's width units per display-width unit of 10 pt CJK text (a 13.3 px character, 7 px units)
+
+
 def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
-    """分单位明细: one row per roster unit, one column per field, a totals row."""
+    """分单位明细: one row per roster unit, one column per field, a totals row.
+
+    Printed on A4 landscape in pages of columns (see pipeline.outputs.printing): 单位编码 and
+    单位名称 and the two header rows repeat on every page, and each section's heading is merged
+    over its columns on each page it reaches (continued ones marked 续).
+    """
+    from pipeline.forms.layout import display_width
+    from pipeline.outputs.printing import page_room, plan_pages, printed_points, row_points, wrapped_lines
+
     ws = book.sheet("分单位明细", spec)
     fixed = ("单位编码", "单位名称", "类别", "状态")
     fields = [f for f in spec.body_fields]
-    for col, head in enumerate(fixed):
-        check_rc(ws.merge_range(0, col, 1, col, head, book.f["head"]), "head")
-    col = len(fixed)
-    for section in spec.sections:
-        span = len(section.fields)
-        if span > 1:
-            check_rc(ws.merge_range(0, col, 0, col + span - 1, section.title, book.f["head"]), "section head")
-        else:
-            book.text(ws, 0, col, section.title, "head")
-        for f in section.fields:
-            book.text(ws, 1, col, f.label + (f"（{f.unit}）" if f.unit else ""), "head")
-            col += 1
-    ws.set_row(1, 60)
     statuses = [s for s in rollup.statuses if s.form_id == spec.id]
+    totals = rollup.totals(spec.id)
+    last_col = len(fixed) + len(fields) - 1
+    total_row = len(statuses) + 2
+    # Widths: names on one line in Excel's narrower units; numbers as wide as the county total needs.
+    name_width = max([display_width(st.unit.name) * CJK_UNITS + 1.5 for st in statuses] + [12.0])
+    widths = [6.0, min(name_width, 40.0), 10.0, 7.0]
+    for f in fields:
+        widths.append(max(DETAIL_COUNT_WIDTH, len(f"{totals.get(f.id, 0):,}") + 2.0) if f.kind == "count" else 12.0)
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    # Pages of columns: the columns after the two repeated ones, broken preferably between sections.
+    starts, col = [], len(fixed)
+    for section in spec.sections:
+        starts.append(col - 2)
+        col += len(section.fields)
+    pages = [(first + 2, last + 2) for first, last in plan_pages(
+        [printed_points(w) for w in widths[2:]], printed_points(widths[0]) + printed_points(widths[1]),
+        page_room(DETAIL_SCALE, DETAIL_MARGINS["left"], DETAIL_MARGINS["right"]), starts)]
+    head = book.wb.add_format({"font_name": HEAD_FONT, "font_size": 9, "bold": True, "border": 1, "align": "center",
+                               "valign": "vcenter", "text_wrap": True, "bg_color": "#D9D9D9"})
+    for col, text in enumerate(fixed):
+        check_rc(ws.merge_range(0, col, 1, col, text, head), "head")
+    section_lines, label_lines = 1, 1
+    col = len(fixed)
+    for index, section in enumerate(spec.sections):
+        span = range(col, col + len(section.fields))
+        for first, last in ((max(span.start, a), min(span.stop - 1, b)) for a, b in pages
+                            if a <= span.stop - 1 and b >= span.start):
+            title = section_heading(index, section.title) + ("（续）" if first > span.start else "")
+            if first > span.start and wrapped_lines(title, sum(widths[first:last + 1]), 9) > DETAIL_HEADING_LINES:
+                title = title.split("、", 1)[0] + "、（续）"  # the rest of a section, on a page of its own: its number
+            if last > first:
+                check_rc(ws.merge_range(0, first, 0, last, title, head), "section head")
+            else:
+                check_rc(ws.write_string(0, first, title, head), "section head")
+            section_lines = max(section_lines, wrapped_lines(title, sum(widths[first:last + 1]), 9))
+        for f in section.fields:
+            label = f.label + (f"（{f.unit}）" if f.unit else "")
+            check_rc(ws.write_string(1, col, label, head), "label")
+            label_lines = max(label_lines, wrapped_lines(label, widths[col], 9))
+            col += 1
+    ws.set_row(0, row_points(min(section_lines, DETAIL_HEADING_LINES), 9))
+    ws.set_row(1, row_points(label_lines, 9))
     number, blank = book.f["num"], book.f["cell"]
+    if "line" not in book.f:
+        book.f["line"] = book.wb.add_format({"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter", "border": 1})
     for r, st in enumerate(statuses, start=2):
         book.text(ws, r, 0, st.unit.code)
         book.text(ws, r, 1, st.unit.name)
@@ -276,28 +323,30 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
                 rc = ws.write_blank(r, c, None, blank)
             elif type(value) is int:
                 rc = ws.write_number(r, c, value, number)
-            else:
-                book.value(ws, r, c, value)
+            else:  # free text stays on one line (in full in 典型案例), so that every row keeps its height
+                book.text(ws, r, c, value.isoformat() if isinstance(value, dt.date) else value, "line")
                 continue
             if rc:
                 check_rc(rc, f"cell {r},{c}")
-    total_row = len(statuses) + 2
     book.text(ws, total_row, 0, "合计", "total")
     book.text(ws, total_row, 1, f"{len(rollup.counted(spec.id))} 个单位", "total")
-    totals = rollup.totals(spec.id)
     for c, f in enumerate(fields, start=len(fixed)):
         if f.kind == "count":
             check_rc(ws.write_number(total_row, c, totals[f.id], book.f["total"]), "total")
-    ws.set_column(0, 0, 9)
-    ws.set_column(1, 1, 30)
-    ws.set_column(2, 3, 10)
-    ws.set_column(len(fixed), len(fixed) + len(fields) - 1, 12)
+        else:
+            check_rc(ws.write_blank(total_row, c, None, book.f["total"]), "total")
+    for c in (2, 3):
+        check_rc(ws.write_blank(total_row, c, None, book.f["total"]), "total")
     ws.freeze_panes(2, 2)
-    ws.autofilter(1, 0, total_row - 1, len(fixed) + len(fields) - 1)
+    ws.autofilter(1, 0, total_row - 1, last_col)
     ws.set_landscape()
     ws.set_paper(9)
+    ws.set_margins(**DETAIL_MARGINS)
+    ws.set_print_scale(DETAIL_SCALE)
+    ws.print_area(0, 0, total_row, last_col)
     ws.repeat_rows(0, 1)  # every printed page keeps the two header rows and the unit columns
     ws.repeat_columns(0, 1)
+    ws.set_v_pagebreaks([first for first, _ in pages[1:]])
     ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
