@@ -21,7 +21,7 @@ from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
-from pipeline.model import Finding, Status
+from pipeline.model import Finding, Severity, Status
 from pipeline.outputs.materials_report import (
     material_rows,
     summary_cell,
@@ -37,7 +37,8 @@ MAX_CELL_CHARS = 32767
 CUT_NOTE = "……（内容过长，已截断）"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
-STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings"]
+STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings",
+                  "note"]
 RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 # One row per file under inbox/, so that every file is accounted for exactly once.
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
@@ -93,8 +94,30 @@ def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
                      "file": basis.file if basis else "", "report_date": date.isoformat() if date else "",
                      "on_time": "" if st.on_time is None else ("是" if st.on_time else "否"),
                      "errors": st.latest.errors if st.latest else 0,
-                     "warnings": st.latest.warnings if st.latest else 0})
+                     "warnings": st.latest.warnings if st.latest else 0, "note": status_note(st)})
     return rows
+
+
+REASONS_SHOWN = 2  # the first problems named in 说明; the rest are counted and left to 校验问题
+
+
+def _reason(f: Finding) -> str:
+    """One problem in a few words: 【错误】D77 安全生产举报条幅标语·个数“abc”：不是数字."""
+    where = " ".join(p for p in (f.cell, f.label) if p)
+    value = f"“{f.value}”" if f.value else ""
+    return f"【{f.severity}】{where}{value}：{f.rule}" if where or value else f"【{f.severity}】{f.rule}"
+
+
+def status_note(st: UnitStatus) -> str:
+    """说明 of a unit's status: why a return was 退回 or 有警告 (its first problems), and which file counts instead."""
+    parts = [st.note] if st.note else []
+    if st.status in (Status.RETURNED, Status.WARNED) and st.latest is not None:
+        findings = sorted(st.latest.findings, key=lambda f: f.severity != Severity.ERROR)
+        if findings:
+            shown = "；".join(_reason(f) for f in findings[:REASONS_SHOWN])
+            more = len(findings) - REASONS_SHOWN
+            parts.append(shown + (f"；另有 {more} 个问题，见“校验问题”表" if more > 0 else ""))
+    return "。".join(parts)
 
 
 class _Book:
@@ -382,29 +405,47 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.repeat_rows(1)
 
 
+STATUS_SCALE = 90  # percent: the sheet's 10 pt text prints at 9 pt
+# 单位编码 单位名称 表 状态 采用文件 填报日期 收到时间 是否按时 错误数 警告数 说明 活动总结; the wrapped ones give way first.
+STATUS_WIDTHS = (5.5, 17.0, 5.0, 6.5, 17.0, 10.5, 10.0, 4.5, 4.0, 4.0, 22.0, 6.5)
+STATUS_FLEXIBLE = (1, 4, 10)
+
+
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
-    """报送情况: rates at the top, a status chart, then one row per unit and form."""
+    """报送情况: rates at the top, a status chart, then one row per unit and form; A4 landscape at 9 pt."""
+    from pipeline.outputs.printing import page_room, printed_points
+
     ws = book.wb.add_worksheet("报送情况")
-    book.columns(ws, (28, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40, 9))
+    margins = {"left": 0.3, "right": 0.3, "top": 0.5, "bottom": 0.6}
+    widths = list(STATUS_WIDTHS)
+    over = sum(printed_points(w) for w in widths) - page_room(STATUS_SCALE, margins["left"], margins["right"])
+    if over > 0:  # never narrower print: the flexible columns wrap more instead
+        flexible = sum(widths[i] for i in STATUS_FLEXIBLE)
+        for i in STATUS_FLEXIBLE:
+            widths[i] -= over / printed_points(1) * widths[i] / flexible
+    book.columns(ws, widths)
     units = len(rollup.roster)
-    book.text(ws, 0, 0, "表", "head")
-    for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=1):
+    check_rc(ws.merge_range(0, 0, 0, 1, "表", book.f["head"]), "head")
+    for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=2):
         book.text(ws, 0, col, head, "head")
+    ws.set_row(0, 30)
     for r, spec in enumerate(rollup.forms.values(), start=1):
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
         accepted = sum(s.counted is not None for s in sts)
         on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
-        book.text(ws, r, 0, f"{spec.annex} {spec.title_for(rollup.campaign.year)}")
-        check_rc(ws.write_number(r, 1, units, book.f["num"]), "units")
-        check_rc(ws.write_number(r, 2, accepted, book.f["num"]), "accepted")
-        check_rc(ws.write_number(r, 3, accepted / units if units else 0, book.f["pct"]), "rate")
-        check_rc(ws.write_number(r, 4, on_time, book.f["num"]), "on time")
-        check_rc(ws.write_number(r, 5, on_time / units if units else 0, book.f["pct"]), "on time rate")
+        check_rc(ws.merge_range(r, 0, r, 1, f"{spec.annex} {spec.title_for(rollup.campaign.year)}", book.f["cell"]),
+                 "form")
+        ws.set_row(r, 30)
+        check_rc(ws.write_number(r, 2, units, book.f["num"]), "units")
+        check_rc(ws.write_number(r, 3, accepted, book.f["num"]), "accepted")
+        check_rc(ws.write_number(r, 4, accepted / units if units else 0, book.f["pct"]), "rate")
+        check_rc(ws.write_number(r, 5, on_time, book.f["num"]), "on time")
+        check_rc(ws.write_number(r, 6, on_time / units if units else 0, book.f["pct"]), "on time rate")
         counts = Counter(s.status for s in sts)
-        for c, status in enumerate(STATUSES, start=6):
+        for c, status in enumerate(STATUSES, start=7):
             check_rc(ws.write_number(r, c, counts.get(status, 0), book.f["num"]), "count")
     chart = book.wb.add_chart({"type": "column", "subtype": "stacked"})
-    for c, status in enumerate(STATUSES, start=6):
+    for c, status in enumerate(STATUSES, start=7):
         chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
                           "values": ["报送情况", 1, c, len(rollup.forms), c],
                           "fill": {"color": {Status.PASSED: "#70AD47", Status.WARNED: "#FFC000", Status.RETURNED: "#C00000",
@@ -424,7 +465,7 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
         basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
                   row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
-                  row["warnings"], st.note, summary_cell(st, summary_form, summaries))
+                  row["warnings"], row["note"], summary_cell(st, summary_form, summaries))
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
@@ -436,7 +477,10 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)
     ws.set_landscape()
     ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    ws.set_margins(**margins)
+    ws.set_print_scale(STATUS_SCALE)
+    ws.print_area(0, 0, start + len(rollup.statuses), len(heads) - 1)
+    ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
 def _issues_sheet(book: _Book, rollup: Rollup) -> None:
