@@ -1,4 +1,4 @@
-# 常用命令：make fetch（从邮箱收取来件）、make rollup（汇总）、make templates（生成模板）、make test（测试）。
+# 常用命令：make fetch（从邮箱收取来件）、make rollup（汇总）、make templates（生成模板）、make check FILE=文件（检查单个文件）、make test（测试）。
 # 收取后立即汇总：make fetch rollup。
 PYTHON ?= python3
 VENV := .venv
@@ -12,17 +12,26 @@ INBOX ?= inbox
 OUTBOX ?= outbox
 N ?= 1000
 SEND ?=
+FILE ?=
 FETCH_SINCE ?=
 
 PATHS := --campaign $(CAMPAIGN) --roster $(ROSTER)
 
 .PHONY: setup templates fetch rollup check demo mail remind feedback test lint bench clean
 
+SETUP_LOG := $(VENV)/setup.log
+# One line per step; pip's own output goes to $(SETUP_LOG) and is shown only when a step fails.
+SHOW_LOG = { tail -n 30 $(SETUP_LOG); echo "安装失败，完整输出见 $(SETUP_LOG)。"; exit 1; }
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "第 1 步（共 3 步）：创建 Python 虚拟环境 $(VENV)/"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "第 2 步（共 3 步）：更新 pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip > $(SETUP_LOG) 2>&1 || $(SHOW_LOG)
+	@echo "第 3 步（共 3 步）：安装本程序及其依赖（约需一两分钟）"
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' >> $(SETUP_LOG) 2>&1 || $(SHOW_LOG)
+	@touch $(STAMP)
+	@echo "安装完成（安装过程的详细输出见 $(SETUP_LOG)）。"
 
 setup: $(STAMP)
 
@@ -40,6 +49,11 @@ endif
 
 rollup: $(STAMP)
 	$(BIN)/python -m pipeline rollup $(PATHS) --inbox $(INBOX) --outbox $(OUTBOX)
+
+# 只检查一个或几个文件，不写任何文件：make check FILE=收到的文件.xlsx（多个文件用空格隔开并加引号）。
+check: $(STAMP)
+	@$(if $(FILE),,echo "请用 FILE= 指定要检查的文件，例如：make check FILE=inbox/附件1.xlsx"; exit 2)
+	$(BIN)/python -m pipeline check $(PATHS) $(FILE)
 
 demo: $(STAMP)
 	$(BIN)/python -m pipeline demo $(PATHS)

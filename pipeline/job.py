@@ -139,7 +139,7 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
             settle()
         failures: list[str] = []
         workbook, feedback = write_outputs(outbox, rollup, failures=failures)
-    lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback)]
+    lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback, inbox)]
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
     if not program_errors(rollup, failures):  # a run with program errors is done again in full next time
         with Ledger(outbox / LEDGER_NAME) as ledger:

@@ -24,8 +24,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     forms, campaign, roster = load_settings(args)
     outbox = Path(args.outbox)
     truth = Path(args.truth) if args.truth else outbox.parent / TRUTH_NAME
-    print("\n".join(run_demo(forms, campaign, roster, Path(args.inbox), outbox, truth, progress_bar)))
+    # Each line as it comes: what was generated, then the rollup's progress bar, then its summary.
+    run_demo(forms, campaign, roster, Path(args.inbox), outbox, truth, progress_bar, say=_say)
     return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # before the progress bar, which tqdm writes to stderr
 
 
 cmd_demo.configure = _configure  # type: ignore[attr-defined]

@@ -8,8 +8,11 @@ summary. Its answer key, ``truth.json``, is computed from what the demo itself t
 the pipeline, so the rollup can be checked against it. One fixed seed makes every run identical.
 
 It never mixes demo files into a real inbox: it works in its own folders (default ``demo/inbox``
-and ``demo/outbox``), marks each with a ``.demo`` file listing what it wrote, and refuses a folder
-that holds anything else.
+and ``demo/outbox``) and marks each with a ``.demo`` file. The inbox's marker lists what the demo
+wrote, and a file it does not list (a real return dropped in by mistake) stops the demo. The outbox
+holds only what the program writes (the demo's rollup, and the drafts of a ``make remind`` run on
+it), so a marked outbox is the demo's whole and is emptied on the next run. An unmarked folder
+that is not empty is refused.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import random
 import shutil
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -495,8 +498,18 @@ def _listed(folder: Path) -> set[str] | None:
     return files
 
 
-def _claim(folder: Path, what: str) -> set[str]:
-    """The previous demo's files in ``folder``; refuse a folder that holds anything else."""
+def _stale_temporary(rel: str) -> bool:
+    """A half-written file an interrupted run left behind (pipeline.store.atomic's hidden ``.tmp`` names)."""
+    name = rel.rsplit("/", 1)[-1]
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def _claim(folder: Path, what: str, whole: bool = False) -> set[str]:
+    """The previous demo's files in ``folder``; refuse a folder that holds anything else.
+
+    ``whole``: once marked, everything in the folder is the demo's (its outbox, which only the
+    program writes into); otherwise only the files its marker lists and stale temporary files.
+    """
     if not folder.exists():
         return set()
     if not folder.is_dir():
@@ -505,7 +518,8 @@ def _claim(folder: Path, what: str) -> set[str]:
     if not present:
         return set()
     listed = _listed(folder)
-    foreign = [p for p in present if listed is None or (p != MARKER and p not in listed)]
+    foreign = [] if whole and listed is not None else [
+        p for p in present if listed is None or (p != MARKER and p not in listed and not _stale_temporary(p))]
     if foreign:
         raise PipelineError(
             f"演示用的{what} {folder} 中已有不是演示程序生成的文件（如“{foreign[0]}”等 {len(foreign)} 个）。"
@@ -525,10 +539,13 @@ def _clear(folder: Path, files: set[str]) -> None:
                 path.rmdir()
 
 
-def _mark(folder: Path, files: Sequence[str]) -> None:
+NOTE_LISTED = "演示程序生成的文件清单；重新运行演示时只删除这些文件。"
+NOTE_WHOLE = "本文件夹是演示程序的输出目录，其中的文件都由本程序生成；重新运行演示时将全部清空。"
+
+
+def _mark(folder: Path, files: Sequence[str], note: str = NOTE_LISTED) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {"written_by": WRITTEN_BY, "note": "演示程序生成的文件清单；重新运行演示时只删除这些文件。",
-               "files": sorted(files)}
+    payload = {"written_by": WRITTEN_BY, "note": note, "files": sorted(files)}
     (folder / MARKER).write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
@@ -549,14 +566,27 @@ def _check_truth(path: Path, inbox: Path, outbox: Path) -> None:
 
 
 def run_demo(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, inbox: Path, outbox: Path,
-             truth_path: Path, progress: Progress | None = None) -> list[str]:
-    """Write the demo returns and materials, run the whole job on them, write the truth; return the lines to print."""
+             truth_path: Path, progress: Progress | None = None,
+             say: Callable[[str], None] | None = None) -> list[str]:
+    """Write the demo returns and materials, run the whole job on them, write the truth; return the lines to print.
+
+    ``say`` gets each line as soon as it is known (the CLI prints them there, so that the line about
+    the demo inbox comes before the progress bar of the rollup that reads it).
+    """
+    lines: list[str] = []
+
+    def tell(*new: str) -> None:
+        lines.extend(new)
+        if say is not None:
+            for line in new:
+                say(line)
+
     from pipeline.job import rollup_to_outbox
 
     if _inside(inbox, outbox) or _inside(outbox, inbox):
         raise PipelineError(f"演示的来件目录 {inbox} 和输出目录 {outbox} 不能相同，也不能互相包含。")
     _check_truth(truth_path, inbox, outbox)
-    old_in, old_out = _claim(inbox, "来件目录"), _claim(outbox, "输出目录")
+    old_in, old_out = _claim(inbox, "来件目录"), _claim(outbox, "输出目录", whole=True)
     plan = build_plan(forms, campaign, roster)  # a roster too small stops the demo before it writes anything
     samples = demo_materials(roster, campaign)  # 活动总结, photos, a video, an archive (pipeline.intake.materials)
     _clear(inbox, old_in)
@@ -567,9 +597,13 @@ def run_demo(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, 
         write_return(ret, inbox, forms, campaign)
     for sample in samples:
         sample.write(inbox)
-    _mark(outbox, [])
-    lines = rollup_to_outbox(inbox, outbox, forms, campaign, roster, "demo", progress)
-    _mark(outbox, [p.relative_to(outbox).as_posix() for p in _files_below(outbox) if p.name != MARKER])
+    senders = {form_id: len({r.unit.code for r in plan.returns if r.form_id == form_id and r.unit})
+               for form_id in forms}
+    tell(f"已在 {inbox} 生成演示来件 {len(plan.returns)} 个：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
+         f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件和逾期等常见情况。")
+    _mark(outbox, [], NOTE_WHOLE)
+    tell(*rollup_to_outbox(inbox, outbox, forms, campaign, roster, "demo", progress))
+    _mark(outbox, [p.relative_to(outbox).as_posix() for p in _files_below(outbox) if p.name != MARKER], NOTE_WHOLE)
 
     truth = build_truth(plan, forms, campaign, roster)
     add_to_truth(truth, samples, roster)
@@ -577,8 +611,5 @@ def run_demo(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, 
     with atomic_path(truth_path) as tmp:
         tmp.write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
-    senders = {form_id: len({r.unit.code for r in plan.returns if r.form_id == form_id and r.unit})
-               for form_id in forms}
-    return [f"已在 {inbox} 生成演示来件 {len(plan.returns)} 个：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
-          f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件和逾期等常见情况。",
-            *lines, f"演示的标准答案（应得的全县合计、各单位状态和各文件去向）：{truth_path}"]
+    tell(f"演示的标准答案（应得的全县合计、各单位状态和各文件去向）：{truth_path}")
+    return lines

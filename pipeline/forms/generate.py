@@ -16,7 +16,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines
+from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines, with_notice
 from pipeline.forms.spec import MAX_COUNT, META_SHEET, TEXT_LIMITS, Field, FormSpec, template_name
 from pipeline.outputs.limits import MAX_COMMENT_CHARS, clip, row_points
 from pipeline.portable import pool_context
@@ -143,20 +143,27 @@ def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, 
     meta.very_hidden()
 
 
+def notice_height(notice: Sequence[str], widths: Sequence[float]) -> float:
+    """Points the notice row needs (at most Excel's 409)."""
+    # The notice spans the whole form, so it wraps at the form's full width (附件2 is wider than 附件1).
+    total = sum(14 * text_lines(line, sum(widths)) for line in notice)
+    return row_points(max(total + 6, 30))
+
+
 def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], widths: Sequence[float]) -> None:
     fmt = wb.add_format(_STYLES["notice"])
     text = clip("\n".join(notice))
-    # The notice spans the whole form, so it wraps at the form's full width (附件2 is wider than 附件1).
-    total = sum(14 * text_lines(line, sum(widths)) for line in notice)
     check_rc(ws.merge_range(0, 0, 0, len(widths) - 1, "", fmt), "notice")
     check_rc(ws.write_string(0, 0, text, fmt), "notice")
-    ws.set_row(0, row_points(max(total + 6, 30)))
+    ws.set_row(0, notice_height(notice, widths))
 
 
 def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormContent) -> Path:
     """Write one form workbook to ``path`` atomically and return the path."""
     offset = NOTICE_ROWS if content.notice else 0
     layout = build_layout(spec, campaign.year, offset)
+    if content.notice:
+        layout = with_notice(layout, notice_height(content.notice, layout.widths))
     with atomic_path(path, durable=False) as tmp:  # a template or feedback form is made again at will
         wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                             "strings_to_numbers": False})

@@ -7,6 +7,7 @@ the fast reader, the tamper checks and the feedback workbooks all read this one 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import unicodedata
 from dataclasses import dataclass, field
@@ -224,7 +225,20 @@ def _shift(layout: FormLayout, offset: int) -> FormLayout:
         layout.landscape,
         layout.fit_pages_tall,
         layout.last_row + offset,
+        tuple(r + offset for r in layout.page_breaks),
+        layout.print_scale,
     )
+
+
+def with_notice(layout: FormLayout, height: float) -> FormLayout:
+    """The layout with a notice ``height`` points tall in its first row: page break and print scale chosen again,
+    so that the notice pushes whole sections onto the next page, never a section's last rows without its label."""
+    if not layout.page_breaks:
+        return layout  # printed to fit its page count, whatever the notice's height
+    heights = {**layout.heights, 0: height}
+    starts = [c.row for c in layout.cells if c.style == "section"]
+    page_break, scale = _two_page_break(heights, starts, layout.last_row, layout.repeat_rows[0])
+    return dataclasses.replace(layout, heights=heights, page_breaks=(page_break,), print_scale=scale)
 
 
 @cache

@@ -149,11 +149,13 @@ def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: C
         cached.path, cached.mtime, cached.size = sub.path, sub.mtime, sub.size
         done[index] = cached
     parsed = _parse_many([s for _, s in todo], forms, campaign, roster)
-    ticks: Iterable[Path] = progress([s.path for _, s in todo]) if progress else ()
-    tick = iter(ticks)
+    # A progress iterator (tqdm) counts an item done when the next one is asked for, and reaches 100% and
+    # closes only when it runs out: one step before the first file, one after each, the last one exhausts it.
+    tick = iter(progress([s.path for _, s in todo]) if progress else ())
+    next(tick, None)
     for (index, _), (sub, payload) in zip(todo, parsed, strict=True):
-        next(tick, None)
         done[index] = sub
         if cache is not None and sub.sha256 and not sub.program_error:  # a program error is retried next run
             cache.cache_put(cache_key(digest, sub), payload or pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL))
+        next(tick, None)
     return [done[i] for i in range(len(fresh))]

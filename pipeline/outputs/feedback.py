@@ -240,12 +240,28 @@ def write_feedback(outbox: Path, rollup: Rollup, failures: list[str] | None = No
     return write_planned(outbox, rollup, plan_feedback(outbox, rollup), failures)
 
 
-def summary_line(outbox: Path, rollup: Rollup, written: list[Path]) -> str:
-    """One Chinese line about the feedback workbooks written by :func:`write_feedback`."""
+# The Makefile's own folders: a hint names a folder only when the run used another one.
+MAKE_DEFAULTS = {"INBOX": Path("inbox"), "OUTBOX": Path("outbox")}
+
+
+def make_command(target: str, inbox: Path | None, outbox: Path) -> str:
+    """``make <target>`` with the folders of this run where they differ from the Makefile's defaults."""
+    words = [f"make {target}"]
+    for name, folder in (("INBOX", inbox), ("OUTBOX", outbox)):
+        if folder is not None and Path(folder) != MAKE_DEFAULTS[name]:
+            value = Path(folder).as_posix()
+            words.append(f'"{name}={value}"' if any(c.isspace() for c in value) else f"{name}={value}")
+    return " ".join(words)
+
+
+def summary_line(outbox: Path, rollup: Rollup, written: list[Path], inbox: Path | None = None) -> str:
+    """One Chinese line about the feedback workbooks written by :func:`write_feedback`, with the mail commands
+    for this run's folders (``inbox`` None: the hint names the outbox only)."""
     if not written:
         return "没有退回或有警告的报表，未生成审核反馈表。"
     pending = [s for s in rollup.statuses if s.latest is not None]
     returned = sum(s.status == Status.RETURNED for s in pending)
     warned = sum(s.status == Status.WARNED for s in pending)
     return (f"审核反馈表已生成 {len(written)} 份（退回 {returned} 份、有警告 {warned} 份），保存在 "
-            f"{outbox / FEEDBACK_DIR}/；退回的可用 make remind、有警告的可用 make feedback 生成邮件发给有关单位。")
+            f"{outbox / FEEDBACK_DIR}/；退回的可用 {make_command('remind', inbox, outbox)}、"
+            f"有警告的可用 {make_command('feedback', inbox, outbox)} 生成邮件发给有关单位。")

@@ -21,7 +21,7 @@ from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
-from pipeline.model import Finding, Status
+from pipeline.model import Finding, Severity, Status
 from pipeline.outputs.limits import MAX_CELL_CHARS, MAX_ROWS, clip, clip_value, row_points, sheet_name
 from pipeline.outputs.materials_report import (
     material_rows,
@@ -36,7 +36,8 @@ from pipeline.store.atomic import atomic_path
 STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISSING)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
-STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings"]
+STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings",
+                  "note"]
 RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 # One row per file under inbox/, so that every file is accounted for exactly once.
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
@@ -94,8 +95,30 @@ def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
                      "file": basis.file if basis else "", "report_date": date.isoformat() if date else "",
                      "on_time": "" if st.on_time is None else ("是" if st.on_time else "否"),
                      "errors": st.latest.errors if st.latest else 0,
-                     "warnings": st.latest.warnings if st.latest else 0})
+                     "warnings": st.latest.warnings if st.latest else 0, "note": status_note(st)})
     return rows
+
+
+REASONS_SHOWN = 2  # the first problems named in 说明; the rest are counted and left to 校验问题
+
+
+def _reason(f: Finding) -> str:
+    """One problem in a few words: 【错误】D77 安全生产举报条幅标语·个数“abc”：不是数字."""
+    where = " ".join(p for p in (f.cell, f.label) if p)
+    value = f"“{f.value}”" if f.value else ""
+    return f"【{f.severity}】{where}{value}：{f.rule}" if where or value else f"【{f.severity}】{f.rule}"
+
+
+def status_note(st: UnitStatus) -> str:
+    """说明 of a unit's status: why a return was 退回 or 有警告 (its first problems), and which file counts instead."""
+    parts = [st.note] if st.note else []
+    if st.status in (Status.RETURNED, Status.WARNED) and st.latest is not None:
+        findings = sorted(st.latest.findings, key=lambda f: f.severity != Severity.ERROR)
+        if findings:
+            shown = "；".join(_reason(f) for f in findings[:REASONS_SHOWN])
+            more = len(findings) - REASONS_SHOWN
+            parts.append(shown + (f"；另有 {more} 个问题，见“校验问题”表" if more > 0 else ""))
+    return "。".join(parts)
 
 
 class _Book:
@@ -232,26 +255,73 @@ def answers_reference(count: int) -> str:
     return f"见“典型案例”表，共{count}件" if count else "无"
 
 
+DETAIL_SCALE = 90  # percent: 10 pt text prints at 9 pt, as small as a table of numbers stays readable
+DETAIL_MARGINS = {"left": 0.3, "right": 0.3, "top": 0.4, "bottom": 0.6}  # inches
+DETAIL_HEADING_LINES = 3  # a section heading taller than this is cut short to its number on a continued page
+DETAIL_COUNT_WIDTH = 5.5  # a count column: five digits with a separator, its label wrapped below the section
+CJK_UNITS = 0.95  # Excel's width units per display-width unit of 10 pt CJK text (a 13.3 px character, 7 px units)
+
+
 def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
-    """分单位明细: one row per roster unit, one column per field, a totals row."""
+    """分单位明细: one row per roster unit, one column per field, a totals row.
+
+    Printed on A4 landscape in pages of columns (see pipeline.outputs.printing): 单位编码 and
+    单位名称 and the two header rows repeat on every page, and each section's heading is merged
+    over its columns on each page it reaches (continued ones marked 续).
+    """
+    from pipeline.forms.layout import display_width
+    from pipeline.outputs.printing import page_room, plan_pages, printed_points, row_points, wrapped_lines
+
     ws = book.sheet("分单位明细", spec)
     fixed = ("单位编码", "单位名称", "类别", "状态")
     fields = [f for f in spec.body_fields]
-    for col, head in enumerate(fixed):
-        check_rc(ws.merge_range(0, col, 1, col, head, book.f["head"]), "head")
-    col = len(fixed)
-    for section in spec.sections:
-        span = len(section.fields)
-        if span > 1:
-            check_rc(ws.merge_range(0, col, 0, col + span - 1, section.title, book.f["head"]), "section head")
-        else:
-            book.text(ws, 0, col, section.title, "head")
-        for f in section.fields:
-            book.text(ws, 1, col, f.label + (f"（{f.unit}）" if f.unit else ""), "head")
-            col += 1
-    ws.set_row(1, 60)
     statuses = [s for s in rollup.statuses if s.form_id == spec.id]
+    totals = rollup.totals(spec.id)
+    last_col = len(fixed) + len(fields) - 1
+    total_row = len(statuses) + 2
+    # Widths: names on one line in Excel's narrower units; numbers as wide as the county total needs.
+    name_width = max([display_width(st.unit.name) * CJK_UNITS + 1.5 for st in statuses] + [12.0])
+    widths = [6.0, min(name_width, 40.0), 10.0, 7.0]
+    for f in fields:
+        widths.append(max(DETAIL_COUNT_WIDTH, len(f"{totals.get(f.id, 0):,}") + 2.0) if f.kind == "count" else 12.0)
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    # Pages of columns: the columns after the two repeated ones, broken preferably between sections.
+    starts, col = [], len(fixed)
+    for section in spec.sections:
+        starts.append(col - 2)
+        col += len(section.fields)
+    pages = [(first + 2, last + 2) for first, last in plan_pages(
+        [printed_points(w) for w in widths[2:]], printed_points(widths[0]) + printed_points(widths[1]),
+        page_room(DETAIL_SCALE, DETAIL_MARGINS["left"], DETAIL_MARGINS["right"]), starts)]
+    head = book.wb.add_format({"font_name": HEAD_FONT, "font_size": 9, "bold": True, "border": 1, "align": "center",
+                               "valign": "vcenter", "text_wrap": True, "bg_color": "#D9D9D9"})
+    for col, text in enumerate(fixed):
+        check_rc(ws.merge_range(0, col, 1, col, text, head), "head")
+    section_lines, label_lines = 1, 1
+    col = len(fixed)
+    for index, section in enumerate(spec.sections):
+        span = range(col, col + len(section.fields))
+        for first, last in ((max(span.start, a), min(span.stop - 1, b)) for a, b in pages
+                            if a <= span.stop - 1 and b >= span.start):
+            title = section_heading(index, section.title) + ("（续）" if first > span.start else "")
+            if first > span.start and wrapped_lines(title, sum(widths[first:last + 1]), 9) > DETAIL_HEADING_LINES:
+                title = title.split("、", 1)[0] + "、（续）"  # the rest of a section, on a page of its own: its number
+            if last > first:
+                check_rc(ws.merge_range(0, first, 0, last, title, head), "section head")
+            else:
+                check_rc(ws.write_string(0, first, title, head), "section head")
+            section_lines = max(section_lines, wrapped_lines(title, sum(widths[first:last + 1]), 9))
+        for f in section.fields:
+            label = f.label + (f"（{f.unit}）" if f.unit else "")
+            check_rc(ws.write_string(1, col, label, head), "label")
+            label_lines = max(label_lines, wrapped_lines(label, widths[col], 9))
+            col += 1
+    ws.set_row(0, row_points(min(section_lines, DETAIL_HEADING_LINES), 9))
+    ws.set_row(1, row_points(label_lines, 9))
     number, blank = book.f["num"], book.f["cell"]
+    if "line" not in book.f:
+        book.f["line"] = book.wb.add_format({"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter", "border": 1})
     for r, st in enumerate(statuses, start=2):
         book.text(ws, r, 0, st.unit.code)
         book.text(ws, r, 1, st.unit.name)
@@ -265,28 +335,30 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
                 rc = ws.write_blank(r, c, None, blank)
             elif type(value) is int:
                 rc = ws.write_number(r, c, value, number)
-            else:
-                book.value(ws, r, c, value)
+            else:  # free text stays on one line (in full in 典型案例), so that every row keeps its height
+                book.text(ws, r, c, value.isoformat() if isinstance(value, dt.date) else value, "line")
                 continue
             if rc:
                 check_rc(rc, f"cell {r},{c}")
-    total_row = len(statuses) + 2
     book.text(ws, total_row, 0, "合计", "total")
     book.text(ws, total_row, 1, f"{len(rollup.counted(spec.id))} 个单位", "total")
-    totals = rollup.totals(spec.id)
     for c, f in enumerate(fields, start=len(fixed)):
         if f.kind == "count":
             check_rc(ws.write_number(total_row, c, totals[f.id], book.f["total"]), "total")
-    ws.set_column(0, 0, 9)
-    ws.set_column(1, 1, 30)
-    ws.set_column(2, 3, 10)
-    ws.set_column(len(fixed), len(fixed) + len(fields) - 1, 12)
+        else:
+            check_rc(ws.write_blank(total_row, c, None, book.f["total"]), "total")
+    for c in (2, 3):
+        check_rc(ws.write_blank(total_row, c, None, book.f["total"]), "total")
     ws.freeze_panes(2, 2)
-    ws.autofilter(1, 0, total_row - 1, len(fixed) + len(fields) - 1)
+    ws.autofilter(1, 0, total_row - 1, last_col)
     ws.set_landscape()
     ws.set_paper(9)
+    ws.set_margins(**DETAIL_MARGINS)
+    ws.set_print_scale(DETAIL_SCALE)
+    ws.print_area(0, 0, total_row, last_col)
     ws.repeat_rows(0, 1)  # every printed page keeps the two header rows and the unit columns
     ws.repeat_columns(0, 1)
+    ws.set_v_pagebreaks([first for first, _ in pages[1:]])
     ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
@@ -322,29 +394,47 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.repeat_rows(1)
 
 
+STATUS_SCALE = 90  # percent: the sheet's 10 pt text prints at 9 pt
+# 单位编码 单位名称 表 状态 采用文件 填报日期 收到时间 是否按时 错误数 警告数 说明 活动总结; the wrapped ones give way first.
+STATUS_WIDTHS = (5.5, 17.0, 5.0, 6.5, 17.0, 10.5, 10.0, 4.5, 4.0, 4.0, 22.0, 6.5)
+STATUS_FLEXIBLE = (1, 4, 10)
+
+
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
-    """报送情况: rates at the top, a status chart, then one row per unit and form."""
+    """报送情况: rates at the top, a status chart, then one row per unit and form; A4 landscape at 9 pt."""
+    from pipeline.outputs.printing import page_room, printed_points
+
     ws = book.wb.add_worksheet("报送情况")
-    book.columns(ws, (28, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40, 9))
+    margins = {"left": 0.3, "right": 0.3, "top": 0.5, "bottom": 0.6}
+    widths = list(STATUS_WIDTHS)
+    over = sum(printed_points(w) for w in widths) - page_room(STATUS_SCALE, margins["left"], margins["right"])
+    if over > 0:  # never narrower print: the flexible columns wrap more instead
+        flexible = sum(widths[i] for i in STATUS_FLEXIBLE)
+        for i in STATUS_FLEXIBLE:
+            widths[i] -= over / printed_points(1) * widths[i] / flexible
+    book.columns(ws, widths)
     units = len(rollup.roster)
-    book.text(ws, 0, 0, "表", "head")
-    for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=1):
+    check_rc(ws.merge_range(0, 0, 0, 1, "表", book.f["head"]), "head")
+    for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=2):
         book.text(ws, 0, col, head, "head")
+    ws.set_row(0, 30)
     for r, spec in enumerate(rollup.forms.values(), start=1):
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
         accepted = sum(s.counted is not None for s in sts)
         on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
-        book.text(ws, r, 0, f"{spec.annex} {spec.title_for(rollup.campaign.year)}")
-        check_rc(ws.write_number(r, 1, units, book.f["num"]), "units")
-        check_rc(ws.write_number(r, 2, accepted, book.f["num"]), "accepted")
-        check_rc(ws.write_number(r, 3, accepted / units if units else 0, book.f["pct"]), "rate")
-        check_rc(ws.write_number(r, 4, on_time, book.f["num"]), "on time")
-        check_rc(ws.write_number(r, 5, on_time / units if units else 0, book.f["pct"]), "on time rate")
+        check_rc(ws.merge_range(r, 0, r, 1, f"{spec.annex} {spec.title_for(rollup.campaign.year)}", book.f["cell"]),
+                 "form")
+        ws.set_row(r, 30)
+        check_rc(ws.write_number(r, 2, units, book.f["num"]), "units")
+        check_rc(ws.write_number(r, 3, accepted, book.f["num"]), "accepted")
+        check_rc(ws.write_number(r, 4, accepted / units if units else 0, book.f["pct"]), "rate")
+        check_rc(ws.write_number(r, 5, on_time, book.f["num"]), "on time")
+        check_rc(ws.write_number(r, 6, on_time / units if units else 0, book.f["pct"]), "on time rate")
         counts = Counter(s.status for s in sts)
-        for c, status in enumerate(STATUSES, start=6):
+        for c, status in enumerate(STATUSES, start=7):
             check_rc(ws.write_number(r, c, counts.get(status, 0), book.f["num"]), "count")
     chart = book.wb.add_chart({"type": "column", "subtype": "stacked"})
-    for c, status in enumerate(STATUSES, start=6):
+    for c, status in enumerate(STATUSES, start=7):
         chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
                           "values": ["报送情况", 1, c, len(rollup.forms), c],
                           "fill": {"color": {Status.PASSED: "#70AD47", Status.WARNED: "#FFC000", Status.RETURNED: "#C00000",
@@ -364,7 +454,7 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
         basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
                   row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
-                  row["warnings"], st.note, summary_cell(st, summary_form, summaries))
+                  row["warnings"], row["note"], summary_cell(st, summary_form, summaries))
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
@@ -376,7 +466,10 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)
     ws.set_landscape()
     ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    ws.set_margins(**margins)
+    ws.set_print_scale(STATUS_SCALE)
+    ws.print_area(0, 0, start + len(rollup.statuses), len(heads) - 1)
+    ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
 def _issues_sheet(book: _Book, rollup: Rollup) -> None:
