@@ -37,7 +37,8 @@ MAX_CELL_CHARS = 32767
 CUT_NOTE = "……（内容过长，已截断）"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
-STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings"]
+STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "read_as", "report_date", "on_time", "errors",
+                  "warnings"]
 RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 # One row per file under inbox/, so that every file is accounted for exactly once.
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
@@ -90,7 +91,8 @@ def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
         basis = st.counted or st.latest
         date = basis.report_date if basis else None
         rows.append({"unit_code": st.unit.code, "unit_name": st.unit.name, "form": st.form_id, "status": st.status,
-                     "file": basis.file if basis else "", "report_date": date.isoformat() if date else "",
+                     "file": basis.file if basis else "", "read_as": basis.read_as if basis else "",
+                     "report_date": date.isoformat() if date else "",
                      "on_time": "" if st.on_time is None else ("是" if st.on_time else "否"),
                      "errors": st.latest.errors if st.latest else 0,
                      "warnings": st.latest.warnings if st.latest else 0})
@@ -336,7 +338,7 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
     """报送情况: rates at the top, a status chart, then one row per unit and form."""
     ws = book.wb.add_worksheet("报送情况")
-    book.columns(ws, (28, 30, 8, 8, 40, 12, 19, 9, 8, 8, 40, 9))
+    book.columns(ws, (28, 30, 8, 8, 40, 16, 12, 19, 9, 8, 8, 40, 9))
     units = len(rollup.roster)
     book.text(ws, 0, 0, "表", "head")
     for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=1):
@@ -366,20 +368,20 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     chart.set_size({"width": 620, "height": 260})
     check_rc(ws.insert_chart(len(rollup.forms) + 2, 0, chart), "chart")
     start = len(rollup.forms) + 17
-    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "填报日期", "收到时间", "是否按时", "错误数", "警告数", "说明",
-             "活动总结")
+    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "读取方式", "填报日期", "收到时间", "是否按时", "错误数", "警告数",
+             "说明", "活动总结")
     for col, head in enumerate(heads):
         book.text(ws, start, col, head, "head")
     summary_form, summaries = summary_form_id(rollup), summary_units(rollup)
     for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
         basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
-                  row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
+                  row["read_as"], row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
                   row["warnings"], st.note, summary_cell(st, summary_form, summaries))
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
-            elif c == 11 and value:
+            elif c == len(values) - 1 and value:
                 book.text(ws, r, c, value, "ok" if value == SUBMITTED else "missing")
             else:
                 book.value(ws, r, c, value)
