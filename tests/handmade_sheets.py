@@ -57,6 +57,10 @@ def label_sheet(path: Path, spec: FormSpec, values: Mapping[str, Any], header: M
     return _save(path, fill)
 
 
+def _typed(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def sentence_sheet(path: Path, spec: FormSpec, values: Mapping[str, Any], header: Mapping[str, Any]) -> Path:
     """The notice's 3-column table retyped: 活动项目 | 内容要求 | 进展情况, numbers inside （）."""
     def fill(ws: Any) -> None:
@@ -65,7 +69,7 @@ def sentence_sheet(path: Path, spec: FormSpec, values: Mapping[str, Any], header
         ws.append(["  ".join(f"{f.label}：{header.get(f.id, '')}" for f in spec.header)])
         ws.append(["活动项目", "内容要求", "进展情况"])
         for s in spec.sections:
-            text = _PLACEHOLDER.sub(lambda m: "（" + str(values.get(m.group(1), "") or "") + "）", s.sentence_original)
+            text = _PLACEHOLDER.sub(lambda m: "（" + _typed(values.get(m.group(1))) + "）", s.sentence_original)
             ws.append([s.title, s.requirement, text])
 
     return _save(path, fill)
