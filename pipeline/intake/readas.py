@@ -21,6 +21,7 @@ TEMPLATE_RESAVED = "模板（LibreOffice/WPS另存）"
 HANDMADE = "自制表格"
 READ_AS = (TEMPLATE, TEMPLATE_RESAVED, HANDMADE, WORD_ORIGINAL, PDF_ORIGINAL)
 APP_PART = "docProps/app.xml"
+_EXTENDED = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
 # Words in docProps/app.xml's Application naming an office suite other than Excel (WPS writes “WPS 表格”
 # or “WPS Office”, Kingsoft's older builds “Kingsoft”).
 _RESAVING_APPS = ("libreoffice", "openoffice", "wps", "kingsoft", "et ")
@@ -34,13 +35,12 @@ def application(package: Package | None) -> str:
     if not data:
         return ""
     from defusedxml.ElementTree import fromstring
-    from openpyxl.packaging.extended import ExtendedProperties
 
     try:
-        props = ExtendedProperties.from_tree(fromstring(data))
+        # openpyxl's ExtendedProperties cannot be used: it replaces Application with its own name on loading.
+        return str(fromstring(data).findtext(f"{{{_EXTENDED}}}Application") or "").strip()
     except Exception:  # a damaged properties part says nothing about the values
         return ""
-    return str(getattr(props, "Application", None) or "")
 
 
 def resaved(package: Package | None) -> bool:
