@@ -258,3 +258,20 @@ def test_mixed_inbox_totals_and_statuses(tmp_path: Path, soffice: str, office_pr
     totals = result.totals("annex1")
     for fid in COUNTS:
         assert totals[fid] == sum(values[fid] for values in typed.values()), fid
+
+
+def test_hand_made_liaison_table_reads_headings_and_the_row_below(tmp_path: Path) -> None:
+    """附件2 made as a heading row (worded differently: 联络员姓名, 手机号码) with the values below is read."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["联络员表"])
+    ws.append(["序号", "单位名称", "联络员姓名", "职务", "办公电话", "手机号码", "电子邮箱"])
+    ws.append([1, UNIT.name, "王建国", "安全员", "0311-6627001", "13812345678", "wangjianguo@163.com"])
+    path = tmp_path / "联络员.xlsx"
+    wb.save(path)
+    wb.close()
+    sub = read(path)
+    assert (sub.form_id, sub.unit, sub.read_as) == ("annex2", UNIT, HANDMADE) and errors(sub) == []
+    assert (sub.values["name"], sub.values["mobile"], sub.values["email"]) == ("王建国", "13812345678",
+                                                                               "wangjianguo@163.com")
+    assert "F3“手机号码”→ 手机" in next(f.message for f in sub.findings if f.rule == MAPPED_RULE)

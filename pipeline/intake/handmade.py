@@ -37,7 +37,9 @@ from pipeline.model import RawCell, Severity, Submission
 
 THRESHOLD = 75.0  # similarity (0-100) from which a text is taken to name an item
 MARGIN = 10.0  # a runner-up this close to the best score makes the text ambiguous
+CONTAINED = 90.0  # the score of a text holding an item's whole name and a few more words
 MAX_LABEL = 40  # characters: a longer text is a sentence or a note, not a label
+HEADING_LABELS = 3  # labels in one row that make it a row of column headings
 MIN_PLACED = 2  # body items a sheet must place to be taken for a form at all
 TOTAL_WORDS = ("合计", "总计", "小计", "累计")
 _PEOPLE = re.compile("人")  # a measure counting people: 人次, 人数, 受众人数…
@@ -155,8 +157,16 @@ def _ranked(text: str, names: Mapping[str, Iterable[str]]) -> list[tuple[float, 
     key = norm(text)
     if len(key) < 2:
         return []
-    scores = [(max((fuzz.ratio(key, n) for n in ns), default=0.0), k) for k, ns in names.items()]
+    scores = [(max((_similarity(key, n) for n in ns), default=0.0), k) for k, ns in names.items()]
     return sorted(scores, key=lambda s: -s[0])
+
+
+def _similarity(text: str, name: str) -> float:
+    """fuzz.ratio, or 90 when the text is the name with a few words added (“联络员姓名” for 姓名)."""
+    score = float(fuzz.ratio(text, name))
+    if score < CONTAINED and len(name) >= 2 and name in text and len(text) <= 2 * len(name) + 3:
+        return CONTAINED
+    return score
 
 
 def _pick(ranked: list[tuple[float, str]]) -> tuple[str | None, list[str]]:
@@ -189,9 +199,14 @@ def _labels(grid: Grid, spec: FormSpec, fields: tuple[Field, ...]) -> HandRead:
         ranked = _ranked(value.rstrip(_COLONS), every)
         return bool(ranked) and ranked[0][0] >= THRESHOLD
 
-    for r, c, text in _strings(grid):
+    strings = _strings(grid)
+    per_row: dict[int, int] = {}
+    for r, _, text in strings:
+        per_row[r] = per_row.get(r, 0) + is_label(text)
+    for r, c, text in strings:
         if len(text) > MAX_LABEL:
             continue
+        heading_row = per_row.get(r, 0) >= HEADING_LABELS  # a row of column headings: each value is below
         label, value, pos = text, None, None
         head, sep, tail = text.partition("：") if "：" in text else text.partition(":")
         if sep and tail.strip() and not any(ch in tail for ch in _COLONS):
@@ -204,7 +219,9 @@ def _labels(grid: Grid, spec: FormSpec, fields: tuple[Field, ...]) -> HandRead:
             continue
         if pos is None:
             right, below = grid.value(r, c + 1), grid.value(r + 1, c)
-            if right is not None and not is_label(right):
+            if heading_row:
+                pos = (r + 1, c)
+            elif right is not None and not is_label(right):
                 pos = (r, c + 1)
             elif below is not None and not is_label(below):
                 pos = (r + 1, c)
@@ -410,4 +427,4 @@ def fill_submission(sub: Submission, read: HandRead) -> None:
                 f"有{len(missing)}项找不到：{items}。超过半数无法读取，本次报送退回，请改用下发的Excel模板填报。")
     else:
         sub.add(Severity.WARNING, MISSING_RULE, f"表中找不到以下{len(missing)}项，按未填处理：{items}。"
-                "如已开展请补报；今后请使用下发的Excel模板填报。")
+                "如有漏填请补报；今后请使用下发的Excel模板填报。")
