@@ -41,7 +41,7 @@ def test_clean_file_passes_with_exit_0(tmp_path: Path, workdir: Path, capsys: py
     code, lines, err = _check(capsys, path)
 
     assert code == 0
-    assert lines == [f"a.xlsx：通过（{U001}，错误 0 个，警告 0 个）"]
+    assert lines == [f"a.xlsx：通过（{U001}，读取方式：模板，错误 0 个，警告 0 个）"]
     assert err == ""
     assert _snapshot(tmp_path) == before
     assert list(workdir.iterdir()) == []
@@ -58,7 +58,7 @@ def test_bad_file_lists_errors_with_exit_1(tmp_path: Path, workdir: Path, capsys
     cell = address("annex1", "s1_center_study_times")
     assert code == 1
     assert lines == [
-        f"b.xlsx：不通过（{U001}，错误 1 个，警告 0 个）",
+        f"b.xlsx：不通过（{U001}，读取方式：模板，错误 1 个，警告 0 个）",
         f"  [错误] 文件“b.xlsx”，工作表“附件1”，单元格 {cell}（理论学习中心组学习·次数），"
         "所填内容“-3”：数量不能为负数，请更正。",
     ]
@@ -76,7 +76,7 @@ def test_warnings_alone_still_exit_0(tmp_path: Path, workdir: Path, capsys: pyte
     cell = address("annex1", "s1_center_study_times")
     assert code == 0
     assert lines == [
-        f"c.xlsx：通过（有警告）（{U001}，错误 0 个，警告 1 个）",
+        f"c.xlsx：通过（有警告）（{U001}，读取方式：模板，错误 0 个，警告 1 个）",
         f"  [警告] 文件“c.xlsx”，工作表“附件1”，单元格 {cell}（理论学习中心组学习·次数），"
         "所填内容“3次”：已按数字 3 计。请今后只填阿拉伯数字。",
     ]
@@ -92,8 +92,8 @@ def test_one_bad_file_among_several_exits_1(tmp_path: Path, workdir: Path,
     code, lines, _ = _check(capsys, good, bad)
 
     assert code == 1
-    assert lines[0] == f"good.xlsx：通过（{roster_unit('U002').name}，错误 0 个，警告 0 个）"
-    assert lines[1] == f"bad.xlsx：不通过（{roster_unit('U003').name}，错误 1 个，警告 0 个）"
+    assert lines[0] == f"good.xlsx：通过（{roster_unit('U002').name}，读取方式：模板，错误 0 个，警告 0 个）"
+    assert lines[1] == f"bad.xlsx：不通过（{roster_unit('U003').name}，读取方式：模板，错误 1 个，警告 0 个）"
     assert lines[2].startswith(f"  [错误] 文件“bad.xlsx”，工作表“附件2”，单元格 {address('annex2', 'mobile')}（手机）")
     assert len(lines) == 3
     assert list(workdir.iterdir()) == []
@@ -122,3 +122,20 @@ def test_unreadable_file_is_an_error_not_a_crash(tmp_path: Path, workdir: Path,
     assert code == 1
     assert lines[0] == "报表.xlsx：不通过（单位未识别，错误 1 个，警告 0 个）"
     assert lines[1].startswith("  [错误] 文件“报表.xlsx”：")
+
+
+def test_check_prints_how_a_hand_made_sheet_was_read(tmp_path: Path, workdir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """check on a hand-made sheet says it was read as 自制表格."""
+    from handmade_sheets import header_values, label_sheet
+    from returns import spec
+
+    annex1 = spec("annex1")
+    values = {f.id: 5 for f in annex1.body_fields if f.kind == "count"}
+    path = label_sheet(tmp_path / "in" / "自制.xlsx", annex1, values, header_values(roster_unit("U002").name))
+
+    code, lines, _ = _check(capsys, path)
+
+    assert code == 0
+    assert lines[0].startswith(f"自制.xlsx：通过（有警告）（{roster_unit('U002').name}，读取方式：自制表格，")
+    assert list(workdir.iterdir()) == []

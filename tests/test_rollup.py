@@ -176,7 +176,15 @@ def test_return_saved_by_libreoffice_reads_the_same(tmp_path: Path, soffice: str
     assert outcomes(mine) == outcomes(theirs)
     for name in ("records.csv", "issues.csv"):
         assert read_csv(tmp_path / "out2" / name) == read_csv(tmp_path / "out1" / name), name
-    assert statuses(tmp_path / "out2") == statuses(tmp_path / "out1")
+    # Only the 读取方式 tells the two apart: LibreOffice names itself in the saved package.
+    read_as = {out: {key: row.pop("read_as") for key, row in rows.items() if row["file"]}
+               for out, rows in (("out1", statuses(tmp_path / "out1")), ("out2", statuses(tmp_path / "out2")))}
+    assert set(read_as["out1"].values()) == {"模板"}
+    assert set(read_as["out2"].values()) == {"模板（LibreOffice/WPS另存）"}
+    assert read_as["out1"].keys() == read_as["out2"].keys()
+    plain = [{k: {c: v for c, v in row.items() if c != "read_as"} for k, row in statuses(tmp_path / out).items()}
+             for out in ("out1", "out2")]
+    assert plain[1] == plain[0]
     assert statuses(tmp_path / "out1")[("U002", "annex1")]["status"] == Status.RETURNED
     assert record_values(tmp_path / "out1")[("U001", "s1_center_study_times")] == "12"
 

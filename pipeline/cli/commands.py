@@ -52,7 +52,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if sub.outcome == Outcome.MATERIAL:
             verdict = f"不是报表，是活动材料（{sub.material_kind}）"
         unit = sub.unit.name if sub.unit else "单位未识别"
-        print(f"{sub.file}：{verdict}（{unit}，错误 {errors} 个，警告 {warnings} 个）")
+        how = f"，读取方式：{sub.read_as}" if sub.read_as else ""
+        print(f"{sub.file}：{verdict}（{unit}{how}，错误 {errors} 个，警告 {warnings} 个）")
         for f in sub.findings:
             print(f"  [{f.severity}] {f.text}")
         failed = failed or any(f.severity == Severity.ERROR for f in sub.findings)

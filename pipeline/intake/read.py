@@ -23,8 +23,11 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.book import Book, cell_address, load_xls, load_xlsx
+from pipeline.intake.book import Book, cell_address, grid_pos, load_xls, load_xlsx
+from pipeline.intake.calabook import FORMAT_NAMES, load_other
+from pipeline.intake.calabook import KINDS as OTHER_KINDS
 from pipeline.intake.guards import (
     FileTimeout,
     GuardError,
@@ -33,9 +36,11 @@ from pipeline.intake.guards import (
     time_limit,
     timeout_message,
 )
+from pipeline.intake.handmade import complete, fill_submission, optional, read_handmade
 from pipeline.intake.identity import check_identity
 from pipeline.intake.locate import identify_form, locate_fields
 from pipeline.intake.normalise import normalise_submission
+from pipeline.intake.readas import HANDMADE, TEMPLATE, workbook_read_as
 from pipeline.intake.sniff import WORKBOOK, XLS, Sniffed
 from pipeline.intake.tamper import layout_findings, package_findings, sheet_findings
 from pipeline.model import Outcome, RawCell, Severity, Submission
@@ -57,6 +62,12 @@ def read_book(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
                 "今后请直接在下发的 .xlsx 模板上填写后发回，不要另存为其他格式。")
     sub.meta = book.meta
     spec, how = identify_form(book, sub.meta, forms, campaign)
+    if how in ("", "labels"):
+        # Not plainly our template: a sheet the unit made or retyped is read by its texts instead.
+        hand = _handmade(sub, book, forms, campaign, roster, spec)
+        if hand is not None:
+            return hand
+    sub.read_as = workbook_read_as(book, TEMPLATE)
     if spec is None:
         sub.add(Severity.ERROR, "无法识别表格", "文件中找不到附件1或附件2的填报内容。请使用下发的模板填写，不要改动表格结构。")
         return None
@@ -72,7 +83,7 @@ def read_book(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
         pos = (row, col)
         sub.raw[fid] = RawCell(grid.value(row, col), cell_address(row, col), grid.formulas.get(pos))
     for f in spec.fields:
-        if f.id not in located:
+        if f.id not in located and not (how == "labels" and optional(f)):  # 典型案例 may be left out
             sub.add(Severity.ERROR, "找不到填报项", f"找不到“{f.label}”的填写位置，表格可能被改动。请使用下发的模板重新填写。",
                     f.id, f.label)
     current = check_identity(sub, spec, campaign, roster)
@@ -83,12 +94,35 @@ def read_book(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
     return spec
 
 
+def _handmade(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+              spec: FormSpec | None) -> FormSpec | None:
+    """Read ``book`` as a hand-made sheet when the template's labels do not place every item; None otherwise."""
+    if spec is not None:
+        located, _, _ = locate_fields(book, spec, campaign)
+        layout = build_layout(spec, campaign.year)
+        in_place = sum((row, col) == grid_pos(layout.input_for(fid)) for fid, (_, row, col) in located.items())
+        if complete(spec, located) and in_place * 5 >= len(located) * 4:
+            return None  # a close copy of the template: its items sit where the template has them
+    hand = read_handmade(book, forms)
+    if hand is None:
+        return None
+    fill_submission(sub, hand)
+    sub.read_as = workbook_read_as(book, HANDMADE)
+    check_identity(sub, hand.spec, campaign, roster)
+    return hand.spec
+
+
 def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign,
                   roster: Roster, sniffed: Sniffed | None = None) -> FormSpec | None:
     """Load ``sub.path`` (xlsx, xlsm or xls) within the guards and fill ``sub``; raises on a broken file."""
     limits = campaign.limits
     if sniffed is not None and sniffed.kind == XLS:
         book = load_xls(sub.path, limits, sniffed.streams)
+    elif sniffed is not None and sniffed.kind in OTHER_KINDS:
+        # .ods and .xlsb are zip packages: the same caps on parts and sizes apply before anything is inflated.
+        package = None if sniffed.kind == "et" else check_package(sub.path, limits)
+        book = load_other(sub.path, sniffed.kind, limits, sniffed.streams)
+        book.package = package
     else:
         from pipeline.intake.fastread import fast_reader_enabled, load_xlsx_fast
 
@@ -102,7 +136,7 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
 
 def _unsupported(sub: Submission, rule: str, message: str) -> None:
     """Drop whatever was half read and record why the file cannot be used."""
-    sub.form_id, sub.unit, sub.located_by, sub.sheet = None, None, "", ""
+    sub.form_id, sub.unit, sub.located_by, sub.sheet, sub.read_as = None, None, "", "", ""
     sub.raw, sub.values, sub.meta, sub.findings = {}, {}, {}, []
     sub.add(Severity.ERROR, rule, message)
     sub.outcome = Outcome.UNSUPPORTED
@@ -150,6 +184,11 @@ def is_file_fault(exc: BaseException, sniffed: Sniffed) -> bool:
     expected: tuple[type[BaseException], ...] = (
         DefusedXmlException, MemoryError, RecursionError, zipfile.BadZipFile, zlib.error, EOFError, ParseError,
         ExpatError, InvalidFileException, UnicodeDecodeError)
+    if sniffed.kind in FORMAT_NAMES:  # .ods/.xlsb/.et go through python-calamine, whose errors name the file's fault
+        import python_calamine
+
+        expected += (python_calamine.CalamineError, python_calamine.PasswordError, python_calamine.XmlError,
+                     python_calamine.ZipError)
     if sniffed.kind == XLS:
         import xlrd
         from xlrd.compdoc import CompDocError
@@ -176,6 +215,9 @@ def _describe(exc: Exception, sniffed: Sniffed) -> tuple[str, str]:
                           "可能是被篡改或恶意构造的文件，已拒绝读取。" + _AGAIN)
     if any(isinstance(e, MemoryError) for e in chain):
         return "内容过多", "文件内容过多，超出了程序能处理的范围，已拒绝读取。" + _AGAIN
+    if sniffed.kind in FORMAT_NAMES and sniffed.kind != XLS:
+        return "无法读取", (f"文件是 {FORMAT_NAMES[sniffed.kind]} 格式的表格，但无法读取（{type(exc).__name__}）。"
+                        "请在 WPS 或 Excel 中打开，另存为“Excel 工作簿(*.xlsx)”后重新发送。")
     if sniffed.kind == XLS:
         if "encrypt" in str(exc).lower():
             return "有打开密码", "文件设置了打开密码，程序无法读取。请取消密码后重新发送。"

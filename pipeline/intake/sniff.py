@@ -34,8 +34,10 @@ UNKNOWN = "unknown"
 
 _CATEGORY = {
     WORKBOOK: FORM, MACRO_WORKBOOK: FORM, XLS: FORM,
+    # Read by python-calamine (and xlrd for .et): pipeline.intake.calabook.
+    "et": FORM, "xlsb": FORM, "ods": FORM,
     "encrypted": BROKEN, "empty": BROKEN, "broken": BROKEN, "unreadable": BROKEN,
-    "et": SPREADSHEET, "xlsb": SPREADSHEET, "numbers": SPREADSHEET, "ods": SPREADSHEET,
+    "numbers": SPREADSHEET,
     "xml-spreadsheet": SPREADSHEET, "html": SPREADSHEET, "ole": SPREADSHEET,
     "pdf": MATERIAL, "doc": MATERIAL, "docx": MATERIAL, "ppt": MATERIAL, "pptx": MATERIAL,
     "odt": MATERIAL, "rtf": MATERIAL, "text": MATERIAL, "image": MATERIAL, "video": MATERIAL,
@@ -101,11 +103,11 @@ def _sniff_ole(path: Path) -> Sniffed:
                        "用密码进行加密，清空密码）后重新发送。", streams)
     wps = path.suffix.lower() in (".et", ".ett") or any("etextdata" in s or "wps" in s for s in streams)
     if "workbook" in streams or "book" in streams:
-        if wps:
-            return Sniffed("et", "文件是 WPS 表格专用格式（.et），" + _RESAVE, streams)
-        return Sniffed(XLS, "", streams)
+        # A WPS .et holds an Excel 97-2003 Workbook stream beside its own: read like an .xls.
+        return Sniffed("et" if wps else XLS, "", streams)
     if wps:
-        return Sniffed("et", "文件是 WPS 表格专用格式（.et），" + _RESAVE, streams)
+        # No Workbook stream: WPS's private format, which no reader here understands.
+        return Sniffed("ole", "文件是 WPS 表格专用格式（.et），" + _RESAVE, streams)
     if "worddocument" in streams:
         return Sniffed("doc", _named(path, "Word 文档") + _NOT_FORM, streams)
     if "powerpoint document" in streams:
@@ -142,7 +144,7 @@ def _sniff_zip(path: Path) -> Sniffed:
         macro = "xl/vbaproject.bin" in names or any(n.startswith("xl/macrosheets/") for n in names)
         return Sniffed(MACRO_WORKBOOK if macro else WORKBOOK)
     if "xl/workbook.bin" in names:
-        return Sniffed("xlsb", "文件是 Excel 二进制工作簿（.xlsb），" + _RESAVE)
+        return Sniffed("xlsb")
     if "word/document.xml" in names:
         return Sniffed("docx", _named(path, "Word 文档") + _NOT_FORM)
     if "ppt/presentation.xml" in names:
@@ -150,7 +152,7 @@ def _sniff_zip(path: Path) -> Sniffed:
     if any(n.startswith("index/") and n.endswith(".iwa") for n in names) or "index.zip" in names:
         return Sniffed("numbers", "文件是苹果 Numbers 格式，" + _RESAVE)
     if mimetype.endswith("opendocument.spreadsheet") or (not mimetype and "content.xml" in names):
-        return Sniffed("ods", "文件是 OpenDocument 表格（.ods），" + _RESAVE)
+        return Sniffed("ods")
     if mimetype.startswith("application/vnd.oasis.opendocument"):
         return Sniffed("odt", _named(path, "OpenDocument 文档") + _NOT_FORM)
     return Sniffed("zip", _named(path, "一个压缩包") + "不是报表。请解压后只发送填好的 .xlsx 报表。")

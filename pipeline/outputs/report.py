@@ -36,8 +36,8 @@ from pipeline.store.atomic import atomic_path
 STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISSING)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
-STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "report_date", "on_time", "errors", "warnings",
-                  "note"]
+STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "read_as", "report_date", "on_time", "errors",
+                  "warnings", "note"]
 RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 # One row per file under inbox/, so that every file is accounted for exactly once.
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
@@ -92,7 +92,8 @@ def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
         basis = st.counted or st.latest
         date = basis.report_date if basis else None
         rows.append({"unit_code": st.unit.code, "unit_name": st.unit.name, "form": st.form_id, "status": st.status,
-                     "file": basis.file if basis else "", "report_date": date.isoformat() if date else "",
+                     "file": basis.file if basis else "", "read_as": basis.read_as if basis else "",
+                     "report_date": date.isoformat() if date else "",
                      "on_time": "" if st.on_time is None else ("是" if st.on_time else "否"),
                      "errors": st.latest.errors if st.latest else 0,
                      "warnings": st.latest.warnings if st.latest else 0, "note": status_note(st)})
@@ -396,8 +397,8 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
 
 STATUS_SCALE = 90  # percent: the sheet's 10 pt text prints at 9 pt
 # 单位编码 单位名称 表 状态 采用文件 填报日期 收到时间 是否按时 错误数 警告数 说明 活动总结; the wrapped ones give way first.
-STATUS_WIDTHS = (5.5, 17.0, 5.0, 6.5, 17.0, 10.5, 10.0, 4.5, 4.0, 4.0, 22.0, 6.5)
-STATUS_FLEXIBLE = (1, 4, 10)
+STATUS_WIDTHS = (5.5, 17.0, 5.0, 6.5, 17.0, 9.0, 10.5, 10.0, 4.5, 4.0, 4.0, 22.0, 6.5)
+STATUS_FLEXIBLE = (1, 4, 5, 11)
 
 
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
@@ -445,20 +446,20 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     chart.set_size({"width": 620, "height": 260})
     check_rc(ws.insert_chart(len(rollup.forms) + 2, 0, chart), "chart")
     start = len(rollup.forms) + 17
-    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "填报日期", "收到时间", "是否按时", "错误数", "警告数", "说明",
-             "活动总结")
+    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "读取方式", "填报日期", "收到时间", "是否按时", "错误数", "警告数",
+             "说明", "活动总结")
     for col, head in enumerate(heads):
         book.text(ws, start, col, head, "head")
     summary_form, summaries = summary_form_id(rollup), summary_units(rollup)
     for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
         basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
-                  row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
+                  row["read_as"], row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
                   row["warnings"], row["note"], summary_cell(st, summary_form, summaries))
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
-            elif c == 11 and value:
+            elif c == len(values) - 1 and value:
                 book.text(ws, r, c, value, "ok" if value == SUBMITTED else "missing")
             else:
                 book.value(ws, r, c, value)
