@@ -165,7 +165,7 @@ def read_return(sub: Submission, sniffed: Sniffed, forms: Mapping[str, FormSpec]
             check_size(sub.size, limits)
             spec = read_workbook(sub, forms, campaign, roster, sniffed)
             if spec is not None:
-                normalise_submission(sub, spec)
+                normalise_submission(sub, spec, campaign.year)
             return spec
     except GuardError as exc:
         _unsupported(sub, exc.rule, exc.message)
