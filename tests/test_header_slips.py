@@ -7,7 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from returns import address, clean_values, count_ids, make_return, record_values, rollup, settings, spec, statuses, submission
+from returns import (
+    address,
+    clean_values,
+    count_ids,
+    make_return,
+    record_values,
+    rollup,
+    settings,
+    spec,
+    statuses,
+    submission,
+)
 
 from pipeline.checks.validate import validate
 from pipeline.model import Severity, Submission

@@ -7,7 +7,6 @@ Two schemas per form: one holds the 错误 checks, one the 警告 checks. Both r
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
