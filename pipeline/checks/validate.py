@@ -168,10 +168,9 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
         for check, text in _field_checks(f, campaign):
             checks.append(check)
             texts[str(check.name)] = text
-        if f.id in soft_ids:
-            soft[f.id] = pa.Column(None, checks=checks, nullable=not f.required, required=False)
-        else:
-            columns[f.id] = pa.Column(None, checks=checks, nullable=not f.required, required=False)
+        # The unit field is identity's business (pipeline.intake.identity): blank is fine once the path named the unit.
+        nullable = not f.required or f.id == spec.roles.unit
+        (soft if f.id in soft_ids else columns)[f.id] = pa.Column(None, checks=checks, nullable=nullable, required=False)
     frame_checks: dict[str, list[pa.Check]] = {Severity.ERROR: [], Severity.WARNING: []}
     for rule in spec.rules:
         for first, second in rule.pairs:

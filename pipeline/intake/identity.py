@@ -102,7 +102,7 @@ def check_identity(sub: Submission, spec: FormSpec, campaign: Campaign, roster: 
     unit_field = spec.field(spec.roles.unit)
     name_raw = sub.raw.get(unit_field.id)
     typed = str(name_raw.value).strip() if name_raw and name_raw.value is not None else ""
-    typed_unit = roster.by_name(typed) or (roster.by_code(typed) if typed else None)
+    typed_unit = roster.by_name(typed) or (_codes(roster).get(normalise_name(typed)) if typed else None)
     # The unit is settled below; for the advice on which template to use, a best guess is enough.
     likely = roster.by_code(meta["unit_code"]) if meta.get("unit_code") else typed_unit
     if meta:
