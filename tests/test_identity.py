@@ -15,7 +15,7 @@ from pipeline.settings.roster import Roster, load_roster
 def _identified(typed: str | None, file: str = "附件1.xlsx", roster: Roster | None = None, sender: str = "",
                 meta_code: str = "") -> Submission:
     """A generic 附件1 with ``typed`` as 填报单位, saved as ``file``, after the identity check."""
-    forms, campaign, default = settings()
+    _, campaign, default = settings()
     sub = submission("annex1", clean_values("annex1", unit_name=typed), unit_code=None, file=file)
     sub.unit = None
     sub.meta = {"unit_code": meta_code} if meta_code else {}

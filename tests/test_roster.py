@@ -211,5 +211,5 @@ def test_alias_equal_to_another_unit_s_name_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "units.csv"
     path.write_text("单位编码,单位名称,类别,邮箱,别名\nU015,清河县公路管理站,局属单位,,\n"
                     "U016,清河县农村公路服务中心,局属单位,,清河县公路管理站\n", encoding="utf-8")
-    with pytest.raises(RosterError, match="第3行.*别名“清河县公路管理站”与第2行"):
+    with pytest.raises(RosterError, match=r"第3行.*别名“清河县公路管理站”与第2行"):
         load_roster(path)
