@@ -150,7 +150,7 @@ def submission(form_id: str, values: Mapping[str, Any], unit_code: str | None = 
     all_values = {"unit_name": owner.name if owner else None, **values}
     for fid, value in all_values.items():
         sub.raw[fid] = RawCell(value, layout.address(fid))
-    normalise_submission(sub, form)
+    normalise_submission(sub, form, settings()[1].year)
     return sub
 
 

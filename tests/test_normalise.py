@@ -95,12 +95,12 @@ def test_impossible_dates_stay_invalid(raw: Any, kept: str) -> None:
     assert normalise_date(raw) == (kept, "")
 
 
-def test_invalid_date_is_an_error_at_its_cell() -> None:
-    """“2023-02-30” as 填报日期 becomes a 错误 日期格式不对 located at the date cell."""
+def test_invalid_date_is_a_warning_at_its_cell() -> None:
+    """“2023-02-30” as 填报日期 becomes a 警告 日期格式不对 located at the date cell (the counts stay usable)."""
     sub = submission("annex1", clean_values("annex1", report_date="2023-02-30"))
     validate([sub], spec("annex1"), settings()[1])
     [finding] = sub.findings
-    assert (finding.severity, finding.rule, finding.cell) == (Severity.ERROR, "日期格式不对", address("annex1", "report_date"))
+    assert (finding.severity, finding.rule, finding.cell) == (Severity.WARNING, "日期格式不对", address("annex1", "report_date"))
     assert finding.value == "2023-02-30"
 
 

@@ -181,3 +181,35 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(RosterError, match="--roster") as caught:
         load_roster(path)
     assert str(path) in str(caught.value)
+
+
+def test_alias_column_is_optional_and_split_at_either_semicolon(tmp_path: Path) -> None:
+    """The 别名 column may list several aliases, separated by “;” or “；”; each finds its unit through by_name."""
+    path = tmp_path / "units.csv"
+    path.write_text("单位编码,单位名称,类别,邮箱,别名\nU019,清河县永安出租汽车有限公司,运输企业,,永安出租；永安的哥; 永安公司 \n"
+                    "U015,清河县公路管理站,局属单位,,\n", encoding="utf-8")
+    roster = load_roster(path)
+    assert [u.aliases for u in roster] == [("永安出租", "永安的哥", "永安公司"), ()]
+    assert roster.by_name("永安的哥") == roster.by_name("永安公司（盖章）") == roster.by_code("U019")
+    assert roster.by_alias("清河县公路管理站") is None
+
+
+def test_xlsx_roster_reads_the_alias_column(tmp_path: Path) -> None:
+    """A roster saved as an Excel workbook carries its 别名 column too."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["单位编码", "单位名称", "类别", "邮箱", "别名"])
+    ws.append(["U019", "清河县永安出租汽车有限公司", "运输企业", None, "永安出租;永安的哥"])
+    wb.save(tmp_path / "units.xlsx")
+    roster = load_roster(tmp_path / "units.xlsx")
+    assert roster.by_name("永安的哥") == roster.by_code("U019")
+
+
+def test_alias_equal_to_another_unit_s_name_is_rejected(tmp_path: Path) -> None:
+    """An alias that is another unit's name (or alias) could identify either: RosterError naming the row."""
+    path = tmp_path / "units.csv"
+    path.write_text("单位编码,单位名称,类别,邮箱,别名\nU015,清河县公路管理站,局属单位,,\n"
+                    "U016,清河县农村公路服务中心,局属单位,,清河县公路管理站\n", encoding="utf-8")
+    with pytest.raises(RosterError, match=r"第3行.*别名“清河县公路管理站”与第2行"):
+        load_roster(path)

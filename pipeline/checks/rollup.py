@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.checks.resubmit import compare_newer, fewer_filled_warning, order_warning
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.arrival import arrival_date
@@ -92,17 +94,22 @@ def _mark_duplicates(subs: list[Submission]) -> None:
             first[sub.sha256] = sub
 
 
-def _newest_key(sub: Submission) -> tuple[dt.date, float, str]:
-    return (sub.report_date or dt.date.min, sub.mtime, sub.file)
+def _newer(a: Submission, b: Submission) -> int:
+    return compare_newer(a, b)[0]
 
 
 def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: Campaign) -> UnitStatus:
     if not candidates:
         return UnitStatus(unit, spec.id, Status.MISSING)
-    ordered = sorted(candidates, key=_newest_key, reverse=True)
+    # Newest first: by 填报日期, and where that ties or is missing, by arrival (see pipeline.checks.resubmit).
+    ordered = sorted(candidates, key=functools.cmp_to_key(_newer), reverse=True)
     latest = ordered[0]
+    if len(ordered) > 1:
+        order_warning(latest, ordered[1])
     passing = [s for s in ordered if s.errors == 0]
     counted = passing[0] if passing else None
+    if counted is not None and len(passing) > 1:
+        fewer_filled_warning(counted, passing[1], spec)
     for sub in ordered:
         sub.outcome = Outcome.ACCEPTED if sub is counted else (Outcome.REJECTED if sub.errors else Outcome.SUPERSEDED)
         if sub.outcome == Outcome.SUPERSEDED:

@@ -7,7 +7,6 @@ Two schemas per form: one holds the 错误 checks, one the 警告 checks. Both r
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +17,11 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from pipeline.forms.spec import MAX_COUNT, TEXT_LIMITS, Field, FormSpec, Rule
+from pipeline.intake.header import MOBILE_RE, phone_ok
 from pipeline.intake.normalise import display
 from pipeline.model import Severity, Submission
 from pipeline.settings.campaign import Campaign
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
-LOCAL_RE = re.compile(r"^\d{7,8}$")
 EXACT_INT = 2**53  # integers up to this convert to float64 exactly
 _NUMBER_KINDS = frozenset({type(None), int, float})
 
@@ -81,7 +78,8 @@ def _valid_email(value: Any) -> bool:
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(str(value), check_deliverability=False)
+        # A non-ASCII local part (“王建国@163.com”) cannot be mailed from most Chinese mailboxes: invalid here.
+        validate_email(str(value), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         return False
     return True
@@ -99,8 +97,7 @@ def _field_checks(f: Field, campaign: Campaign) -> list[tuple[pa.Check, CheckTex
                      CheckText("日期不合理", f"填报日期应在{low:%Y年%m月%d日}至{high:%Y年%m月%d日}之间，请核实。")),
         ]
     if f.kind == "phone":
-        return [_element("phone_format", lambda v: bool(MOBILE_RE.match(str(v)) or LANDLINE_RE.match(str(v))
-                                                        or LOCAL_RE.match(str(v))),
+        return [_element("phone_format", lambda v: phone_ok(str(v)),
                          CheckText("电话格式不对", "请填写11位手机号，或带区号的固定电话（如 0311-6627527），或7至8位本地号码。"))]
     if f.kind == "mobile":
         return [_element("mobile_format", lambda v: bool(MOBILE_RE.match(str(v))),
@@ -111,6 +108,13 @@ def _field_checks(f: Field, campaign: Campaign) -> list[tuple[pa.Check, CheckTex
     limit = TEXT_LIMITS[f.kind][0]
     return [_element(f"{f.kind}_length", lambda v: len(str(v)) <= limit,
                      CheckText("内容过长", f"最多填写{limit}个字，请精简。"))]
+
+
+def header_warning_fields(spec: FormSpec) -> frozenset[str]:
+    """The header fields whose slips are a 警告, never an 错误: the follow-up contact (``roles.contact``) and
+    the 填报日期 (``roles.report_date``). A wrong or missing phone or date does not make the counts untrustworthy;
+    a resubmission without a valid date is ordered by its arrival instead (see :mod:`pipeline.checks.rollup`)."""
+    return frozenset(spec.roles.contact) | ({spec.roles.report_date} if spec.roles.report_date else frozenset())
 
 
 def _rule_check(rule: Rule, first: Field, second: Field) -> tuple[pa.Check, CheckText]:
@@ -157,12 +161,16 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
         "not_nullable": CheckText("必填项未填", "此项必须填写，请补充。"),
     }
     columns: dict[str, pa.Column] = {}
+    soft: dict[str, pa.Column] = {}  # header fields whose slips never make the counts untrustworthy: 警告 only
+    soft_ids = header_warning_fields(spec)
     for f in spec.fields:
         checks = []
         for check, text in _field_checks(f, campaign):
             checks.append(check)
             texts[str(check.name)] = text
-        columns[f.id] = pa.Column(None, checks=checks, nullable=not f.required, required=False)
+        # The unit field is identity's business (pipeline.intake.identity): blank is fine once the path named the unit.
+        nullable = not f.required or f.id == spec.roles.unit
+        (soft if f.id in soft_ids else columns)[f.id] = pa.Column(None, checks=checks, nullable=nullable, required=False)
     frame_checks: dict[str, list[pa.Check]] = {Severity.ERROR: [], Severity.WARNING: []}
     for rule in spec.rules:
         for first, second in rule.pairs:
@@ -179,11 +187,14 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
     for f in date_fields:
         check = pa.Check(lambda v: not isinstance(v, dt.date) or v <= due, element_wise=True, ignore_na=True,
                          name="late")
-        late_columns[f.id] = pa.Column(None, checks=[check], nullable=True, required=False)
+        if f.id in soft:
+            soft[f.id].checks.append(check)
+        else:
+            late_columns[f.id] = pa.Column(None, checks=[check], nullable=True, required=False)
         texts["late"] = CheckText("逾期报送", f"填报日期晚于截止日期 {due:%Y年%m月%d日}，属逾期报送。")
     return FormSchemas(
         errors=pa.DataFrameSchema(columns, checks=frame_checks[Severity.ERROR]),
-        warnings=pa.DataFrameSchema(late_columns, checks=frame_checks[Severity.WARNING]),
+        warnings=pa.DataFrameSchema({**late_columns, **soft}, checks=frame_checks[Severity.WARNING]),
         texts=texts,
     )
 

@@ -70,6 +70,11 @@ class Field:
     section: str  # section id, or "header"
     section_title: str
 
+    @property
+    def optional(self) -> bool:
+        """A field whose absence from a sheet is no error: free text that is not required (典型案例)."""
+        return self.kind == "text" and not self.required
+
 
 @dataclass(frozen=True)
 class Section:

@@ -43,6 +43,7 @@ class Grid:
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # formula text; ``cells`` holds the cached value
     protected: bool | None = None  # None when the format does not tell (xls)
     outside: str = ""  # the first filled cell found beyond the window, if any
+    merged: tuple[tuple[int, int, int, int], ...] = ()  # merged ranges as (first row, first col, last row, last col)
 
     def value(self, row: int, col: int) -> Any:
         """The value of a cell (the cached value of a formula), None when empty."""
@@ -138,7 +139,26 @@ def _xlsx_grid(wb: Any, ws: Any, limits: Limits) -> Grid:
                     grid.cells[(r, c)] = value
         protection = getattr(parser, "protection", None)
         grid.protected = bool(protection is not None and protection.sheet)
+        grid.merged = _merged_ranges(getattr(parser, "merged_cells", None))
     return grid
+
+
+MAX_MERGED = 5000  # merged ranges kept per sheet (a template has a few dozen)
+
+
+def _merged_ranges(merged: Any) -> tuple[tuple[int, int, int, int], ...]:
+    """The merged ranges openpyxl's parser found, as (first row, first col, last row, last col)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    found: list[tuple[int, int, int, int]] = []
+    for item in list(getattr(merged, "mergeCell", None) or ())[:MAX_MERGED]:
+        try:
+            min_col, min_row, max_col, max_row = range_boundaries(str(item.ref))
+        except (ValueError, TypeError):
+            continue
+        if None not in (min_col, min_row, max_col, max_row):
+            found.append((int(min_row), int(min_col), int(max_row), int(max_col)))  # type: ignore[arg-type]
+    return tuple(found)
 
 
 def _xlsx_names(wb: Workbook) -> dict[str, tuple[str, str]]:

@@ -24,7 +24,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml.ElementTree import fromstring
 from openpyxl.workbook.defined_name import DefinedName
 
-from pipeline.intake.book import Book, Grid
+from pipeline.intake.book import MAX_MERGED, Book, Grid
 from pipeline.intake.guards import Package
 from pipeline.intake.sheetxml import SHARED_STRINGS, STYLES, SheetFacts, plain_shared_strings, plain_styles, sheet_facts
 from pipeline.settings.campaign import Limits
@@ -165,10 +165,14 @@ def _calamine_grids(path: Path, sheets: tuple[tuple[str, str, str], ...], facts:
             return None
         grids = []
         for (title, state, _), checked in zip(sheets, facts, strict=True):
-            rows = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
+            sheet = workbook.get_sheet_by_name(title)
+            rows = sheet.to_python(skip_empty_area=False)
             grid = _grid(title, state, checked, rows)
             if grid is None:
                 return None
+            # calamine counts from 0; the grid from 1, as openpyxl does.
+            grid.merged = tuple((r1 + 1, c1 + 1, r2 + 1, c2 + 1)
+                                for (r1, c1), (r2, c2) in (sheet.merged_cell_ranges or [])[:MAX_MERGED])
             grids.append(grid)
         return grids
     finally:

@@ -387,12 +387,7 @@ def read_handmade(book: Book, forms: Mapping[str, FormSpec]) -> HandRead | None:
 def complete(spec: FormSpec, located: Iterable[str]) -> bool:
     """Whether every field but the optional text ones (典型案例) was located."""
     found = set(located)
-    return all(f.id in found for f in spec.fields if not optional(f))
-
-
-def optional(f: Field) -> bool:
-    """A field whose absence from a sheet is no error: free text that is not required (典型案例)."""
-    return f.kind == "text" and not f.required
+    return all(f.id in found for f in spec.fields if not f.optional)
 
 
 MAPPED_RULE = "自制表格"
@@ -417,10 +412,10 @@ def fill_submission(sub: Submission, read: HandRead) -> None:
     if read.unplaced:
         sub.add(Severity.ERROR, UNPLACED_RULE, f"以下{len(read.unplaced)}处内容无法确定对应哪个填报项，程序不作猜测："
                 f"{'；'.join(read.unplaced)}。本次报送退回，请改用下发的Excel模板填报，或把这些项目写成与模板一致的名称后重新报送。")
-    missing = [f for f in spec.fields if not optional(f) and f.id not in read.placed]
+    missing = [f for f in spec.fields if not f.optional and f.id not in read.placed]
     if not missing:
         return
-    expected = [f for f in spec.fields if not optional(f)]
+    expected = [f for f in spec.fields if not f.optional]
     items = "、".join(f.label for f in missing)
     if len(missing) * 2 > len(expected):
         sub.add(Severity.ERROR, TOO_FEW_RULE, f"表中只找到{len(expected) - len(missing)}个填报项，"

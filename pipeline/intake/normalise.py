@@ -14,13 +14,20 @@ from typing import Any
 from openpyxl.utils.datetime import from_excel
 
 from pipeline.forms.spec import Field, FormSpec
+from pipeline.intake.header import fix_email, loose_date, loose_phone, one_phone_ok
 from pipeline.model import RawCell, Severity, Submission
 
 NIL_WORDS = {"无", "没有", "/", "\\", "—", "——", "-", "--", "－", "×", "x", "空", "暂无", "未开展"}
 _NUMBER_RE = re.compile(
-    r"^(?:约|大约|共|合计|计|近|超过)?\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?:余|多)?\s*(?P<unit>[\u4e00-\u9fff（）()]{0,4})$"
+    r"^(?:全年共|全年|约|大约|共|合计|计|近|超过)?\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?:余|多)?\s*(?P<unit>[\u4e00-\u9fff（）()]{0,4})$"
 )
 _CHINESE_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
+# “三场”, “全年十二次”: a Chinese numeral with a measure word (never “二十多”, an estimate, nor a range).
+_CHINESE_COUNT_RE = re.compile(
+    r"^(?:全年共|全年|共|合计)?(?P<num>[零〇一二两三四五六七八九十百千万]+)(?P<unit>[场次人篇个件份期条项处名]|人次|场次)$"
+)
+# “5（含线上2场）”: a number, then a remark in brackets (NFKC made the brackets ASCII).
+_NUMBER_REMARK_RE = re.compile(r"^(?P<num>[0-9]+)\s*(?P<unit>[\u4e00-\u9fff]{0,3})\s*\((?P<remark>[^()]*)\)$")
 _DATE_RES = (
     re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
     re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?$"),
@@ -68,13 +75,28 @@ def _count(text: str) -> tuple[Any, str]:
         value = int(number) if number.is_integer() else number
         return value, f"已按数字 {match['num']} 计"
     if _CHINESE_NUMERAL_RE.match(cleaned):
-        import cn2an  # lazy: slow to import and rarely needed
+        return _chinese_count(cleaned, text)
+    return _count_with_words(cleaned, text)
 
-        try:
-            number = int(cn2an.cn2an(cleaned, "smart"))
-        except (ValueError, KeyError):
-            return text, ""
-        return number, f"中文数字已按 {number} 计"
+
+def _chinese_count(numeral: str, text: str) -> tuple[Any, str]:
+    import cn2an  # lazy: slow to import and rarely needed
+
+    try:
+        number = int(cn2an.cn2an(numeral, "smart"))
+    except (ValueError, KeyError):
+        return text, ""
+    return number, f"中文数字已按 {number} 计"
+
+
+def _count_with_words(cleaned: str, text: str) -> tuple[Any, str]:
+    """Rarer spellings, tried only after the usual ones failed: “三场” and “5（含线上2场）”."""
+    match = _CHINESE_COUNT_RE.match(cleaned)
+    if match:
+        return _chinese_count(match["num"], text)
+    match = _NUMBER_REMARK_RE.match(cleaned)
+    if match:
+        return int(match["num"]), f"已按括号前的数字 {match['num']} 计，括号中的“{match['remark']}”未计入"
     return text, ""
 
 
@@ -96,8 +118,12 @@ def normalise_count(raw: Any) -> tuple[Any, str]:
     return _count(text)
 
 
-def normalise_date(raw: Any) -> tuple[Any, str]:
-    """A date from a date cell, an Excel serial or text in the usual Chinese spellings."""
+def normalise_date(raw: Any, year: int | None = None) -> tuple[Any, str]:
+    """A date from a date cell, an Excel serial or text in the usual Chinese spellings.
+
+    Looser spellings (no year, a two-digit year, 号, Chinese numerals, 2023/6/28) are read with a note;
+    a missing year is ``year`` (the campaign's), and without it such a date stays text.
+    """
     if raw is None:
         return None, ""
     if isinstance(raw, dt.datetime):
@@ -111,14 +137,18 @@ def normalise_date(raw: Any) -> tuple[Any, str]:
     text = fold(str(raw)).replace(" ", "")
     if not text:
         return None, ""
-    for pattern in _DATE_RES:
+    for index, pattern in enumerate(_DATE_RES):
         match = pattern.match(text)
         if match:
             try:
-                return dt.date(int(match["y"]), int(match["m"]), int(match["d"])), ""
+                value = dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
             except ValueError:
                 return text, ""
-    return text, ""
+            # 2023-06-28 and 2023年6月28日 are the forms the template asks for; 2023/6/28, 2023.6.28, 20230628 are not.
+            plain = (index == 0 and "-" in text) or (index == 1 and text.endswith("日"))
+            return value, "" if plain else f"日期写法不规范，已按 {value.isoformat()} 计"
+    loose = loose_date(text, year)
+    return loose if loose is not None else (text, "")
 
 
 def normalise_text(raw: Any, kind: str) -> tuple[Any, str]:
@@ -131,22 +161,34 @@ def normalise_text(raw: Any, kind: str) -> tuple[Any, str]:
     text = fold(display(raw)) if kind in FOLDED_KINDS else display(raw).strip()
     if kind in ("phone", "mobile"):
         # "(0311) 662 7527" -> "0311-6627527": an area code in brackets becomes a prefix.
+        spaced = text
         text = re.sub(r"\s+", "", text)
         text = re.sub(r"^\((\d{3,4})\)", r"\1-", text)
+        if kind == "phone" and text and not one_phone_ok(text):
+            loose = loose_phone(spaced)
+            if loose is not None:
+                return loose
+    elif kind == "email" and text:
+        fixed = fix_email(text)
+        if fixed is not None:
+            return fixed
     return (text or None), ""
 
 
-def normalise_field(f: Field, cell: RawCell) -> tuple[Any, str]:
-    """Dispatch on the field kind."""
+def normalise_field(f: Field, cell: RawCell, year: int | None = None) -> tuple[Any, str]:
+    """Dispatch on the field kind (``year``, the campaign's, completes a date typed without one)."""
     if f.kind == "count":
         return normalise_count(cell.value)
     if f.kind == "date":
-        return normalise_date(cell.value)
+        return normalise_date(cell.value, year)
     return normalise_text(cell.value, f.kind)
 
 
-def normalise_submission(sub: Submission, spec: FormSpec) -> None:
-    """Fill ``sub.values`` from ``sub.raw`` and record corrections and uncomputed formulas."""
+def normalise_submission(sub: Submission, spec: FormSpec, year: int | None = None) -> None:
+    """Fill ``sub.values`` from ``sub.raw`` and record corrections and uncomputed formulas.
+
+    ``year`` is the campaign's year, for a 填报日期 typed without one.
+    """
     sub.date_field = spec.roles.report_date
     for f in spec.fields:
         cell = sub.raw.get(f.id)
@@ -157,7 +199,7 @@ def normalise_submission(sub: Submission, spec: FormSpec) -> None:
                     f.id, f.label, cell.address, cell.formula)
             sub.values[f.id] = None
             continue
-        value, note = normalise_field(f, cell)
+        value, note = normalise_field(f, cell, year)
         sub.values[f.id] = value
         if note:
             sub.add(Severity.WARNING, "已自动更正", f"{note}。请今后只填阿拉伯数字。" if f.kind == "count" else f"{note}。",

@@ -36,13 +36,19 @@ from pipeline.intake.guards import (
     time_limit,
     timeout_message,
 )
-from pipeline.intake.handmade import complete, fill_submission, optional, read_handmade
+from pipeline.intake.handmade import complete, fill_submission, read_handmade
 from pipeline.intake.identity import check_identity
 from pipeline.intake.locate import identify_form, locate_fields
 from pipeline.intake.normalise import normalise_submission
 from pipeline.intake.readas import HANDMADE, TEMPLATE, workbook_read_as
 from pipeline.intake.sniff import WORKBOOK, XLS, Sniffed
-from pipeline.intake.tamper import layout_findings, package_findings, sheet_findings
+from pipeline.intake.tamper import (
+    layout_findings,
+    merge_findings,
+    missing_field_findings,
+    package_findings,
+    sheet_findings,
+)
 from pipeline.model import Outcome, RawCell, Severity, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
@@ -82,13 +88,11 @@ def read_book(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
     for fid, (grid, row, col) in located.items():
         pos = (row, col)
         sub.raw[fid] = RawCell(grid.value(row, col), cell_address(row, col), grid.formulas.get(pos))
-    for f in spec.fields:
-        if f.id not in located and not (how == "labels" and optional(f)):  # 典型案例 may be left out
-            sub.add(Severity.ERROR, "找不到填报项", f"找不到“{f.label}”的填写位置，表格可能被改动。请使用下发的模板重新填写。",
-                    f.id, f.label)
+    missing_field_findings(sub, spec, located, how)
     current = check_identity(sub, spec, campaign, roster)
     if form is not None:
         sheet_findings(sub, book, spec, form, campaign.limits)
+        merge_findings(sub, spec, form, located, campaign.limits)
         if current and how in ("meta", "names"):
             layout_findings(sub, spec, campaign, form, by_name, how)
     return spec
@@ -253,7 +257,7 @@ def read_return(sub: Submission, sniffed: Sniffed, forms: Mapping[str, FormSpec]
             check_size(sub.size, limits)
             spec = read_workbook(sub, forms, campaign, roster, sniffed)
             if spec is not None:
-                normalise_submission(sub, spec)
+                normalise_submission(sub, spec, campaign.year)
             return spec
     except GuardError as exc:
         _unsupported(sub, exc.rule, exc.message)

@@ -6,6 +6,7 @@ each difference becomes a 警告 (or an 错误 when a value cannot be found).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,7 @@ def layout_findings(sub: Submission, spec: FormSpec, campaign: Campaign, form: G
         if lr < 1 or lc < 1:
             continue
         found = _text_at(form, lr, lc)
-        if norm_label(found) != text:
+        if norm_label(found) != text and not _label_further_out(form, lr, lc, dr, dc, text):
             f = spec.field(fid)
             edited.append((fid, f.label, cell_address(lr, lc), f.label, found))
     for fid, label, where, expected, found in edited[:_MAX_LISTED]:
@@ -141,6 +142,78 @@ def layout_findings(sub: Submission, spec: FormSpec, campaign: Campaign, form: G
         shown = _short(found) or "（空白）"
         sub.add(Severity.WARNING, "文字被改动", f"表中固定文字被改动{more}：{where} 原为“{_short(expected)}”，现为“{shown}”。"
                 "不影响读取，但请今后勿修改表格中的文字。", cell=where, value=_short(found))
+
+
+_LABEL_REACH = 5  # how many inserted blank columns (or rows) between a label and its input are looked across
+
+
+def _label_further_out(form: Grid, row: int, col: int, dr: int, dc: int, text: str) -> bool:
+    """Whether the label ``text`` stands further from its input along the same line, across blank cells only:
+    a column (row) inserted between label and input moves the label away, it does not edit it."""
+    step_r, step_c = (0, 1) if dc else (1, 0)
+    for k in range(1, _LABEL_REACH + 1):
+        r, c = row - k * step_r, col - k * step_c
+        if r < 1 or c < 1:
+            return False
+        if form.value(r, c) is not None:
+            return norm_label(_text_at(form, r, c)) == text
+    return False
+
+
+def missing_field_findings(sub: Submission, spec: FormSpec, located: Located, how: str) -> None:
+    """Fields whose input cannot be found. When the form was recognised by its template names and most fields were
+    found, a deleted row or column cost only those items: each is a 警告 and stays blank. Otherwise the table
+    is too changed to trust: an 错误 per field, as before."""
+    # A copy located by its labels may leave out an optional field (典型案例) without any finding.
+    missing = [f for f in spec.fields if f.id not in located and not (how == "labels" and f.optional)]
+    if not missing:
+        return
+    few = how in ("meta", "names") and len(missing) * 2 <= len(spec.fields)
+    for f in missing:
+        if few:
+            sub.add(Severity.WARNING, "填报项被删除", f"找不到“{f.label}”的填写位置（所在的行或列可能被删除了），该项按空白计，"
+                    "其余各项照常汇总。如该项有数，请在下发的模板上补填后重新报送；今后请勿删除行列。", f.id, f.label)
+        else:
+            sub.add(Severity.ERROR, "找不到填报项", f"找不到“{f.label}”的填写位置，表格可能被改动。请使用下发的模板重新填写。",
+                    f.id, f.label)
+
+
+def merge_findings(sub: Submission, spec: FormSpec, form: Grid, located: Located, limits: Limits) -> None:
+    """A 警告 for each input cell that a merged range covers without starting at it: the unit no longer sees it,
+    and the value it held is either hidden (still in the file, read as it is) or lost (Excel empties it)."""
+    if not form.merged:
+        return
+    covered = _covered(form.merged, limits.max_rows, limits.max_columns)
+    if not covered:
+        return
+    for fid, (grid, row, col) in located.items():
+        if grid is not form or (row, col) not in covered:
+            continue
+        top = covered[(row, col)]
+        f = spec.field(fid)
+        value = form.value(row, col)
+        where, start = cell_address(row, col), cell_address(*top)
+        kept = (f"文件中该格仍保存着“{_short(_text_at(form, row, col))}”，已按此读取" if value is not None
+                else "该格原有的内容已丢失，该项按空白计")
+        sub.add(Severity.WARNING, "合并单元格", f"“{f.label}”的填写格 {where} 被并入了从 {start} 开始的合并单元格，"
+                f"在表中已看不到；{kept}。请取消合并，核对 {where} 的数字后重新报送。", fid, f.label, where,
+                "" if value is None else _text_at(form, row, col))
+
+
+@functools.lru_cache(maxsize=64)
+def _covered(merged: tuple[tuple[int, int, int, int], ...], max_rows: int,
+             max_columns: int) -> dict[tuple[int, int], tuple[int, int]]:
+    """Every cell inside the window that a merged range hides (all but its first cell) -> that first cell.
+
+    Memoised: the returns made from one template share its merged ranges.
+    """
+    hidden: dict[tuple[int, int], tuple[int, int]] = {}
+    for r1, c1, r2, c2 in merged:
+        for r in range(r1, min(r2, max_rows) + 1):
+            for c in range(c1, min(c2, max_columns) + 1):
+                if (r, c) != (r1, c1):
+                    hidden.setdefault((r, c), (r1, c1))
+    return hidden
 
 
 def _short(text: str, limit: int = 30) -> str:

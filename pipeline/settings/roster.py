@@ -1,4 +1,9 @@
-"""Load the unit roster (``units.csv`` or an ``.xlsx`` with the same columns) and match unit names."""
+"""Load the unit roster (``units.csv`` or an ``.xlsx`` with the same columns) and match unit names.
+
+The optional ``别名`` column lists other names a unit goes by (“永安出租车公司”), several separated by
+“;” or “；”; an alias identifies its unit exactly like the full name. A name that matches no name or alias
+may still be matched fuzzily (:meth:`Roster.fuzzy`), which the caller must report as a 警告.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,15 @@ from pipeline.settings.textfile import UndecodableTextError, delimiter, read_tex
 
 DEFAULT_PATH = Path("units.csv")
 COLUMNS = ("单位编码", "单位名称", "类别", "邮箱")
+ALIAS_COLUMN = "别名"  # optional
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
 # Several addresses of one unit are separated by a semicolon, ASCII or full-width.
 EMAIL_SEPARATOR_RE = re.compile(r"[;；]")
 _SPACE_RE = re.compile(r"\s+")
+# A seal note typed after the name: “（盖章）”, “(公章)”, “（单位盖章）”… (after NFKC the brackets are ASCII).
+_SEAL_RE = re.compile(r"\((?:单位)?(?:盖章|公章|签章|章|盖公章|印章)\)|(?:单位)?(?:盖章|公章)$")
+FUZZY_SCORE = 80.0  # a fuzzy match must score at least this (rapidfuzz ratio, 0-100) ...
+FUZZY_MARGIN = 15.0  # ... and this much more than the next unit's score
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class Unit:
     category: str
     email: str  # the first address: where mail to the unit goes
     emails: tuple[str, ...] = ()  # every address the unit writes from (the 邮箱 column, split at “;”)
+    aliases: tuple[str, ...] = ()  # other names of the unit (the optional 别名 column, split at “;”)
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -46,6 +57,11 @@ def normalise_name(name: str) -> str:
     return _SPACE_RE.sub("", folded).lower()
 
 
+def unit_key(name: str) -> str:
+    """A unit name as compared with the roster: :func:`normalise_name` without a seal note (“（盖章）”, “(公章)”)."""
+    return _SEAL_RE.sub("", normalise_name(name))
+
+
 class Roster:
     """The roster in file order, with lookups by code and by normalised name."""
 
@@ -54,7 +70,8 @@ class Roster:
         self.path = path
         self.encoding = encoding  # how the file was saved, as the summary names it (编码 GBK, Excel 工作簿…)
         self._by_code = {u.code: u for u in units}
-        self._by_name = {normalise_name(u.name): u for u in units}
+        self._by_name = {unit_key(u.name): u for u in units}
+        self._by_alias = {unit_key(a): u for u in units for a in u.aliases}
         by_email: dict[str, list[Unit]] = {}
         for u in units:
             for address in u.addresses:
@@ -73,8 +90,41 @@ class Roster:
         return self._by_code.get(code.strip())
 
     def by_name(self, name: str) -> Unit | None:
-        """The unit whose name equals this one after normalisation; never a fuzzy guess."""
-        return self._by_name.get(normalise_name(name))
+        """The unit whose name or alias equals this one after normalisation (seal notes dropped); never a fuzzy guess."""
+        key = unit_key(name)
+        return self._by_name.get(key) or self._by_alias.get(key)
+
+    def by_alias(self, name: str) -> Unit | None:
+        """The unit with this alias (别名 column), if any."""
+        return self._by_alias.get(unit_key(name))
+
+    def fuzzy(self, name: str, county: str = "") -> tuple[Unit, float] | None:
+        """The one unit whose name or alias is close to ``name`` (rapidfuzz ratio at least :data:`FUZZY_SCORE` and
+        :data:`FUZZY_MARGIN` above any other unit), with its score; None when no unit or several are that close.
+
+        The county prefix (“清河县”) is dropped on both sides first: every name shares it, so it says nothing.
+        """
+        from rapidfuzz import fuzz  # lazy: only names that match nothing exactly get here
+
+        prefix = normalise_name(county) if county else ""
+
+        def bare(text: str) -> str:
+            return text[len(prefix):] if prefix and text.startswith(prefix) and len(text) > len(prefix) else text
+
+        query = bare(unit_key(name))
+        if len(query) < 2:
+            return None
+        best: dict[str, tuple[float, Unit]] = {}
+        for key, unit in [*self._by_name.items(), *self._by_alias.items()]:
+            score = fuzz.ratio(query, bare(key))
+            if score > best.get(unit.code, (-1.0, unit))[0]:
+                best[unit.code] = (score, unit)
+        ranked = sorted(best.values(), key=lambda pair: pair[0], reverse=True)
+        if not ranked or ranked[0][0] < FUZZY_SCORE:
+            return None
+        if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < FUZZY_MARGIN:
+            return None
+        return ranked[0][1], ranked[0][0]
 
     def by_email(self, address: str) -> Unit | None:
         """The one unit with this 邮箱 (compared case-insensitively), if exactly one has it."""
@@ -83,7 +133,7 @@ class Roster:
     def closest_names(self, name: str, n: int = 3) -> list[str]:
         """Roster names that look like ``name``, for a suggestion in an error message."""
         keys = list(self._by_name)
-        hits = difflib.get_close_matches(normalise_name(name), keys, n=n, cutoff=0.4)
+        hits = difflib.get_close_matches(unit_key(name), keys, n=n, cutoff=0.4)
         return [self._by_name[k].name for k in hits]
 
 
@@ -146,12 +196,14 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
     if missing:
         raise RosterError(f"单位名录 {path} 缺少列：{'、'.join(missing)}。第一行应为：{','.join(COLUMNS)}。")
     positions = [header.index(c) for c in COLUMNS]
+    alias_at = header.index(ALIAS_COLUMN) if ALIAS_COLUMN in header else None
     units: list[Unit] = []
     codes: dict[str, int] = {}
     names: dict[str, int] = {}
     for index, row in enumerate(body, start=2):
         code, name, category, email = (row[i].strip() for i in positions)
-        if not (code or name or category or email):
+        alias_text = row[alias_at].strip() if alias_at is not None else ""
+        if not (code or name or category or email or alias_text):
             continue  # a wholly blank row (blank line in the CSV, empty row in the sheet)
         where = f"单位名录 {path} 第{index}行"
         if not code:
@@ -160,9 +212,14 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
             raise RosterError(f"{where}：单位名称为空。")
         if code in codes:
             raise RosterError(f"{where}：单位编码“{code}”与第{codes[code]}行重复。")
-        key = normalise_name(name)
+        key = unit_key(name)
         if key in names:
             raise RosterError(f"{where}：单位名称“{name}”与第{names[key]}行重复。")
+        aliases = tuple(a.strip() for a in EMAIL_SEPARATOR_RE.split(alias_text) if a.strip())
+        for alias in aliases:
+            if unit_key(alias) in names and unit_key(alias) != key:
+                raise RosterError(f"{where}：别名“{alias}”与第{names[unit_key(alias)]}行的单位名称或别名相同，"
+                                  "无法区分是哪个单位，请删去或改写。")
         emails = tuple(e.strip() for e in EMAIL_SEPARATOR_RE.split(email) if e.strip())
         for address in emails:
             if not EMAIL_RE.match(address):
@@ -170,7 +227,9 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
                                   "（一个单位有多个邮箱时用分号“;”隔开）。")
         codes[code] = index
         names[key] = index
-        units.append(Unit(code, name, category, emails[0] if emails else "", emails))
+        for alias in aliases:
+            names[unit_key(alias)] = index
+        units.append(Unit(code, name, category, emails[0] if emails else "", emails, aliases))
     if not units:
         raise RosterError(f"单位名录 {path} 中没有任何单位。")
     return Roster(units, path, encoding)

@@ -55,7 +55,7 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
     spec, ret = found
     _fill(sub, spec, ret)
     check_identity(sub, spec, ctx.campaign, ctx.roster)
-    normalise_submission(sub, spec)
+    normalise_submission(sub, spec, ctx.campaign.year)
     return True
 
 
