@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.checks.rollup import Rollup, build_rollup
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.batch import cache_keys, read_all
+from pipeline.intake.batch import cache_keys, expand, read_all
 from pipeline.intake.scan import hash_all, scan_inbox
 from pipeline.model import Outcome, Status, Submission
 from pipeline.settings.campaign import Campaign
@@ -35,7 +35,7 @@ def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
 
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
                     campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None) -> Rollup:
-    subs = read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger)
+    subs = expand(read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger))
     rollup = build_rollup(subs, forms, campaign, roster)
     ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
     record_run(ledger, rollup, command_name)

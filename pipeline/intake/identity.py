@@ -67,8 +67,8 @@ def check_identity(sub: Submission, spec: FormSpec, campaign: Campaign, roster: 
 
 def _unit_from_folder(sub: Submission, roster: Roster) -> bool:
     """When the file does not say its unit, take the unit its folder names (``邮件/<date>/U013_…/``,
-    the sender's unit as fetch saved it); returns whether that settled the unit."""
+    the sender's unit as fetch saved it), else the sender of the saved mail it came in; returns whether that settled the unit."""
     from pipeline.intake.arrival import folder_unit
 
-    sub.unit = folder_unit(sub.file, roster)
+    sub.unit = folder_unit(sub.file, roster) or (roster.by_code(sub.sender) if sub.sender else None)
     return sub.unit is not None

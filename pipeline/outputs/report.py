@@ -32,7 +32,7 @@ from pipeline.outputs.materials_report import (
 from pipeline.portable import can_fork
 from pipeline.store.atomic import atomic_path
 
-STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISSING)
+STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISMATCH, Status.MISSING)
 MAX_CELL_CHARS = 32767
 CUT_NOTE = "……（内容过长，已截断）"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
@@ -177,7 +177,8 @@ class _Book:
                                                                 else value))
 
 
-STATUS_FORMAT = {Status.PASSED: "ok", Status.WARNED: "warn", Status.RETURNED: "missing", Status.MISSING: "missing"}
+STATUS_FORMAT = {Status.PASSED: "ok", Status.WARNED: "warn", Status.RETURNED: "missing", Status.MISMATCH: "missing",
+                 Status.MISSING: "missing"}
 _WRAPPED = ("cell", "quoted", "text", "head")
 
 
@@ -359,7 +360,7 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
         chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
                           "values": ["报送情况", 1, c, len(rollup.forms), c],
                           "fill": {"color": {Status.PASSED: "#70AD47", Status.WARNED: "#FFC000", Status.RETURNED: "#C00000",
-                                            Status.MISSING: "#A5A5A5"}[status]}})
+                                            Status.MISMATCH: "#7030A0", Status.MISSING: "#A5A5A5"}[status]}})
     chart.set_title({"name": "各表报送状态", "name_font": {"name": HEAD_FONT, "size": 12}})
     chart.set_legend({"position": "bottom", "font": {"name": BODY_FONT}})
     chart.set_x_axis({"num_font": {"name": BODY_FONT}})

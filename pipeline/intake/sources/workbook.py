@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from pipeline.intake import mismatch
 from pipeline.intake.read import read_return
-from pipeline.intake.sniff import Sniffed
+from pipeline.intake.sniff import FORM, SPREADSHEET, SPREADSHEET_SUFFIXES, Sniffed
 from pipeline.intake.sources import Context, Source
-from pipeline.model import Submission
+from pipeline.model import Outcome, Severity, Submission
 
 
-def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
+def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submission]:
     # Guards, time limit, read and normalise; an unusable file becomes an 错误 finding, never an exception.
     read_return(sub, sniffed, ctx.forms, ctx.campaign, ctx.roster)
+    if sub.members:  # a workbook holding several forms: each sheet is its own return (pipeline.intake.sheets)
+        return sub.members
+    claims = sniffed.category in (FORM, SPREADSHEET) or sub.path.suffix.lower() in SPREADSHEET_SUFFIXES \
+        or bool(mismatch.named_forms(mismatch.name_texts(sub.file), ctx.forms))
+    if claims and (sub.outcome == Outcome.UNSUPPORTED or (sub.form_id is None and sub.errors)):
+        # A spreadsheet (or a file claiming to be one) that cannot be read is a return in the wrong format.
+        reason = next((f.message.split("。")[0] for f in sub.findings if f.severity == Severity.ERROR), "文件无法读取")
+        mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, reason.rstrip("，,"))
     return True
 
 
