@@ -67,7 +67,9 @@ def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
     from pipeline.outputs.materials_report import summary_line as materials_line
 
     counts = rollup.outcome_counts()
-    lines = [f"收到文件 {len(rollup.submissions)} 个 = " + " + ".join(f"{o.value} {counts.get(o, 0)}" for o in Outcome)]
+    # The outcomes and statuses added for containers and 格式不符 are shown only when they occur.
+    shown = [o for o in Outcome if o != Outcome.UNPACKED or counts.get(o)]
+    lines = [f"收到文件 {len(rollup.submissions)} 个 = " + " + ".join(f"{o.value} {counts.get(o, 0)}" for o in shown)]
     units = len(rollup.roster)
     for spec in rollup.forms.values():
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
@@ -75,7 +77,8 @@ def summary_lines(rollup: Rollup, workbook: Path) -> list[str]:
         accepted = sum(s.counted is not None for s in sts)
         on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
         lines.append(
-            f"{spec.annex}：应报 {units} 个单位，" + "，".join(f"{k.value} {by[k]}" for k in Status)
+            f"{spec.annex}：应报 {units} 个单位，"
+            + "，".join(f"{k.value} {by[k]}" for k in Status if k != Status.MISMATCH or by[k])
             + f"；报送率 {accepted / units:.0%}，按时率 {on_time / units:.0%}"
         )
     lines.append(materials_line(rollup))

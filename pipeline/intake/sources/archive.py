@@ -32,6 +32,7 @@ from pipeline.settings.campaign import Limits
 KINDS = frozenset({"zip", "7z", "rar"})
 _MB = 1 << 20
 _CHUNK = 1 << 16
+_ODD = "压缩包异常"  # the rule of a guard that refused an archive
 _BACKEND = "请安装 unar 或 libarchive-tools（bsdtar）后重新汇总"
 _FORM_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".et", ".ods", ".doc", ".docx", ".wps", ".pdf"})
 
@@ -39,9 +40,9 @@ _FORM_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".et", ".ods", ".doc", ".d
 class ArchiveError(Exception):
     """Why an archive cannot be unpacked (Chinese), and the names seen inside it, if any."""
 
-    def __init__(self, reason: str, names: tuple[str, ...] = (), advice: str = "") -> None:
+    def __init__(self, reason: str, names: tuple[str, ...] = (), advice: str = "", rule: str = "压缩包无法打开") -> None:
         super().__init__(reason)
-        self.reason, self.names = reason, names
+        self.reason, self.names, self.rule = reason, names, rule
         self.advice = advice or "请联系报送单位取消压缩包密码或重新压缩后发送，或直接发送填好的 .xlsx 报表"
 
 
@@ -60,20 +61,20 @@ class Entry:
 def _guard(entries: list[Entry], limits: Limits) -> None:
     names = tuple(e.name for e in entries)
     if len(entries) > limits.max_zip_entries:
-        raise ArchiveError(f"压缩包内文件过多（{len(entries)} 个，上限 {limits.max_zip_entries} 个）", names[:20],
-                             "请只把填好的报表和必要材料放进压缩包")
+        raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", names[:20],
+                           "请只把填好的报表和必要材料放进压缩包", _ODD)
     unpacked = sum(e.size for e in entries)
     packed = sum(e.packed for e in entries)
     if unpacked > limits.max_unzipped_mb * _MB:
         raise ArchiveError(f"解压后约 {unpacked / _MB:,.0f} MB，超过 {limits.max_unzipped_mb} MB 的上限", names,
-                             "请先向报送单位核实，不要直接解压")
+                             "请先向报送单位核实，不要直接解压", _ODD)
     if unpacked > _MB and unpacked > limits.max_compression_ratio * max(packed, 1):
         raise ArchiveError(f"压缩比约 {unpacked / max(packed, 1):,.0f} 倍，超过 {limits.max_compression_ratio} 倍的上限，"
-                             "可能是恶意构造的“压缩炸弹”", names, "请先向报送单位核实，不要直接解压")
+                             "可能是恶意构造的“压缩炸弹”", names, "请先向报送单位核实，不要直接解压", _ODD)
     for e in entries:
         parts = PurePosixPath(e.name.replace("\\", "/")).parts
         if e.name.startswith(("/", "\\")) or ".." in parts or (parts and parts[0].endswith(":")):
-            raise ArchiveError(f"压缩包内的文件名“{e.name}”指向压缩包以外的位置", names, "请先向报送单位核实，不要直接解压")
+            raise ArchiveError(f"压缩包内的文件名“{e.name}”指向压缩包以外的位置", names, "请先向报送单位核实，不要直接解压", _ODD)
     if any(e.encrypted for e in entries):
         raise ArchiveError("压缩包设有密码", names)
 
@@ -86,7 +87,7 @@ def _copy(stream: IO[bytes], target: Path, cap: int) -> None:
             written += len(chunk)
             if written > cap:
                 raise ArchiveError("压缩包内文件的实际大小超过了目录中声明的大小，可能是恶意构造的文件", (),
-                                     "请先向报送单位核实，不要直接解压")
+                                     "请先向报送单位核实，不要直接解压", _ODD)
             out.write(chunk)
 
 
@@ -106,8 +107,9 @@ def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
     try:
         check_zip_directory(path, limits)
         zf = zipfile.ZipFile(path)
-    except GuardError as exc:
-        raise ArchiveError(exc.message) from None
+    except GuardError:
+        raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", (),
+                           "请只把填好的报表和必要材料放进压缩包", _ODD) from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise ArchiveError("压缩包已损坏，无法读取其目录", (), "请联系报送单位重新压缩后发送") from None
     with zf:
@@ -157,7 +159,7 @@ def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
         if not source.resolve().is_relative_to(raw.resolve()) or not source.is_file():
             continue
         if source.stat().st_size > max(e.size, 0) and e.size:
-            raise ArchiveError("压缩包内文件的实际大小超过了目录中声明的大小", (), "请先向报送单位核实，不要直接解压")
+            raise ArchiveError("压缩包内文件的实际大小超过了目录中声明的大小", (), "请先向报送单位核实，不要直接解压", _ODD)
         target = scratch_path(folder, index, name)
         shutil.move(source, target)
         out.append(Packed(name, target, e.mtime))
@@ -219,7 +221,7 @@ def _attribute(sub: Submission, ctx: Context, members: list[Submission]) -> None
 
 
 def _only_material(members: list[Submission]) -> bool:
-    return bool(members) and all(m.outcome == Outcome.MATERIAL and m.material_kind != SUMMARY and not m.mismatch
+    return bool(members) and all(m.outcome == Outcome.MATERIAL and m.material_kind != SUMMARY
                                  for m in members)
 
 
@@ -254,7 +256,7 @@ def _cannot_open(sub: Submission, problem: ArchiveError, ctx: Context) -> None:
         return
     sub.outcome, sub.material_kind, sub.form_id = Outcome.MATERIAL, ARCHIVE, None
     sub.note = f"压缩包无法打开：{problem.reason}{holds}"
-    sub.add(Severity.WARNING, "压缩包无法打开", f"{problem.reason}{holds}，程序无法查看其中的文件。{problem.advice}。")
+    sub.add(Severity.WARNING, problem.rule, f"{problem.reason}{holds}，程序无法查看其中的文件。{problem.advice}。")
 
 
 def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submission]:
@@ -274,7 +276,10 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
             _cannot_open(sub, ArchiveError(f"解压超过 {ctx.campaign.limits.seconds_per_file} 秒仍未完成"), ctx)
             return True
         members = [read_member(sub, p, ctx) for p in packed]
-    if not members or _only_material(members):
+    if not members:
+        _cannot_open(sub, ArchiveError("压缩包中没有文件，可能已损坏", (), "请联系报送单位重新压缩后发送"), ctx)
+        return True
+    if _only_material(members):
         _material(sub, ctx, members)
         return True
     _attribute(sub, ctx, members)
