@@ -283,6 +283,11 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
         _material(sub, ctx, members)
         return True
     _attribute(sub, ctx, members)
+    for member in members:  # material that names no unit belongs to the unit of the archive it came in
+        if member.unit is None and sub.unit is not None and member.outcome == Outcome.MATERIAL:
+            member.unit = sub.unit
+            member.findings = [f for f in member.findings if f.rule != "材料单位未识别"]
+            member.note = member.note.replace("未能确定单位", f"按所在压缩包确定单位（{sub.unit.name}）")
     sub.outcome = Outcome.UNPACKED
     sub.note = f"压缩包内有 {len(members)} 个文件，已逐个读取（见“{sub.file}!/…”各行）"
     return members
