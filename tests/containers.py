@@ -32,10 +32,11 @@ def counts(n: int) -> dict[str, int]:
     return dict.fromkeys(count_ids(), n)
 
 
-def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: frozenset[str] = frozenset()) -> bytes:
+def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: bool = False) -> bytes:
     """A zip; with ``gbk`` the names are written in GBK without the UTF-8 flag, as Chinese Windows tools do.
 
-    Entries in ``encrypted`` get the “encrypted” flag bit (their data stays plain: enough to be refused).
+    With ``encrypted`` every entry gets the “encrypted” flag bit in both headers (the data stays
+    plain: zipfile cannot write a password, and the flag is what a reader goes by).
     """
     placeholders: dict[bytes, bytes] = {}
     buffer = io.BytesIO()
@@ -48,10 +49,16 @@ def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: frozen
                 placeholders[shown.encode()] = raw
             info = zipfile.ZipInfo(shown, (2023, 6, 28, 9, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            if name in encrypted:
-                info.flag_bits |= 0x1
             zf.writestr(info, data)
     out = buffer.getvalue()
+    if encrypted:
+        patched = bytearray(out)
+        for magic, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            start = patched.find(magic)
+            while start >= 0:
+                patched[start + offset] |= 0x1
+                start = patched.find(magic, start + 4)
+        out = bytes(patched)
     for placeholder, raw in placeholders.items():
         assert out.count(placeholder) == 2  # local header and central directory
         out = out.replace(placeholder, raw)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     pass
 
 # Bump whenever reading, normalising or the material rules change what a parse produces.
-PARSER_VERSION = "2026-12-01.1"
+PARSER_VERSION = "2026-12-08.1"  # containers and members, 格式不符
 PARALLEL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
 
 

@@ -212,6 +212,15 @@ def _is_document_package(path: Path) -> bool:
     return "[content_types].xml" in lowered or "ofd.xml" in lowered
 
 
+def _zip_names(path: Path) -> tuple[str, ...]:
+    """The member names of a zip not unpacked (nested too deep), to tell whether it holds a return."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return tuple(_entry_name(i) for i in zf.infolist()[:100] if not i.is_dir())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return ()
+
+
 def _attribute(sub: Submission, ctx: Context, members: list[Submission]) -> None:
     """The container's unit: its own name, else the one unit all members belong to, else the sender's."""
     found = attribute(sub.file, _matcher(ctx.roster, ctx.campaign.county))
@@ -221,8 +230,9 @@ def _attribute(sub: Submission, ctx: Context, members: list[Submission]) -> None
 
 
 def _only_material(members: list[Submission]) -> bool:
-    return bool(members) and all(m.outcome == Outcome.MATERIAL and m.material_kind != SUMMARY
-                                 for m in members)
+    # Photos and videos only; an 活动总结, a nested archive or a member with a finding stays listed on its own.
+    return bool(members) and all(m.outcome == Outcome.MATERIAL and m.material_kind not in (SUMMARY, ARCHIVE)
+                                 and not m.findings for m in members)
 
 
 def _material(sub: Submission, ctx: Context, members: list[Submission]) -> None:
@@ -263,7 +273,9 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
     if sniffed.kind not in KINDS or (sniffed.kind == "zip" and _is_document_package(sub.path)):
         return False
     if ctx.depth >= MAX_DEPTH:
-        _cannot_open(sub, ArchiveError(f"压缩包嵌套超过 {MAX_DEPTH} 层", (), "请解压后直接发送其中的报表"), ctx)
+        names = _zip_names(sub.path) if sniffed.kind == "zip" else ()
+        _cannot_open(sub, ArchiveError(f"压缩包嵌套超过 {MAX_DEPTH} 层，程序未再解开", names,
+                                       "请解压后直接发送其中的报表"), ctx)
         return True
     with scratch() as folder:
         try:
