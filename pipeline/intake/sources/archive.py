@@ -32,6 +32,7 @@ from pipeline.settings.campaign import Limits
 KINDS = frozenset({"zip", "7z", "rar"})
 _MB = 1 << 20
 _CHUNK = 1 << 16
+_NO_UNIT = "材料单位未识别"  # pipeline.intake.materials' warning for material that names no unit
 _ODD = "压缩包异常"  # the rule of a guard that refused an archive
 _BACKEND = "请安装 unar 或 libarchive-tools（bsdtar）后重新汇总"
 _FORM_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".et", ".ods", ".doc", ".docx", ".wps", ".pdf"})
@@ -232,7 +233,7 @@ def _attribute(sub: Submission, ctx: Context, members: list[Submission]) -> None
 def _only_material(members: list[Submission]) -> bool:
     # Photos and videos only; an 活动总结, a nested archive or a member with a finding stays listed on its own.
     return bool(members) and all(m.outcome == Outcome.MATERIAL and m.material_kind not in (SUMMARY, ARCHIVE)
-                                 and not m.findings for m in members)
+                                 and all(f.rule == _NO_UNIT for f in m.findings) for m in members)
 
 
 def _material(sub: Submission, ctx: Context, members: list[Submission]) -> None:
@@ -243,7 +244,7 @@ def _material(sub: Submission, ctx: Context, members: list[Submission]) -> None:
     counted = "、".join(f"{k} {n}" for k, n in kinds.most_common())
     sub.note = f"压缩包内有 {len(members)} 个文件（{counted}），均为活动材料，已清点"
     if sub.unit is None:
-        sub.add(Severity.WARNING, "材料单位未识别", "压缩包名和其中的文件名都没有名录中的单位编码或单位名称，无法确定是哪个单位报送的。"
+        sub.add(Severity.WARNING, _NO_UNIT, "压缩包名和其中的文件名都没有名录中的单位编码或单位名称，无法确定是哪个单位报送的。"
                 "请局安全股把它移入以该单位名称命名的子文件夹后重新汇总。")
 
 
@@ -298,7 +299,7 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
     for member in members:  # material that names no unit belongs to the unit of the archive it came in
         if member.unit is None and sub.unit is not None and member.outcome == Outcome.MATERIAL:
             member.unit = sub.unit
-            member.findings = [f for f in member.findings if f.rule != "材料单位未识别"]
+            member.findings = [f for f in member.findings if f.rule != _NO_UNIT]
             member.note = member.note.replace("未能确定单位", f"按所在压缩包确定单位（{sub.unit.name}）")
     sub.outcome = Outcome.UNPACKED
     sub.note = f"压缩包内有 {len(members)} 个文件，已逐个读取（见“{sub.file}!/…”各行）"

@@ -14,9 +14,11 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
     read_return(sub, sniffed, ctx.forms, ctx.campaign, ctx.roster)
     if sub.members:  # a workbook holding several forms: each sheet is its own return (pipeline.intake.sheets)
         return sub.members
+    if sub.outcome != Outcome.UNSUPPORTED and (sub.form_id is not None or not sub.errors):
+        return True  # the common case: a return that was read
     claims = sniffed.category in (FORM, SPREADSHEET) or sub.path.suffix.lower() in SPREADSHEET_SUFFIXES \
         or bool(mismatch.named_forms(mismatch.name_texts(sub.file), ctx.forms))
-    if claims and (sub.outcome == Outcome.UNSUPPORTED or (sub.form_id is None and sub.errors)):
+    if claims:
         # A spreadsheet (or a file claiming to be one) that cannot be read is a return in the wrong format.
         reason = next((f.message.split("。")[0] for f in sub.findings if f.severity == Severity.ERROR), "文件无法读取")
         mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, reason.rstrip("，,"))
