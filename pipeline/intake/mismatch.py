@@ -85,15 +85,18 @@ ADVICE = "请使用下发的 Excel 模板填写后，将 .xlsx 文件直接作�
 
 
 def mark(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, reason: str,
-         texts: Iterable[str] = (), advice: str = ADVICE) -> None:
-    """Make ``sub`` a 格式不符 return: outcome 无法识别, its unit and (when named) form, one 错误 saying what to do."""
+         texts: Iterable[str] = (), advice: str = ADVICE, *, finding: bool = True) -> None:
+    """Make ``sub`` a 格式不符 return: outcome 无法识别, its unit and (when named) form, one 错误 saying what to do.
+
+    ``finding=False`` when the file already carries an 错误 that says why and what to do (a broken workbook).
+    """
     named = named_forms([*name_texts(sub.file), *texts], forms)
     sub.outcome, sub.mismatch, sub.material_kind = Outcome.UNSUPPORTED, NAMED, ""
     sub.form_id = named[0].id if len(named) == 1 else None
     sub.unit = tie_unit(sub, campaign, roster)
     what = named[0].annex if len(named) == 1 else "报表"
     sub.note = f"看起来是{what}，但无法读取（格式不符）"
-    if any(f.rule == RULE for f in sub.findings):
+    if not finding or any(f.rule == RULE for f in sub.findings):
         return
     sub.add(Severity.ERROR, RULE, f"该文件看起来是报送的{what}，但无法读取其中的数字（{reason}），已按“格式不符”登记。"
             + advice)

@@ -49,7 +49,7 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
         return True
     lines = _opening(sub, material, ctx) if material.content in ("docx", "pdf") else []
     if mismatch.named_forms([*mismatch.name_texts(sub.file), *lines], ctx.forms):
-        sub.findings = [f for f in sub.findings if not f.rule.startswith("材料")]
+        sub.findings = [f for f in sub.findings if not f.rule.startswith("材料") and f.rule != "不是报表"]
         mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, _reason(sub, material, lines), lines)
     elif sub.material_kind in (TEXT, OTHER):
         sub.mismatch = mismatch.ALONE  # 格式不符 if it turns out to be all its unit sent (pipeline.checks.rollup)

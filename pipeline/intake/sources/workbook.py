@@ -6,7 +6,7 @@ from pipeline.intake import mismatch
 from pipeline.intake.read import read_return
 from pipeline.intake.sniff import FORM, SPREADSHEET, SPREADSHEET_SUFFIXES, Sniffed
 from pipeline.intake.sources import Context, Source
-from pipeline.model import Outcome, Severity, Submission
+from pipeline.model import Outcome, Submission
 
 
 def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submission]:
@@ -19,9 +19,9 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
     claims = sniffed.category in (FORM, SPREADSHEET) or sub.path.suffix.lower() in SPREADSHEET_SUFFIXES \
         or bool(mismatch.named_forms(mismatch.name_texts(sub.file), ctx.forms))
     if claims:
-        # A spreadsheet (or a file claiming to be one) that cannot be read is a return in the wrong format.
-        reason = next((f.message.split("。")[0] for f in sub.findings if f.severity == Severity.ERROR), "文件无法读取")
-        mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, reason.rstrip("，,"))
+        # A spreadsheet (or a file claiming to be one) that cannot be read is a return in the wrong format;
+        # its 错误 already says why and what to do.
+        mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, "文件无法读取", finding=not sub.errors)
     return True
 
 
