@@ -14,7 +14,7 @@ from pipeline.checks.rollup import Rollup, build_rollup
 from pipeline.faults import log_error, log_to
 from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.batch import cache_keys, read_all
+from pipeline.intake.batch import cache_keys, expand, read_all
 from pipeline.intake.scan import hash_all, scan_inbox
 from pipeline.model import Outcome, Status, Submission
 from pipeline.settings.campaign import Campaign
@@ -38,7 +38,7 @@ def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
 
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
                     campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None) -> Rollup:
-    subs = read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger)
+    subs = expand(read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger))
     for sub in subs:
         if sub.program_error:
             log_error(f"读取文件“{sub.file}”时程序出错（{sub.path}）", sub.program_error)
@@ -84,7 +84,9 @@ def summary_lines(rollup: Rollup, workbook: Path, failures: Iterable[str] = ()) 
     from pipeline.outputs.materials_report import summary_line as materials_line
 
     counts = rollup.outcome_counts()
-    lines = [f"收到文件 {len(rollup.submissions)} 个 = " + " + ".join(f"{o.value} {counts.get(o, 0)}" for o in Outcome)]
+    # The outcomes and statuses added for containers and 格式不符 are shown only when they occur.
+    shown = [o for o in Outcome if o != Outcome.UNPACKED or counts.get(o)]
+    lines = [f"收到文件 {len(rollup.submissions)} 个 = " + " + ".join(f"{o.value} {counts.get(o, 0)}" for o in shown)]
     units = len(rollup.roster)
     for spec in rollup.forms.values():
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
@@ -92,7 +94,8 @@ def summary_lines(rollup: Rollup, workbook: Path, failures: Iterable[str] = ()) 
         accepted = sum(s.counted is not None for s in sts)
         on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
         lines.append(
-            f"{spec.annex}：应报 {units} 个单位，" + "，".join(f"{k.value} {by[k]}" for k in Status)
+            f"{spec.annex}：应报 {units} 个单位，"
+            + "，".join(f"{k.value} {by[k]}" for k in Status if k != Status.MISMATCH or by[k])
             + f"；报送率 {accepted / units:.0%}，按时率 {on_time / units:.0%}"
         )
     lines.append(materials_line(rollup))

@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     DUPLICATE = "重复"
     IGNORED = "忽略"
     MATERIAL = "材料"  # supporting material (活动总结, photos, videos...): see pipeline.intake.materials
+    UNPACKED = "已拆分"  # a container (archive, saved mail, workbook of several forms) whose members were read
 
 
 class Status(StrEnum):
@@ -37,6 +38,7 @@ class Status(StrEnum):
     WARNED = "有警告"
     RETURNED = "退回"
     MISSING = "未报送"
+    MISMATCH = "格式不符"  # a return was received but cannot be read (a photo, a scan, a broken file)
 
 
 # The kinds of mail drafted to the units, and what each is called in their subjects and summaries.
@@ -108,6 +110,19 @@ class Submission:
     date_field: str = ""  # the form's 填报日期 field id (its spec's roles.report_date), once the form is known
     kind: str = ""  # what the content is (pipeline.intake.sniff kind: workbook, xls, pdf, image, ...)
     program_error: str = ""  # traceback text when this program (not the file) failed on it; see pipeline.faults
+    # Containers (pipeline.intake.members): an archive, a saved mail or a workbook holding several forms.
+    members: list[Submission] = field(default_factory=list)  # what was read inside this file, each with its outcome
+    container: str = ""  # for a member: the ``file`` of the inbox file it came from
+    sender: str = ""  # for a saved mail's attachment: the unit code the sender's address names
+    arrived: dt.date | None = None  # for a saved mail's attachment: the mail's Date (the arrival day)
+    mismatch: str = ""  # an unreadable file that looks like a return: "named" (by name/text) or "alone"
+
+    def flattened(self) -> list[Submission]:
+        """This file and, after it, every member (depth first)."""
+        found = [self]
+        for member in self.members:
+            found.extend(member.flattened())
+        return found
 
     @property
     def errors(self) -> int:

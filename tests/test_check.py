@@ -120,7 +120,7 @@ def test_unreadable_file_is_an_error_not_a_crash(tmp_path: Path, workdir: Path,
     code, lines, _ = _check(capsys, junk)
 
     assert code == 1
-    assert lines[0] == "报表.xlsx：不通过（单位未识别，错误 1 个，警告 0 个）"
+    assert lines[0] == "报表.xlsx：格式不符（看起来是报表，但无法读取）（单位未识别，错误 1 个，警告 0 个）"
     assert lines[1].startswith("  [错误] 文件“报表.xlsx”：")
 
 

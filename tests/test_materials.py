@@ -164,6 +164,7 @@ def test_summary_docx_by_name_and_by_first_paragraph(tmp_path: Path, run: Callab
     _put(inbox, "U001/安全生产月活动总结.docx", docx_bytes(["关于活动开展情况", "正文"]))
     _put(inbox, "U002/工作报告.docx", docx_bytes(["清河县恒通物流运输有限公司", "2023年“安全生产月”活动总结"]))
     _put(inbox, "U003/工作报告.docx", docx_bytes([f"第{i}段" for i in range(8)] + ["年度工作总结"]))
+    _put(inbox, "U003/照片.jpg", jpeg_bytes())  # not its only file: a lone document would be 格式不符
     rollup = run()
     assert _sub(rollup, "U001/安全生产月活动总结.docx").material_kind == SUMMARY
     assert _sub(rollup, "U002/工作报告.docx").material_kind == SUMMARY
@@ -184,7 +185,7 @@ def test_kinds_by_content_whatever_the_extension(tmp_path: Path, run: Callable[[
     """Content decides the kind: a PDF named .xlsx is a document with a “not a form” 警告, never a rejected form."""
     inbox = tmp_path / "inbox"
     files = {
-        "U001/统计表.xlsx": (b"%PDF-1.4\n%%EOF\n", TEXT),
+        "U001/宣传册.xlsx": (b"%PDF-1.4\n%%EOF\n", TEXT),
         "U001/照片.heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", IMAGE),
         "U001/演练.avi": (b"RIFF\x24\x00\x00\x00AVI LIST", VIDEO),
         "U001/演练.mov": (b"\x00\x00\x00\x08wide\x00\x00\x00\x08mdat", VIDEO),
@@ -201,11 +202,11 @@ def test_kinds_by_content_whatever_the_extension(tmp_path: Path, run: Callable[[
     for rel, (_, kind) in files.items():
         sub = _sub(rollup, rel)
         assert (sub.outcome, sub.material_kind, sub.errors) == (Outcome.MATERIAL, kind, 0), rel
-    pdf = _sub(rollup, "U001/统计表.xlsx")
+    pdf = _sub(rollup, "U001/宣传册.xlsx")
     assert "扩展名为.xlsx，实际为PDF文档" in pdf.note
     assert [f.rule for f in pdf.findings] == ["不是报表"] and "不是报表" in pdf.findings[0].message
-    assert "无法读取压缩包目录" in _sub(rollup, "U001/材料.rar").note
-    assert "无法读取压缩包目录" in _sub(rollup, "U001/材料.7z").note
+    assert "压缩包无法打开" in _sub(rollup, "U001/材料.rar").note
+    assert "压缩包无法打开" in _sub(rollup, "U001/材料.7z").note
     assert "文件是空的" in _sub(rollup, "U001/空照片.jpg").note
 
 
@@ -223,8 +224,8 @@ def test_text_and_unknown_files_with_form_extensions_stay_forms(tmp_path: Path, 
 # ----------------------------------------------------------------------------- archives
 
 
-def test_archive_listed_never_extracted(tmp_path: Path, run: Callable[[], Rollup]) -> None:
-    """A zip is one item whose note counts its files and names a workbook inside; inbox/ is left unchanged."""
+def test_archive_members_read_inbox_unchanged(tmp_path: Path, run: Callable[[], Rollup]) -> None:
+    """A zip's members are each read (photos as material, a broken 附件1 as 格式不符); inbox/ is left unchanged."""
     inbox = tmp_path / "inbox"
     _put(inbox, "U003/活动资料.zip", _zip({"照片/1.jpg": jpeg_bytes(), "照片/2.png": png_bytes(),
                                           "附件1_统计表.xlsx": b"PK", "__MACOSX/._1.jpg": b"x"}))
@@ -232,10 +233,14 @@ def test_archive_listed_never_extracted(tmp_path: Path, run: Callable[[], Rollup
     rollup = run()
     assert _snapshot(inbox) == before
     sub = _sub(rollup, "U003/活动资料.zip")
-    assert sub.material_kind == ARCHIVE and sub.unit is not None and sub.unit.code == "U003"
-    assert "压缩包内有 3 个文件" in sub.note and "附件1_统计表.xlsx" in sub.note
-    assert [f.rule for f in sub.findings] == ["压缩包内有报表"]
-    assert "inbox/" in sub.findings[0].message and sub.findings[0].severity == Severity.WARNING
+    assert sub.outcome == Outcome.UNPACKED and sub.unit is not None and sub.unit.code == "U003"
+    assert "压缩包内有 3 个文件" in sub.note
+    photo = _sub(rollup, "U003/活动资料.zip!/照片/1.jpg")
+    assert photo.material_kind == IMAGE and photo.unit is not None and photo.unit.code == "U003"
+    form = _sub(rollup, "U003/活动资料.zip!/附件1_统计表.xlsx")
+    assert form.outcome == Outcome.UNSUPPORTED and form.form_id == "annex1" and form.unit == sub.unit
+    assert rollup.status("U003", "annex1").status == "格式不符"
+    assert not [s for s in rollup.submissions if "__MACOSX" in s.file]
 
 
 def test_archive_names_in_gbk_are_decoded(tmp_path: Path, run: Callable[[], Rollup]) -> None:
@@ -245,7 +250,7 @@ def test_archive_names_in_gbk_are_decoded(tmp_path: Path, run: Callable[[], Roll
     assert len(gbk) == len(placeholder)
     raw = _zip({placeholder.decode(): b"x"}).replace(placeholder, gbk)
     _put(tmp_path / "inbox", "U003/资料.zip", raw)
-    assert "附件1报表" in _sub(run(), "U003/资料.zip").note
+    assert _sub(run(), "U003/资料.zip!/附件1报表.xlsx").container == "U003/资料.zip"
 
 
 def test_archive_caps_from_campaign_limits(tmp_path: Path, forms: Forms, campaign: Campaign, roster: Roster) -> None:
@@ -311,12 +316,12 @@ def test_no_material_reported_as_a_rejected_form(tmp_path: Path, run: Callable[[
     """Material never gets an 错误 in issues.csv nor a row in status.csv."""
     inbox = tmp_path / "inbox"
     for rel, data in (("U001/总结.docx", docx_bytes(["总结"])), ("U001/a.jpg", jpeg_bytes()),
-                      ("U002/统计表.xlsx", b"%PDF-1.4\n"), ("x/空.png", b""), ("U005/v.mp4", mp4_bytes()),
-                      ("U006/z.zip", _zip({"a.xlsx": b"x"}))):
+                      ("U002/宣传册.xlsx", b"%PDF-1.4\n"), ("U002/b.jpg", jpeg_bytes()), ("x/空.png", b""),
+                      ("U005/v.mp4", mp4_bytes()), ("U006/z.zip", _zip({"a.jpg": jpeg_bytes()}))):
         _put(inbox, rel, data)
     rollup = run()
     material = {s.file for s in rollup.submissions if s.outcome == Outcome.MATERIAL}
-    assert len(material) == 6
+    assert len(material) == 7
     outbox = tmp_path / "outbox"
     assert not [r for r in _csv(outbox / "issues.csv") if r["file"] in material and r["severity"] == Severity.ERROR]
     assert not [r for r in _csv(outbox / "status.csv") if r["file"] in material]
@@ -410,5 +415,6 @@ def test_docx_with_a_dtd_is_not_read(tmp_path: Path, run: Callable[[], Rollup]) 
                 data = data.replace(b"<w:document", b'<!DOCTYPE d [<!ENTITY x "y">]><w:document', 1)
             dst.writestr(info, data)
     _put(tmp_path / "inbox", "U001/报告.docx", buffer.getvalue())
+    _put(tmp_path / "inbox", "U001/照片.jpg", jpeg_bytes())  # not its only file: a lone document would be 格式不符
     sub = _sub(run(), "U001/报告.docx")
     assert sub.material_kind == TEXT and "未读取其内容" in sub.note and sub.errors == 0

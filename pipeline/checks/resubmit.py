@@ -2,7 +2,8 @@
 
 The newest is the one with the later 填报日期. Where the dates tie, or either is missing or invalid (a
 correction dated “2023-06-31”), the returns are ordered by arrival instead: the date folder they were
-filed under (the mail's date, see :mod:`pipeline.intake.arrival`), then the file time (fetch sets it to the
+filed under (the mail's date, see :mod:`pipeline.intake.arrival`), then the Date of the saved mail
+they came in, then the file time (fetch sets it to the
 mail's Date), then a file name saying 修改/更正/最新. When that decided, the newest gets a 警告 saying how.
 """
 
@@ -20,6 +21,7 @@ _CORRECTION_RE = re.compile(r"修改|更正|最新|修订|更新|改正")
 
 BY_REPORT_DATE = "填报日期"
 BY_FOLDER = "收到日期（所在的日期文件夹）"
+BY_MAIL = "所附邮件的发送日期"
 BY_FILE_TIME = "文件时间（收到或保存的时间）"
 BY_NAME = "文件名中的“修改”“更正”“最新”等字样"
 BY_PATH = "文件名顺序"
@@ -37,6 +39,8 @@ def compare_newer(a: Submission, b: Submission) -> tuple[int, str]:
     fa, fb = folder_date(a.file), folder_date(b.file)
     if fa is not None and fb is not None and fa != fb:
         return (1 if fa > fb else -1), BY_FOLDER
+    if a.arrived is not None and b.arrived is not None and a.arrived != b.arrived:
+        return (1 if a.arrived > b.arrived else -1), BY_MAIL
     if a.mtime != b.mtime:
         return (1 if a.mtime > b.mtime else -1), BY_FILE_TIME
     ca, cb = _says_corrected(a), _says_corrected(b)
@@ -49,6 +53,8 @@ def order_warning(newest: Submission, previous: Submission) -> None:
     """A 警告 on ``newest`` when its 填报日期 did not settle that it is newer than ``previous``."""
     if not newest.date_field:
         return  # a form without 填报日期 (附件2) is always ordered by arrival: nothing to point out
+    if previous.errors:
+        return  # the earlier one was 退回: the newer is its correction, and only the newer can count anyway
     how = compare_newer(newest, previous)[1]
     if how == BY_REPORT_DATE:
         return

@@ -19,6 +19,7 @@ from pipeline.checks.resubmit import compare_newer, fewer_filled_warning, order_
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.arrival import arrival_date
+from pipeline.intake.mismatch import NAMED, settle_alone
 from pipeline.model import Outcome, Severity, Status, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
@@ -120,7 +121,7 @@ def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: 
         status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
     due = campaign.deadline(spec.deadline)
     basis = counted or latest
-    sent = arrival_date(basis.file, basis.mtime, basis.report_date)
+    sent = basis.arrived or arrival_date(basis.file, basis.mtime, basis.report_date)
     status.on_time = sent <= due
     return status
 
@@ -150,10 +151,27 @@ def _finalise_findings(sub: Submission) -> None:
     sub.findings = [dataclasses.replace(f, unit_code=code, form=sub.form_id or "") for f in sub.findings]
 
 
+def _mismatched(statuses: list[UnitStatus], subs: list[Submission]) -> None:
+    """A unit that sent an unreadable return for a form it has nothing else for is 格式不符, not 未报送."""
+    found: dict[str, list[Submission]] = defaultdict(list)
+    for sub in subs:
+        if sub.mismatch == NAMED and sub.unit is not None:
+            found[sub.unit.code].append(sub)
+    for st in statuses:
+        if st.status != Status.MISSING:
+            continue
+        files = [s for s in found.get(st.unit.code, []) if s.form_id in (None, st.form_id)]
+        if files:
+            latest = max(files, key=lambda s: (s.arrived or dt.date.min, s.mtime, s.file))
+            st.status, st.latest = Status.MISMATCH, latest
+            st.note = f"已收到“{latest.file}”，但无法读取，需按模板重新报送"
+
+
 def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
                  roster: Roster) -> Rollup:
     """Validate, pick each unit's counted submission per form, flag outliers, and set every outcome."""
     _mark_duplicates(subs)
+    settle_alone(subs, forms, campaign, roster)
     for spec in forms.values():
         batch = [s for s in subs if s.form_id == spec.id and not s.outcome]
         validate(batch, spec, campaign)
@@ -169,6 +187,7 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
     for spec in forms.values():
         statuses = [_select(u, spec, by_key.get((u.code, spec.id), []), campaign) for u in roster]
         counted = [s.counted for s in statuses if s.counted is not None]
+        _mismatched(statuses, subs)
         _outliers(counted, spec)
         for st in statuses:
             if st.counted is not None and st.counted is st.latest:

@@ -43,7 +43,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in args.files:
         if not path.is_file():
             raise PipelineError(f"找不到文件 {path}。")
-        subs.append(read_file(path.resolve(), path.resolve().parent, forms, campaign, roster))
+        # An archive, a saved mail or a workbook of several forms is listed with each of its members.
+        subs.extend(read_file(path.resolve(), path.resolve().parent, forms, campaign, roster).flattened())
     build_rollup(subs, forms, campaign, roster)
     failed = False
     for sub in subs:
@@ -51,6 +52,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         verdict = "不通过" if errors else ("通过（有警告）" if warnings else "通过")
         if sub.outcome == Outcome.MATERIAL:
             verdict = f"不是报表，是活动材料（{sub.material_kind}）"
+        elif sub.outcome == Outcome.UNPACKED:
+            verdict = f"内含 {len(sub.members)} 个文件，逐个列在下面"
+        elif sub.mismatch:
+            verdict = "格式不符（看起来是报表，但无法读取）"
         unit = sub.unit.name if sub.unit else "单位未识别"
         how = f"，读取方式：{sub.read_as}" if sub.read_as else ""
         print(f"{sub.file}：{verdict}（{unit}{how}，错误 {errors} 个，警告 {warnings} 个）")

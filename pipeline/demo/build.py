@@ -263,8 +263,9 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
         verdict = Status.WARNED
     elif scenario == "text_date":
         typed["report_date"] = f"{reported.year}年{reported.month}月{reported.day}日"
-    elif scenario == "dotted_date":
+    elif scenario == "dotted_date":  # read, with a 警告 that it was written irregularly
         typed["report_date"] = f"{reported.year}.{reported.month}.{reported.day}"
+        verdict = Status.WARNED
     elif scenario == "approximate":  # “约2300人” and “1,234”
         about, comma = rng.sample(sorted(_LARGE & set(counts)), 2)
         typed[about] = f"约{counts[about]}人"

@@ -50,22 +50,35 @@ def read_file(path: Path, inbox: Path, forms: Mapping[str, FormSpec], campaign: 
     return parse_file(new_submission(path, inbox), forms, campaign, roster)
 
 
-def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> Submission:
-    """Everything after hashing: sniff, guard, read and normalise one file; never raises for a bad file."""
+def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+               depth: int = 0) -> Submission:
+    """Everything after hashing: sniff, guard, read and normalise one file; never raises for a bad file.
+
+    A container's members (archive members, mail attachments, the sheets of a workbook holding
+    several forms) end up in ``sub.members``, read the same way; ``depth`` counts the containers around ``sub``.
+    """
     path = sub.path
     if is_ignored(path):
         sub.outcome, sub.note = Outcome.IGNORED, "临时文件或隐藏文件，已忽略"
         return sub
-    if is_kept_mail(sub.file):
+    if not sub.container and is_kept_mail(sub.file):
         sub.outcome, sub.note = Outcome.IGNORED, "收取邮件时留存的邮件原文，其附件已另存于同一文件夹"
         return sub
     sniffed = sniff(path)
     sub.kind = sniffed.kind
-    context = Context(forms, campaign, roster)
+    context = Context(forms, campaign, roster, depth)
     for source in sources():
-        if source.take(sub, sniffed, context):
+        taken = source.take(sub, sniffed, context)
+        if isinstance(taken, list):
+            sub.members = taken
+        if taken is not False:
             break
     return sub
+
+
+def expand(subs: Iterable[Submission]) -> list[Submission]:
+    """Every file and every member inside it, in order (a file is followed by its members)."""
+    return [found for sub in subs for found in sub.flattened()]
 
 
 def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> str:
@@ -88,7 +101,7 @@ def cache_keys(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster
                subs: Iterable[Submission]) -> list[str]:
     """The cache keys this run used, so that everything else can be pruned."""
     digest = settings_digest(forms, campaign, roster)
-    return [cache_key(digest, s) for s in subs if s.sha256]
+    return [cache_key(digest, s) for s in subs if s.sha256 and not s.container]
 
 
 # Worker processes receive the settings once, through the pool initializer.
@@ -133,10 +146,21 @@ def _unpickle(payload: bytes | None) -> Submission | None:
     return cached if isinstance(cached, Submission) else None
 
 
+def _refresh_members(sub: Submission) -> None:
+    """Members point at the container's current path; a sheet (part of the same file) also takes its time and size."""
+    for member in sub.flattened()[1:]:
+        member.path = sub.path
+        if member.file.startswith(sub.file + "#"):
+            member.mtime, member.size = sub.mtime, sub.size
+
+
 def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
              progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
              cache: ParseCache | None = None) -> list[Submission]:
-    """Every file's submission, in order: from the cache when its parse is stored, else parsed."""
+    """Every file's submission, in order: from the cache when its parse is stored, else parsed.
+
+    One entry per inbox file; a container carries its members in ``members`` (see :func:`expand`).
+    """
     digest = settings_digest(forms, campaign, roster) if cache is not None else ""
     done: dict[int, Submission] = {}
     todo: list[tuple[int, Submission]] = []
@@ -147,6 +171,7 @@ def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: C
             todo.append((index, sub))
             continue
         cached.path, cached.mtime, cached.size = sub.path, sub.mtime, sub.size
+        _refresh_members(cached)
         done[index] = cached
     parsed = _parse_many([s for _, s in todo], forms, campaign, roster)
     # A progress iterator (tqdm) counts an item done when the next one is asked for, and reaches 100% and

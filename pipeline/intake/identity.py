@@ -117,7 +117,7 @@ def check_identity(sub: Submission, spec: FormSpec, campaign: Campaign, roster: 
     label = unit_field.label
     address = name_raw.address if name_raw else ""
     # Outside clues checked against the content: a code in the path and the sender (both cheap).
-    code_clue, mail_clue = path_clue(sub.file, roster, names=False), _sender_clue(sender, roster)
+    code_clue, mail_clue = path_clue(sub.file, roster, names=False), _sender_clue(sender, roster) or _mail_clue(sub, roster)
     clues = [c for c in (code_clue, mail_clue) if c]
     if meta.get("unit_code"):
         sub.unit = roster.by_code(meta["unit_code"])
@@ -172,6 +172,12 @@ def check_identity(sub: Submission, spec: FormSpec, campaign: Campaign, roster: 
 def _sender_clue(sender: str, roster: Roster) -> Clue | None:
     unit = sender_unit(sender, roster)
     return Clue(unit, f"发件地址“{sender}”") if unit else None
+
+
+def _mail_clue(sub: Submission, roster: Roster) -> Clue | None:
+    """The unit a saved mail's sender named, for a file that came as its attachment (``sub.sender`` is its code)."""
+    unit = roster.by_code(sub.sender) if sub.sender else None
+    return Clue(unit, "所附邮件的发件地址") if unit else None
 
 
 def _disagreements(sub: Submission, unit: Unit, basis: str, clues: list[Clue]) -> None:

@@ -384,6 +384,8 @@ def register_material(sub: Submission, rec: Recognised, campaign: Campaign, rost
         notes.append(f"无法查看文件内容（{type(exc).__name__}）")
     sub.material_kind = kind
     found = attribute(sub.file, _matcher(roster, campaign.county), "|".join(paragraphs[:TITLE_PARAGRAPHS]))
+    if found.unit is None and not found.ambiguous and sub.sender and roster.by_code(sub.sender) is not None:
+        found = Attribution(roster.by_code(sub.sender), "发件人邮箱")  # an attachment of a saved mail
     sub.unit = found.unit
     if found.unit is not None:
         notes.insert(0, f"按{found.basis}确定单位")

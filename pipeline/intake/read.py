@@ -135,6 +135,12 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
             and fast_reader_enabled() else None
         book = fast or load_xlsx(sub.path, limits)
         book.package = package
+    from pipeline.intake.sheets import form_sheets, split_sheets
+
+    parts = form_sheets(book, forms, campaign)  # [] unless two sheets or more hold a form
+    if parts:
+        split_sheets(sub, book, parts, forms, campaign, roster)
+        return None
     return read_book(sub, book, forms, campaign, roster)
 
 

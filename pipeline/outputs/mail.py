@@ -52,7 +52,7 @@ from pipeline.store.atomic import write_bytes_atomic
 from pipeline.store.ledger import Ledger
 
 if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: the commands import it when they run
-    from pipeline.checks.rollup import Rollup
+    from pipeline.checks.rollup import Rollup, UnitStatus
 
 KINDS = MAIL_KINDS
 MAIL_DIR = "mail"
@@ -256,6 +256,17 @@ def missing_matter(campaign: Campaign, spec: FormSpec, unit: Unit, attachment: P
     return Matter(f"{spec.annex} 未报送", (text,), key, spec, attachment, owed=True)
 
 
+def mismatch_matter(campaign: Campaign, spec: FormSpec, st: UnitStatus, attachment: Path, key: str) -> Matter:
+    """A return received but unreadable (格式不符): what came, why it cannot be used, the template attached."""
+    c = campaign
+    file = st.latest.file if st.latest else ""
+    shown = file.rsplit("/", 1)[-1] if file else "所报送的文件"
+    text = (f"{_quoted(spec, c.year)}格式不符。{c.section}已收到贵单位报送的“{shown}”，但无法读取，"
+            f"请使用附件中的模板“{attachment.name}”重新报送：在模板上填写后，将 .xlsx 原文件直接作为附件发回本邮箱，"
+            "不要发送照片、截图、扫描件或压缩包。")
+    return Matter(f"{spec.annex} {Status.MISMATCH}", (text,), key, spec, attachment, owed=True)
+
+
 def summary_matter(campaign: Campaign, due: dt.date, on: dt.date, key: str) -> Matter:
     """The 活动总结 not received by its deadline; nothing to attach."""
     c = campaign
@@ -314,7 +325,7 @@ def notice_body(campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: d
         paragraphs += [section_heading(index, first), *rest]
     if any(m.owed and m.spec is not None for m in matters):
         paragraphs.append(_FILL_HINT.split("；")[0] + "，不要另存为其他格式。")
-    if any(m.owed for m in matters):
+    if any(m.owed and not m.label.endswith(Status.MISMATCH) for m in matters):  # 格式不符: it did arrive
         paragraphs.append("如已报送，请将原邮件重新发送一次，并电话告知联系人。")
     attachments = [m.attachment for m in matters if m.attachment is not None]
     return letter(c, unit, paragraphs, attachments, on)
@@ -523,7 +534,7 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
     feedback = {(i.status.unit.code, i.spec.id): i for i in items if i.path in written}
     matters: dict[str, list[Matter]] = {}
     for st in _by_roster(rollup):
-        if st.status not in (Status.MISSING, Status.RETURNED):
+        if st.status not in (Status.MISSING, Status.RETURNED, Status.MISMATCH):
             continue
         spec = rollup.forms[st.form_id]
         if not st.unit.email:
@@ -531,7 +542,13 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
             continue
         if st.status == Status.RETURNED and (st.unit.code, spec.id) not in feedback:
             continue  # its feedback workbook could not be written: already listed in batch.failed
-        if st.status == Status.MISSING:
+        if st.status == Status.MISMATCH:
+            path, generated = ensure_template(spec, campaign, st.unit, templates)
+            batch.generated += generated
+            about = st.latest.sha256 if st.latest else ""
+            key = message_key(batch.kind, st.unit, [spec.id], f"{campaign.id}|{spec.id}={spec.version}|格式不符|{about}")
+            matter = mismatch_matter(campaign, spec, st, path, key)
+        elif st.status == Status.MISSING:
             path, generated = ensure_template(spec, campaign, st.unit, templates)
             batch.generated += generated
             due = campaign.deadline(spec.deadline)

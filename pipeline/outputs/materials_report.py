@@ -78,13 +78,18 @@ def material_rows(rollup: Rollup) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- the 材料清单 sheet
 
 
+def _inbox_file(sub: Submission) -> str:
+    """The file in inbox/ that holds ``sub`` (the outermost container of an archive member or mail attachment)."""
+    return sub.container.split("!/", 1)[0] if sub.container else sub.file
+
+
 def inbox_link(sub: Submission, outbox: Path) -> str | None:
     """A link from the outbox folder to the file, relative (``../inbox/…``), or None.
 
     None when the target would not resolve to a file inside inbox/ (a symbolic link
     pointing elsewhere, another drive) or when Excel could not hold the link.
     """
-    parts = PurePosixPath(sub.file).parts
+    parts = PurePosixPath(_inbox_file(sub)).parts
     if not parts or ".." in parts:
         return None
     target = sub.path.absolute()

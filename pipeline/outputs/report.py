@@ -33,7 +33,7 @@ from pipeline.outputs.materials_report import (
 from pipeline.portable import can_fork
 from pipeline.store.atomic import atomic_path
 
-STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISSING)
+STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISMATCH, Status.MISSING)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
 STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "read_as", "report_date", "on_time", "errors",
@@ -129,25 +129,26 @@ class _Book:
         self.wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                                   "strings_to_numbers": False})
         base = {"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter"}
-        self.f = {
-            "title": self.wb.add_format({"font_name": TITLE_FONT, "font_size": 18, "bold": True, "align": "center",
-                                         "valign": "vcenter"}),
-            "annex": self.wb.add_format({"font_name": HEAD_FONT, "font_size": 14}),
-            "head": self.wb.add_format({**base, "font_name": HEAD_FONT, "bold": True, "border": 1, "align": "center",
-                                        "text_wrap": True, "bg_color": "#D9D9D9"}),
-            "cell": self.wb.add_format({**base, "border": 1, "text_wrap": True}),
-            "quoted": self.wb.add_format({**base, "border": 1, "text_wrap": True, "quote_prefix": True}),
-            "num": self.wb.add_format({**base, "border": 1, "num_format": "#,##0", "align": "right"}),
-            "pct": self.wb.add_format({**base, "border": 1, "num_format": "0.0%"}),
-            "total": self.wb.add_format({**base, "border": 1, "bold": True, "num_format": "#,##0",
-                                         "bg_color": "#F2F2F2"}),
-            "missing": self.wb.add_format({**base, "border": 1, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
-            "warn": self.wb.add_format({**base, "border": 1, "bg_color": "#FFEB9C"}),
-            "ok": self.wb.add_format({**base, "border": 1, "bg_color": "#C6EFCE"}),
-            "text": self.wb.add_format({**base, "text_wrap": True, "valign": "top", "border": 1, "font_size": 10.5}),
-            "plain": self.wb.add_format(base),
-            "bold": self.wb.add_format({**base, "bold": True}),
+        self.props: dict[str, dict[str, Any]] = {
+            "title": {"font_name": TITLE_FONT, "font_size": 18, "bold": True, "align": "center", "valign": "vcenter"},
+            "annex": {"font_name": HEAD_FONT, "font_size": 14},
+            "head": {**base, "font_name": HEAD_FONT, "bold": True, "border": 1, "align": "center", "text_wrap": True,
+                     "bg_color": "#D9D9D9"},
+            "cell": {**base, "border": 1, "text_wrap": True},
+            "num": {**base, "border": 1, "num_format": "#,##0", "align": "right"},
+            "pct": {**base, "border": 1, "num_format": "0.0%"},
+            "total": {**base, "border": 1, "bold": True, "num_format": "#,##0", "bg_color": "#F2F2F2"},
+            "missing": {**base, "border": 1, "font_color": "#9C0006", "bg_color": "#FFC7CE"},
+            "warn": {**base, "border": 1, "bg_color": "#FFEB9C"},
+            "ok": {**base, "border": 1, "bg_color": "#C6EFCE"},
+            "text": {**base, "text_wrap": True, "valign": "top", "border": 1, "font_size": 10.5},
+            "plain": base,
+            "bold": {**base, "bold": True},
+            # 分单位明细's free text: one line per unit, cut off in print (the full text is in 典型案例).
+            "line": {**base, "border": 1},
         }
+        self.f = {name: self.wb.add_format(props) for name, props in self.props.items()}
+        self._quoted: dict[str, Any] = {}
 
         self.widths: dict[str, dict[int, float]] = {}
         self.lines: dict[str, dict[int, int]] = {}
@@ -171,16 +172,22 @@ class _Book:
             if rc := ws.write_blank(row, col, None, self.f[fmt]):
                 check_rc(rc, f"blank at {row},{col}")
             return
-        style = "quoted" if fmt == "cell" and text.startswith(FORMULA_TRIGGERS) else fmt
+        fmt_obj = self.quoted(fmt) if text.startswith(FORMULA_TRIGGERS) else self.f[fmt]
         # Hot at province scale: the message is only built when xlsxwriter refuses the cell.
-        if rc := ws.write_string(row, col, text, self.f[style]):
+        if rc := ws.write_string(row, col, text, fmt_obj):
             check_rc(rc, f"text at {row},{col}")
         widths = self.widths.get(ws.name)
-        if widths and style in _WRAPPED and (width := widths.get(col)):
+        if widths and fmt in _WRAPPED and (width := widths.get(col)):
             rows = self.lines.setdefault(ws.name, {})
             lines = text_lines(text, width, 0.9)
             if lines > rows.get(row, 1):
                 rows[row] = lines
+
+    def quoted(self, fmt: str) -> Any:
+        """``fmt`` with a quote prefix, so that text a unit typed starting with = + - @ never reads as a formula."""
+        if fmt not in self._quoted:
+            self._quoted[fmt] = self.wb.add_format({**self.props[fmt], "quote_prefix": True})
+        return self._quoted[fmt]
 
     def fit_rows(self) -> None:
         """Give every row holding wrapped text the height its longest cell needs (neither Excel nor
@@ -200,8 +207,9 @@ class _Book:
                                                                 else value))
 
 
-STATUS_FORMAT = {Status.PASSED: "ok", Status.WARNED: "warn", Status.RETURNED: "missing", Status.MISSING: "missing"}
-_WRAPPED = ("cell", "quoted", "text", "head")
+STATUS_FORMAT = {Status.PASSED: "ok", Status.WARNED: "warn", Status.RETURNED: "missing", Status.MISMATCH: "missing",
+                 Status.MISSING: "missing"}
+_WRAPPED = ("cell", "text", "head")
 
 
 def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
@@ -321,8 +329,6 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.set_row(0, row_points(min(section_lines, DETAIL_HEADING_LINES), 9))
     ws.set_row(1, row_points(label_lines, 9))
     number, blank = book.f["num"], book.f["cell"]
-    if "line" not in book.f:
-        book.f["line"] = book.wb.add_format({"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter", "border": 1})
     for r, st in enumerate(statuses, start=2):
         book.text(ws, r, 0, st.unit.code)
         book.text(ws, r, 1, st.unit.name)
@@ -439,7 +445,7 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
         chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
                           "values": ["报送情况", 1, c, len(rollup.forms), c],
                           "fill": {"color": {Status.PASSED: "#70AD47", Status.WARNED: "#FFC000", Status.RETURNED: "#C00000",
-                                            Status.MISSING: "#A5A5A5"}[status]}})
+                                            Status.MISMATCH: "#7030A0", Status.MISSING: "#A5A5A5"}[status]}})
     chart.set_title({"name": "各表报送状态", "name_font": {"name": HEAD_FONT, "size": 12}})
     chart.set_legend({"position": "bottom", "font": {"name": BODY_FONT}})
     chart.set_x_axis({"num_font": {"name": BODY_FONT}})

@@ -5,6 +5,11 @@ values, findings or its material kind) or leaves it to the next source. Sources 
 listing this package, so a new kind of return is one new module here with a module-level
 ``SOURCE``, and no edit anywhere else. They are tried in ``priority`` order (lower first); the
 template reader comes last and takes whatever is left, so every file gets an outcome.
+
+A source for a container (an archive, a saved mail, a workbook holding several forms) returns
+the submissions it found inside instead of True: each member is read through the same sources
+(:func:`pipeline.intake.members.read_member`) and gets its own outcome; the container itself
+gets one too (usually :attr:`~pipeline.model.Outcome.UNPACKED`).
 """
 
 from __future__ import annotations
@@ -29,15 +34,17 @@ class Context:
     forms: Mapping[str, FormSpec]
     campaign: Campaign
     roster: Roster
+    depth: int = 0  # how many containers this file lies inside (an archive in an archive: 2)
 
 
 @dataclass(frozen=True)
 class Source:
-    """A kind of returned file: ``take`` returns True when it took the file (and filled ``sub``)."""
+    """A kind of returned file: ``take`` returns True when it took the file (and filled ``sub``),
+    or the list of member submissions it read inside the file (taken, even when the list is empty)."""
 
     name: str
     priority: int
-    take: Callable[[Submission, Sniffed, Context], bool]
+    take: Callable[[Submission, Sniffed, Context], bool | list[Submission]]
 
 
 @functools.cache

@@ -1,0 +1,309 @@
+"""Archives (.zip, .7z, .rar): every member is read as if it lay in inbox/, shown as ``附件.zip!/U013附件1.xlsx``.
+
+Before anything is unpacked the directory passes the guards: the member count, the total
+unpacked size and the compression ratio (campaign.toml ``[limits]``), names without ``..`` or a
+drive; unpacking runs under the per-file time limit and writes only into a private temporary
+folder (:mod:`pipeline.intake.members`). Zip names written by Chinese Windows without the UTF-8
+flag are GBK. A .rar is read by :mod:`rarfile` through ``unar`` or ``bsdtar`` (Debian packages
+``unar`` / ``libarchive-tools``). An archive holding only activity material (photos, videos)
+stays one 材料 entry with its members counted; one that cannot be opened is tied to its unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from pipeline.intake import mismatch
+from pipeline.intake.guards import FileTimeout, time_limit
+from pipeline.intake.materials import ARCHIVE, SUMMARY, _entry_name, _is_clutter, _matcher, attribute
+from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
+from pipeline.intake.sniff import Sniffed
+from pipeline.intake.sources import Context, Source
+from pipeline.model import Outcome, Severity, Submission
+from pipeline.settings.campaign import Limits
+
+KINDS = frozenset({"zip", "7z", "rar"})
+_MB = 1 << 20
+_CHUNK = 1 << 16
+_NO_UNIT = "材料单位未识别"  # pipeline.intake.materials' warning for material that names no unit
+_ODD = "压缩包异常"  # the rule of a guard that refused an archive
+_BACKEND = "请安装 unar 或 libarchive-tools（bsdtar）后重新汇总"
+_FORM_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".et", ".ods", ".doc", ".docx", ".wps", ".pdf"})
+
+
+class ArchiveError(Exception):
+    """Why an archive cannot be unpacked (Chinese), and the names seen inside it, if any."""
+
+    def __init__(self, reason: str, names: tuple[str, ...] = (), advice: str = "", rule: str = "压缩包无法打开") -> None:
+        super().__init__(reason)
+        self.reason, self.names, self.rule = reason, names, rule
+        self.advice = advice or "请联系报送单位取消压缩包密码或重新压缩后发送，或直接发送填好的 .xlsx 报表"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file in an archive's directory."""
+
+    name: str
+    size: int
+    packed: int
+    encrypted: bool
+    mtime: float
+    handle: Any  # the library's own record of the member (ZipInfo, RarInfo, py7zr FileInfo)
+
+
+def _guard(entries: list[Entry], limits: Limits) -> None:
+    names = tuple(e.name for e in entries)
+    if len(entries) > limits.max_zip_entries:
+        raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", names[:20],
+                           "请只把填好的报表和必要材料放进压缩包", _ODD)
+    unpacked = sum(e.size for e in entries)
+    packed = sum(e.packed for e in entries)
+    if unpacked > limits.max_unzipped_mb * _MB:
+        raise ArchiveError(f"解压后约 {unpacked / _MB:,.0f} MB，超过 {limits.max_unzipped_mb} MB 的上限", names,
+                             "请先向报送单位核实，不要直接解压", _ODD)
+    if unpacked > _MB and unpacked > limits.max_compression_ratio * max(packed, 1):
+        raise ArchiveError(f"压缩比约 {unpacked / max(packed, 1):,.0f} 倍，超过 {limits.max_compression_ratio} 倍的上限，"
+                             "可能是恶意构造的“压缩炸弹”", names, "请先向报送单位核实，不要直接解压", _ODD)
+    for e in entries:
+        parts = PurePosixPath(e.name.replace("\\", "/")).parts
+        if e.name.startswith(("/", "\\")) or ".." in parts or (parts and parts[0].endswith(":")):
+            raise ArchiveError(f"压缩包内的文件名“{e.name}”指向压缩包以外的位置", names, "请先向报送单位核实，不要直接解压", _ODD)
+    if any(e.encrypted for e in entries):
+        raise ArchiveError("压缩包设有密码", names)
+
+
+def _copy(stream: IO[bytes], target: Path, cap: int) -> None:
+    read = stream.read
+    written = 0
+    with target.open("wb") as out:
+        while chunk := read(_CHUNK):
+            written += len(chunk)
+            if written > cap:
+                raise ArchiveError("压缩包内文件的实际大小超过了目录中声明的大小，可能是恶意构造的文件", (),
+                                     "请先向报送单位核实，不要直接解压", _ODD)
+            out.write(chunk)
+
+
+def _stamp(date_time: tuple[int, ...] | None) -> float:
+    if not date_time or len(date_time) < 6:
+        return 0.0
+    year, month, day, hour, minute, second = date_time[:6]
+    try:
+        return dt.datetime(year, month, day, hour, minute, second).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+
+
+def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
+    from pipeline.intake.guards import GuardError, check_zip_directory
+
+    try:
+        check_zip_directory(path, limits)
+        zf = zipfile.ZipFile(path)
+    except GuardError:
+        raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", (),
+                           "请只把填好的报表和必要材料放进压缩包", _ODD) from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise ArchiveError("压缩包已损坏，无法读取其目录", (), "请联系报送单位重新压缩后发送") from None
+    with zf:
+        entries = [Entry(_entry_name(i), i.file_size, i.compress_size, bool(i.flag_bits & 0x1), _stamp(i.date_time), i)
+                   for i in zf.infolist() if not i.is_dir()]
+        entries = [e for e in entries if not _is_clutter(e.name)]
+        _guard(entries, limits)
+        out: list[Packed] = []
+        for index, (e, name) in enumerate(zip(entries, unique_names([e.name for e in entries]), strict=True)):
+            target = scratch_path(folder, index, name)
+            try:
+                with zf.open(e.handle) as stream:
+                    _copy(stream, target, e.size)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                raise ArchiveError(f"压缩包已损坏，无法解压“{e.name}”（{type(exc).__name__}）",
+                                     tuple(x.name for x in entries)) from None
+            out.append(Packed(name, target, e.mtime))
+        return out
+
+
+def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
+    import py7zr
+
+    try:
+        szf = py7zr.SevenZipFile(path)
+    except py7zr.PasswordRequired:
+        raise ArchiveError("压缩包设有密码（连文件名也已加密）") from None
+    except Exception as exc:  # py7zr raises many types on a damaged archive
+        raise ArchiveError(f"压缩包已损坏，无法读取其目录（{type(exc).__name__}）", (), "请联系报送单位重新压缩后发送") from None
+    with szf:
+        infos = [i for i in szf.list() if not i.is_directory]
+        entries = [Entry(i.filename, int(i.uncompressed or 0), int(i.compressed or 0), False,
+                         i.creationtime.timestamp() if i.creationtime else 0.0, i) for i in infos]
+        entries = [e for e in entries if not _is_clutter(e.name)]
+        if szf.needs_password():
+            raise ArchiveError("压缩包设有密码", tuple(e.name for e in entries))
+        _guard(entries, limits)
+        raw = folder / "raw"
+        try:
+            szf.extract(path=raw, targets=[e.name for e in entries])
+        except Exception as exc:  # damaged data
+            raise ArchiveError(f"压缩包已损坏，无法解压（{type(exc).__name__}）", tuple(e.name for e in entries),
+                                 "请联系报送单位重新压缩后发送") from None
+    out: list[Packed] = []
+    for index, (e, name) in enumerate(zip(entries, unique_names([e.name for e in entries]), strict=True)):
+        source = raw / e.name
+        if not source.resolve().is_relative_to(raw.resolve()) or not source.is_file():
+            continue
+        if source.stat().st_size > max(e.size, 0) and e.size:
+            raise ArchiveError("压缩包内文件的实际大小超过了目录中声明的大小", (), "请先向报送单位核实，不要直接解压", _ODD)
+        target = scratch_path(folder, index, name)
+        shutil.move(source, target)
+        out.append(Packed(name, target, e.mtime))
+    return out
+
+
+def _unpack_rar(path: Path, limits: Limits, folder: Path) -> list[Packed]:
+    import rarfile
+
+    try:
+        rf = rarfile.RarFile(str(path))
+    except rarfile.PasswordRequired:
+        raise ArchiveError("压缩包设有密码（连文件名也已加密）") from None
+    except rarfile.RarCannotExec:
+        raise ArchiveError("本机没有可解开 RAR 压缩包的组件", (), _BACKEND) from None
+    except Exception as exc:  # rarfile.Error and OSError on a damaged archive
+        raise ArchiveError(f"压缩包已损坏，无法读取其目录（{type(exc).__name__}）", (), "请联系报送单位重新压缩后发送") from None
+    with rf:
+        entries = [Entry(i.filename or "", int(i.file_size or 0), int(i.compress_size or 0), i.needs_password(),
+                         _stamp(i.date_time), i) for i in rf.infolist() if not i.is_dir()]
+        entries = [e for e in entries if e.name and not _is_clutter(e.name)]
+        _guard(entries, limits)
+        out: list[Packed] = []
+        for index, (e, name) in enumerate(zip(entries, unique_names([e.name for e in entries]), strict=True)):
+            target = scratch_path(folder, index, name)
+            try:
+                with rf.open(e.handle) as stream:
+                    _copy(stream, target, e.size)
+            except rarfile.RarCannotExec:
+                raise ArchiveError("本机没有可解开 RAR 压缩包的组件", tuple(x.name for x in entries), _BACKEND) from None
+            except (rarfile.Error, OSError, EOFError) as exc:
+                raise ArchiveError(f"压缩包已损坏，无法解压“{e.name}”（{type(exc).__name__}）",
+                                     tuple(x.name for x in entries), "请联系报送单位重新压缩后发送") from None
+            out.append(Packed(name, target, e.mtime))
+        return out
+
+
+_UNPACK: dict[str, Callable[[Path, Limits, Path], list[Packed]]] = {
+    "zip": _unpack_zip, "7z": _unpack_7z, "rar": _unpack_rar,
+}
+
+
+def _is_document_package(path: Path) -> bool:
+    """An Office or OFD document that merely is a zip (listed by the material source as a document)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            lowered = {n.lower() for n in zf.namelist()[:50]}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+    return "[content_types].xml" in lowered or "ofd.xml" in lowered
+
+
+def _zip_names(path: Path) -> tuple[str, ...]:
+    """The member names of a zip not unpacked (nested too deep), to tell whether it holds a return."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return tuple(_entry_name(i) for i in zf.infolist()[:100] if not i.is_dir())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return ()
+
+
+def _attribute(sub: Submission, ctx: Context, members: list[Submission]) -> None:
+    """The container's unit: its own name, else the one unit all members belong to, else the sender's."""
+    found = attribute(sub.file, _matcher(ctx.roster, ctx.campaign.county))
+    units = {m.unit.code: m.unit for m in members if m.unit is not None}
+    sub.unit = found.unit or (next(iter(units.values())) if len(units) == 1 else None) \
+        or (ctx.roster.by_code(sub.sender) if sub.sender else None)
+
+
+def _only_material(members: list[Submission]) -> bool:
+    # Photos and videos only; an 活动总结, a nested archive or a member with a finding stays listed on its own.
+    return bool(members) and all(m.outcome == Outcome.MATERIAL and m.material_kind not in (SUMMARY, ARCHIVE)
+                                 and all(f.rule == _NO_UNIT for f in m.findings) for m in members)
+
+
+def _material(sub: Submission, ctx: Context, members: list[Submission]) -> None:
+    """An archive of activity material: one 材料 entry, its members counted in the note."""
+    _attribute(sub, ctx, members)
+    kinds = Counter(m.material_kind for m in members)
+    sub.outcome, sub.material_kind = Outcome.MATERIAL, ARCHIVE
+    counted = "、".join(f"{k} {n}" for k, n in kinds.most_common())
+    sub.note = f"压缩包内有 {len(members)} 个文件（{counted}），均为活动材料，已清点"
+    if sub.unit is None:
+        sub.add(Severity.WARNING, _NO_UNIT, "压缩包名和其中的文件名都没有名录中的单位编码或单位名称，无法确定是哪个单位报送的。"
+                "请局安全股把它移入以该单位名称命名的子文件夹后重新汇总。")
+
+
+def _cannot_open(sub: Submission, problem: ArchiveError, ctx: Context) -> None:
+    """Tie an archive that cannot be unpacked to its unit; one that holds returns is 格式不符."""
+    inner = list(problem.names)
+    found = attribute(sub.file, _matcher(ctx.roster, ctx.campaign.county))
+    if found.unit is None:
+        units = {u.code: u for n in inner for u in _matcher(ctx.roster, ctx.campaign.county).units_in(n)}
+        sub.unit = next(iter(units.values())) if len(units) == 1 else None
+    else:
+        sub.unit = found.unit
+    listed = "、".join(f"“{PurePosixPath(n).name}”" for n in inner[:3]) + ("等" if len(inner) > 3 else "")
+    holds = f"（其中有{listed}）" if inner else ""
+    returns = mismatch.named_forms([*mismatch.name_texts(sub.file), *inner], ctx.forms) \
+        or any(PurePosixPath(n).suffix.lower() in _FORM_SUFFIXES for n in inner)
+    if returns:
+        mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, f"{problem.reason}{holds}", inner,
+                      advice=problem.advice + "。")
+        return
+    sub.outcome, sub.material_kind, sub.form_id = Outcome.MATERIAL, ARCHIVE, None
+    sub.note = f"压缩包无法打开：{problem.reason}{holds}"
+    sub.add(Severity.WARNING, problem.rule, f"{problem.reason}{holds}，程序无法查看其中的文件。{problem.advice}。")
+
+
+def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submission]:
+    if sniffed.kind not in KINDS or (sniffed.kind == "zip" and _is_document_package(sub.path)):
+        return False
+    if ctx.depth >= MAX_DEPTH:
+        names = _zip_names(sub.path) if sniffed.kind == "zip" else ()
+        _cannot_open(sub, ArchiveError(f"压缩包嵌套超过 {MAX_DEPTH} 层，程序未再解开", names,
+                                       "请解压后直接发送其中的报表"), ctx)
+        return True
+    with scratch() as folder:
+        try:
+            with time_limit(ctx.campaign.limits.seconds_per_file):
+                packed = _UNPACK[sniffed.kind](sub.path, ctx.campaign.limits, folder)
+        except ArchiveError as problem:
+            _cannot_open(sub, problem, ctx)
+            return True
+        except FileTimeout:
+            _cannot_open(sub, ArchiveError(f"解压超过 {ctx.campaign.limits.seconds_per_file} 秒仍未完成"), ctx)
+            return True
+        members = [read_member(sub, p, ctx) for p in packed]
+    if not members:
+        _cannot_open(sub, ArchiveError("压缩包中没有文件，可能已损坏", (), "请联系报送单位重新压缩后发送"), ctx)
+        return True
+    if _only_material(members):
+        _material(sub, ctx, members)
+        return True
+    _attribute(sub, ctx, members)
+    for member in members:  # material that names no unit belongs to the unit of the archive it came in
+        if member.unit is None and sub.unit is not None and member.outcome == Outcome.MATERIAL:
+            member.unit = sub.unit
+            member.findings = [f for f in member.findings if f.rule != _NO_UNIT]
+            member.note = member.note.replace("未能确定单位", f"按所在压缩包确定单位（{sub.unit.name}）")
+    sub.outcome = Outcome.UNPACKED
+    sub.note = f"压缩包内有 {len(members)} 个文件，已逐个读取（见“{sub.file}!/…”各行）"
+    return members
+
+
+SOURCE = Source("archive", 30, _take)

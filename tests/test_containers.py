@@ -1,0 +1,297 @@
+"""One inbox file, several returns: archives, saved mail, several forms in one workbook, and 格式不符."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from pathlib import Path
+
+import pytest
+from containers import (
+    both_forms_book,
+    counts,
+    eml_bytes,
+    rar_bytes,
+    return_bytes,
+    sevenzip_bytes,
+    two_unit_book,
+    zip_bytes,
+)
+from returns import (
+    CAMPAIGN_TOML,
+    UNITS_CSV,
+    count_ids,
+    read_csv,
+    record_values,
+    rollup,
+    roster_unit,
+    settings,
+    statuses,
+)
+
+from pipeline.checks.rollup import Rollup
+from pipeline.cli import main
+from pipeline.demo.samples import docx_bytes, jpeg_bytes, png_bytes
+from pipeline.model import Outcome, Status, Submission
+from pipeline.outputs.mail import draft_reminders
+
+CST = dt.timezone(dt.timedelta(hours=8))
+FIRST = count_ids()[0]
+
+
+def _put(inbox: Path, rel: str, data: bytes) -> Path:
+    path = inbox / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _sub(result: Rollup, file: str) -> Submission:
+    return next(s for s in result.submissions if s.file == file)
+
+
+def _files(outbox: Path) -> dict[str, dict[str, str]]:
+    return {row["file"]: row for row in read_csv(outbox / "files.csv")}
+
+
+@pytest.fixture()
+def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A scratch folder for building returns, an empty inbox and an outbox."""
+    (tmp_path / "inbox").mkdir()
+    return tmp_path / "src", tmp_path / "inbox", tmp_path / "outbox"
+
+
+# ----------------------------------------------------------------------------- archives
+
+
+def test_zip_with_gbk_names_is_read_member_by_member(dirs: tuple[Path, Path, Path]) -> None:
+    """A zip whose names are GBK without the UTF-8 flag: each member is read, named ``附件.zip!/…`` in files.csv."""
+    src, inbox, outbox = dirs
+    _put(inbox, "附件.zip", zip_bytes({"U013附件1.xlsx": return_bytes(src, "annex1", "U013", **counts(4)),
+                                      "活动照片/现场.jpg": jpeg_bytes()}, gbk=True))
+    result = rollup(inbox, outbox)
+    files = _files(outbox)
+    assert files["附件.zip"]["outcome"] == Outcome.UNPACKED and files["附件.zip"]["unit_code"] == "U013"
+    assert files["附件.zip!/U013附件1.xlsx"]["outcome"] == Outcome.ACCEPTED
+    assert files["附件.zip!/活动照片/现场.jpg"]["outcome"] == Outcome.MATERIAL
+    assert files["附件.zip!/活动照片/现场.jpg"]["unit_code"] == "U013"  # by the archive's other member
+    assert statuses(outbox)[("U013", "annex1")]["file"] == "附件.zip!/U013附件1.xlsx"
+    assert record_values(outbox)[("U013", FIRST)] == "4"
+    assert result.status("U013", "annex1").status == Status.PASSED
+
+
+def test_7z_and_rar_members_are_counted(dirs: tuple[Path, Path, Path]) -> None:
+    """A .7z (py7zr) and a .rar (rarfile) are unpacked and their returns counted like loose files."""
+    src, inbox, outbox = dirs
+    _put(inbox, "U004报送.7z", sevenzip_bytes({"附件2.xlsx": return_bytes(src, "annex2", "U004"),
+                                              "附件1.xlsx": return_bytes(src, "annex1", "U004", **counts(6))}))
+    _put(inbox, "报表.rar", rar_bytes({"U005附件1.xlsx": return_bytes(src, "annex1", "U005", **counts(9))}))
+    result = rollup(inbox, outbox)
+    assert result.status("U004", "annex2").counted is not None
+    assert result.status("U004", "annex1").counted is _sub(result, "U004报送.7z!/附件1.xlsx")
+    assert result.status("U005", "annex1").counted is _sub(result, "报表.rar!/U005附件1.xlsx")
+    assert result.totals("annex1")[FIRST] == 6 + 9
+    assert _sub(result, "报表.rar").unit == roster_unit("U005")
+
+
+def test_encrypted_archive_with_a_return_is_format_mismatch(dirs: tuple[Path, Path, Path]) -> None:
+    """A password-protected zip whose inner names show a return is tied to the unit in its name as 格式不符."""
+    _, inbox, outbox = dirs
+    _put(inbox, "U007_报表.zip", zip_bytes({"附件1.xlsx": b"secret"}, encrypted=True))
+    _put(inbox, "U008_照片.zip", zip_bytes({"1.jpg": b"secret"}, encrypted=True))
+    result = rollup(inbox, outbox)
+    locked = _sub(result, "U007_报表.zip")
+    assert locked.outcome == Outcome.UNSUPPORTED and locked.unit == roster_unit("U007")
+    assert "设有密码" in locked.findings[0].message and "取消压缩包密码" in locked.findings[0].message
+    assert result.status("U007", "annex1").status == Status.MISMATCH
+    photos = _sub(result, "U008_照片.zip")
+    assert photos.outcome == Outcome.MATERIAL and photos.unit == roster_unit("U008") and photos.errors == 0
+    assert [f.rule for f in photos.findings] == ["压缩包无法打开"]
+    assert result.status("U008", "annex1").status == Status.MISSING
+
+
+def test_archive_guards_nesting_and_escape(dirs: tuple[Path, Path, Path]) -> None:
+    """A zip three deep is not opened past depth 2; a member named ``../x`` refuses the archive, writing nothing."""
+    src, inbox, outbox = dirs
+    inner = zip_bytes({"U002附件1.xlsx": return_bytes(src, "annex1", "U002")})
+    _put(inbox, "U002/外层.zip", zip_bytes({"中层.zip": zip_bytes({"内层.zip": inner})}))
+    _put(inbox, "U003/逃逸.zip", zip_bytes({"../逃逸.jpg": jpeg_bytes()}))
+    before = sorted(p.relative_to(inbox.parent).as_posix() for p in inbox.parent.rglob("*"))
+    result = rollup(inbox, outbox)
+    deepest = _sub(result, "U002/外层.zip!/中层.zip!/内层.zip")
+    assert "嵌套" in deepest.findings[0].message and deepest.members == []
+    assert result.status("U002", "annex1").status == Status.MISMATCH  # its name says a return is inside
+    escape = _sub(result, "U003/逃逸.zip")
+    assert [f.rule for f in escape.findings] == ["压缩包异常"] and escape.members == []
+    after = sorted(p.relative_to(inbox.parent).as_posix() for p in inbox.parent.rglob("*")
+                   if not p.is_relative_to(outbox))
+    assert after == before
+
+
+# ----------------------------------------------------------------------------- saved mail
+
+
+def test_saved_mail_attachments_sender_and_date(dirs: tuple[Path, Path, Path]) -> None:
+    """A .eml's attachments (RFC 2047 and 2231 names) are members; the sender names the unit, the Date is the arrival."""
+    src, inbox, outbox = dirs
+    late = dt.datetime(2023, 7, 2, 10, 0, tzinfo=CST)  # 附件1 is due 2023-06-30; the 填报日期 says 06-28
+    mail = eml_bytes(roster_unit("U006").email, late,
+                     {"附件1统计表.xlsx": return_bytes(src, "annex1", "U006", **counts(5)), "活动照片.jpg": jpeg_bytes()},
+                     rfc2047=frozenset({"活动照片.jpg"}))
+    _put(inbox, "来信/报送.eml", mail)
+    _put(inbox, "邮件/2023-07-02/U006_x/原邮件.eml", mail)  # kept by fetch beside its saved attachments
+    result = rollup(inbox, outbox)
+    form = _sub(result, "来信/报送.eml!/附件1统计表.xlsx")
+    photo = _sub(result, "来信/报送.eml!/活动照片.jpg")
+    assert form.outcome == Outcome.ACCEPTED and form.arrived == dt.date(2023, 7, 2)
+    assert photo.outcome == Outcome.MATERIAL and photo.unit == roster_unit("U006") and "发件人邮箱" in photo.note
+    assert result.status("U006", "annex1").on_time is False
+    kept = _sub(result, "邮件/2023-07-02/U006_x/原邮件.eml")
+    assert kept.outcome == Outcome.IGNORED and kept.members == []
+    assert sum(s.file.endswith("附件1统计表.xlsx") for s in result.submissions) == 1
+
+
+def test_saved_mail_sender_names_a_return_without_its_unit(dirs: tuple[Path, Path, Path]) -> None:
+    """A return on the generic template that does not say its unit takes the unit of the mail's sender."""
+    src, inbox, outbox = dirs
+    blank = return_bytes(src, "annex1", None, unit_name=None)
+    _put(inbox, "a.eml", eml_bytes(roster_unit("U011").email, dt.datetime(2023, 6, 20, tzinfo=CST), {"表.xlsx": blank}))
+    result = rollup(inbox, outbox)
+    assert _sub(result, "a.eml!/表.xlsx").unit == roster_unit("U011")
+    assert _sub(result, "a.eml").unit == roster_unit("U011")
+
+
+def test_mail_reader_decodes_both_name_encodings() -> None:
+    """The fixture's mail carries one name in RFC 2231 and one as RFC 2047 inside quotes (as Foxmail sends)."""
+    raw = eml_bytes("a@example.com", dt.datetime(2023, 6, 20, tzinfo=CST), {"附件1.xlsx": b"x", "照片.jpg": b"y"},
+                    rfc2047=frozenset({"照片.jpg"}))
+    from pipeline.intake.mailparts import iter_attachments, parse_message
+
+    assert b"=?GB2312?B?" in raw and b"filename*=" in raw
+    assert [a.name for a in iter_attachments(parse_message(raw))] == ["附件1.xlsx", "照片.jpg"]
+    assert email.message_from_bytes(raw)["From"] == "a@example.com"
+
+
+# ----------------------------------------------------------------------------- several forms in one workbook
+
+
+def test_two_units_sheets_in_one_workbook(dirs: tuple[Path, Path, Path]) -> None:
+    """Two units' 附件1 sheets in one workbook are two returns, each counted for its own unit, findings included."""
+    src, inbox, outbox = dirs
+    _put(inbox, "汇总/book.xlsx", two_unit_book(src, "U007", roster_unit("U008").name, 2, 7))
+    result = rollup(inbox, outbox)
+    first, second = _sub(result, "汇总/book.xlsx#附件1"), _sub(result, "汇总/book.xlsx#附件1（2）")
+    assert (first.unit, second.unit) == (roster_unit("U007"), roster_unit("U008"))
+    assert result.totals("annex1")[FIRST] == 2 + 7
+    assert {r["unit_code"] for r in read_csv(outbox / "issues.csv") if r["file"] == second.file} == {"U008"}
+    assert statuses(outbox)[("U008", "annex1")]["file"] == "汇总/book.xlsx#附件1（2）"
+    assert _files(outbox)["汇总/book.xlsx"]["outcome"] == Outcome.UNPACKED
+
+
+def test_one_units_two_forms_in_one_workbook(dirs: tuple[Path, Path, Path]) -> None:
+    """One unit's 附件1 and 附件2 in one workbook are read as two returns, ``both.xlsx#附件2`` among them."""
+    src, inbox, outbox = dirs
+    _put(inbox, "both.xlsx", both_forms_book(src, "U003", 3))
+    result = rollup(inbox, outbox)
+    assert result.status("U003", "annex1").counted is _sub(result, "both.xlsx#附件1")
+    assert result.status("U003", "annex2").counted is _sub(result, "both.xlsx#附件2")
+    assert _sub(result, "both.xlsx#附件2").values["name"] == "王建国"
+
+
+def test_plain_template_is_not_split(dirs: tuple[Path, Path, Path]) -> None:
+    """The ordinary template (one form sheet and ``_meta``) stays one file with no members."""
+    src, inbox, outbox = dirs
+    _put(inbox, "U001.xlsx", return_bytes(src, "annex1", "U001"))
+    result = rollup(inbox, outbox)
+    assert [s.file for s in result.submissions] == ["U001.xlsx"] and result.submissions[0].members == []
+
+
+# ----------------------------------------------------------------------------- 格式不符
+
+
+def _mismatch_inbox(src: Path, inbox: Path) -> None:
+    _put(inbox, "附件1_情况统计_U009.png", png_bytes())  # a photo of the form, named as one
+    _put(inbox, "U010/U010_附件2.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")  # no text layer
+    _put(inbox, "U011/情况说明.docx", docx_bytes(["情况说明", "我单位已开展活动"]))  # its only file
+    _put(inbox, "U012/活动照片.jpg", jpeg_bytes())  # photos alone are material
+    _put(inbox, "U014/情况说明.docx", docx_bytes(["情况说明"]))  # not alone: the unit's return came too
+    _put(inbox, "U014/附件1.xlsx", return_bytes(src, "annex1", "U014"))
+
+
+def test_unreadable_returns_are_format_mismatch(dirs: tuple[Path, Path, Path]) -> None:
+    """A form photo, a scanned PDF and a unit's only document are 格式不符 in status.csv; photos alone are not."""
+    src, inbox, outbox = dirs
+    _mismatch_inbox(src, inbox)
+    result = rollup(inbox, outbox)
+    got = {key: row["status"] for key, row in statuses(outbox).items() if key[0] in ("U009", "U010", "U011", "U012")}
+    assert got == {("U009", "annex1"): Status.MISMATCH, ("U009", "annex2"): Status.MISSING,
+                   ("U010", "annex1"): Status.MISSING, ("U010", "annex2"): Status.MISMATCH,
+                   ("U011", "annex1"): Status.MISMATCH, ("U011", "annex2"): Status.MISMATCH,
+                   ("U012", "annex1"): Status.MISSING, ("U012", "annex2"): Status.MISSING}
+    assert _sub(result, "U014/情况说明.docx").outcome == Outcome.MATERIAL
+    assert _sub(result, "U012/活动照片.jpg").outcome == Outcome.MATERIAL
+    assert _sub(result, "附件1_情况统计_U009.png").outcome == Outcome.UNSUPPORTED
+    from pipeline.job import summary_lines
+
+    lines = summary_lines(result, outbox / "x.xlsx")
+    assert "格式不符 2" in lines[1] and "格式不符 2" in lines[2]
+
+
+def test_reminder_for_format_mismatch(dirs: tuple[Path, Path, Path]) -> None:
+    """`mail reminders` tells a 格式不符 unit its file arrived but cannot be read, with the template attached."""
+    src, inbox, outbox = dirs
+    _mismatch_inbox(src, inbox)
+    result = rollup(inbox, outbox)
+    batch = draft_reminders(result, outbox.parent / "templates", outbox, on=dt.date(2023, 6, 20))
+    draft = next(d for d in batch.drafts if d.unit.code == "U009")
+    body = email.message_from_bytes(draft.path.read_bytes())
+    text = next(p for p in body.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert "已收到贵单位报送的“附件1_情况统计_U009.png”，但无法读取，请使用附件中的模板" in text
+    assert any(a.name.startswith("附件1") and "U009" in a.name for a in draft.attachments)
+
+
+def test_check_exits_1_on_a_form_photo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` on a photo named as a return reports 格式不符 and exits 1; on an archive it lists each member."""
+    monkeypatch.chdir(tmp_path)
+    photo = _put(tmp_path, "附件1_U009.png", png_bytes())
+    paths = ["--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV)]
+    assert main(["check", *paths, str(photo)]) == 1
+    assert "格式不符" in capsys.readouterr().out
+    packed = _put(tmp_path, "a.zip", zip_bytes({"U001附件1.xlsx": return_bytes(tmp_path / "src", "annex1", "U001")}))
+    assert main(["check", *paths, str(packed)]) == 0
+    assert "a.zip!/U001附件1.xlsx：通过" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_mixed_inbox_end_to_end(dirs: tuple[Path, Path, Path]) -> None:
+    """Loose, zipped, 7z, rar, mailed and multi-sheet returns plus unreadable ones: exact totals, statuses, files.csv."""
+    src, inbox, outbox = dirs
+    n = {"U001": 1, "U002": 2, "U003": 3, "U004": 4, "U005": 5, "U006": 6, "U007": 7, "U008": 8}
+    _put(inbox, "U001_附件1.xlsx", return_bytes(src, "annex1", "U001", **counts(n["U001"])))
+    _put(inbox, "打包.zip", zip_bytes({"U002附件1.xlsx": return_bytes(src, "annex1", "U002", **counts(n["U002"])),
+                                      "U003附件1.xlsx": return_bytes(src, "annex1", "U003", **counts(n["U003"])),
+                                      "U003附件2.xlsx": return_bytes(src, "annex2", "U003")}, gbk=True))
+    _put(inbox, "U004.7z", sevenzip_bytes({"附件1.xlsx": return_bytes(src, "annex1", "U004", **counts(n["U004"]))}))
+    _put(inbox, "U005.rar", rar_bytes({"附件1.xlsx": return_bytes(src, "annex1", "U005", **counts(n["U005"]))}))
+    _put(inbox, "邮件原文.eml", eml_bytes(roster_unit("U006").email, dt.datetime(2023, 6, 29, tzinfo=CST),
+                                     {"附件1.xlsx": return_bytes(src, "annex1", "U006", **counts(n["U006"]))}))
+    _put(inbox, "两个单位.xlsx", two_unit_book(src, "U007", roster_unit("U008").name, n["U007"], n["U008"]))
+    _mismatch_inbox(src, inbox)
+    result = rollup(inbox, outbox)
+
+    forms, _, roster = settings()
+    assert result.totals("annex1") == {fid: sum(n.values()) + 3 for fid in count_ids()}  # U014 typed 3s
+    expected = {code: Status.PASSED for code in n} | {"U008": Status.WARNED, "U014": Status.PASSED,
+                                                      "U009": Status.MISMATCH, "U011": Status.MISMATCH}
+    got = {u.code: result.status(u.code, "annex1").status for u in roster}
+    assert got == {u.code: expected.get(u.code, Status.MISSING) for u in roster}
+    files = set(_files(outbox))
+    members = {"打包.zip!/U002附件1.xlsx", "打包.zip!/U003附件1.xlsx", "打包.zip!/U003附件2.xlsx", "U004.7z!/附件1.xlsx",
+               "U005.rar!/附件1.xlsx", "邮件原文.eml!/附件1.xlsx", "两个单位.xlsx#附件1", "两个单位.xlsx#附件1（2）"}
+    on_disk = {p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file()}
+    assert files == on_disk | members
+    assert all(row["outcome"] for row in read_csv(outbox / "files.csv"))
+    assert len(forms) == 2
