@@ -61,7 +61,7 @@ def test_demo_runs_and_prints_the_rollup_summary(demo: Run) -> None:
     assert demo.err == ""
     assert demo.out[0] == (
         f"已在 {demo.inbox} 生成演示来件 39 个：20 个单位中 18 个报送附件1、17 个报送附件2，另有 1 个名录外单位；"
-        "含自动更正、退回重报、重复文件和逾期等常见情况。")
+        "含自动更正、退回重报、重复文件、逾期、Word 原文和自制表格等常见情况。")
     for line, form in zip(demo.out[2:4], ("annex1", "annex2"), strict=True):
         rows = [r for r in demo.truth["status"] if r["form"] == form]
         by = {k: sum(r["status"] == k for r in rows) for k in Status if k != Status.MISMATCH}

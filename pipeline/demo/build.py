@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.demo.media import write_own_sheet, write_word_form
 from pipeline.demo.samples import add_to_truth, demo_materials
 from pipeline.errors import PipelineError
 from pipeline.forms.generate import FormContent, write_form
@@ -55,7 +56,7 @@ TRUTH_NAME = "truth.json"
 ANNEX1_PLAN = (
     "clean", "variants", "nil_and_blank", "negative", "decimal", "abc", "fewer_people",
     "missing", "missing", "resubmitted", "duplicated", "late", "text_date", "approximate",
-    "chinese_numeral", "generic_template", "outlier", "dotted_date", "clean", "clean",
+    "chinese_numeral", "generic_template", "outlier", "dotted_date", "word_form", "own_sheet",
 )
 ANNEX2_PLAN = (
     "clean", "bracket_phone", "number_mobile", "clean", "bad_mobile", "clean", "clean",
@@ -104,6 +105,7 @@ class DemoReturn:
     copy_of: DemoReturn | None = None  # a byte-identical copy of another return
     subfolder: str = ""
     hour: int = 9
+    medium: str = "template"  # template, word (the notice's Word form) or own_sheet (a sheet the unit made)
     # What the rollup must make of this file, declared by the scenario that wrote it (the answer key's source).
     expect: Outcome = Outcome.ACCEPTED
 
@@ -283,6 +285,8 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
         verdict = Status.WARNED
     elif scenario == "generic_template":
         typed["unit_name"] = f" {unit.name} "
+    elif scenario in ("word_form", "own_sheet"):  # read by its sentences or labels, with a 警告 saying so
+        verdict = Status.WARNED
     elif scenario not in ("clean", "resubmitted", "duplicated"):
         raise ValueError(f"unknown demo scenario {scenario!r}")
 
@@ -293,6 +297,10 @@ def _annex1(spec: FormSpec, campaign: Campaign, unit: Unit, scenario: str, index
                      report_date=reported, generic=scenario == "generic_template", hour=rng.randint(8, 17))
     if scenario == "generic_template":
         ret.name = f"{unit.name}-{spec.annex}.xlsx"
+    if scenario == "word_form":
+        ret.medium, ret.name = "word", f"{unit.name}{spec.annex}（Word版）.docx"
+    if scenario == "own_sheet":
+        ret.medium, ret.name = "own_sheet", f"{unit.name}安全生产月统计.xlsx"
     if scenario == "resubmitted":
         # The first version held participants for an activity it said was not held: 退回, then fixed.
         first, _ = rng.choice(busy_pairs)
@@ -406,6 +414,10 @@ def write_return(ret: DemoReturn, inbox: Path, forms: Mapping[str, FormSpec], ca
     path.parent.mkdir(parents=True, exist_ok=True)
     if ret.copy_of is not None:
         shutil.copyfile(inbox / ret.copy_of.rel, path)
+    elif ret.medium != "template":
+        assert ret.unit is not None
+        writer = write_word_form if ret.medium == "word" else write_own_sheet
+        writer(path, forms[ret.form_id], ret.unit.name, ret.typed)
     else:
         spec = forms[ret.form_id]
         write_form(path, spec, campaign, FormContent(unit=None if ret.generic else ret.unit))
@@ -601,7 +613,7 @@ def run_demo(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, 
     senders = {form_id: len({r.unit.code for r in plan.returns if r.form_id == form_id and r.unit})
                for form_id in forms}
     tell(f"已在 {inbox} 生成演示来件 {len(plan.returns)} 个：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
-         f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件和逾期等常见情况。")
+         f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件、逾期、Word 原文和自制表格等常见情况。")
     _mark(outbox, [], NOTE_WHOLE)
     tell(*rollup_to_outbox(inbox, outbox, forms, campaign, roster, "demo", progress))
     _mark(outbox, [p.relative_to(outbox).as_posix() for p in _files_below(outbox) if p.name != MARKER], NOTE_WHOLE)
