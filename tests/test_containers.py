@@ -295,3 +295,44 @@ def test_mixed_inbox_end_to_end(dirs: tuple[Path, Path, Path]) -> None:
     assert files == on_disk | members
     assert all(row["outcome"] for row in read_csv(outbox / "files.csv"))
     assert len(forms) == 2
+
+
+def test_everything_mixed_no_unit_that_sent_anything_is_missing(dirs: tuple[Path, Path, Path]) -> None:
+    """Containers, 格式不符, identity from names, header slips and a resubmission in one inbox: exact totals, no sender 未报送."""
+    src, inbox, outbox = dirs
+    n = {"U001": 1, "U002": 2, "U005": 5, "U006": 6, "U015": 15, "U016": 16, "U017": 17, "U018": 18}
+    _put(inbox, "U001_附件1.xlsx", return_bytes(src, "annex1", "U001", **counts(n["U001"])))
+    _put(inbox, "打包.zip", zip_bytes({"U002附件1.xlsx": return_bytes(src, "annex1", "U002", **counts(n["U002"]))},
+                                      gbk=True))
+    _put(inbox, "U005.rar", rar_bytes({"附件1.xlsx": return_bytes(src, "annex1", "U005", **counts(n["U005"]))}))
+    _put(inbox, "邮件原文.eml", eml_bytes(roster_unit("U006").email, dt.datetime(2023, 6, 29, tzinfo=CST),
+                                     {"附件1.xlsx": return_bytes(src, "annex1", None, unit_name=None, **counts(n["U006"]))}))
+    _mismatch_inbox(src, inbox)
+    # Identity: the generic template with a 填报单位 not in the roster, the code in the file name.
+    _put(inbox, "U015_附件1.xlsx", return_bytes(src, "annex1", None, unit_name="县公路站", **counts(n["U015"])))
+    # A name with （盖章） and header slips: a date without the year, a phone with a long dash.
+    _put(inbox, "农村公路附件1.xlsx", return_bytes(src, "annex1", None, unit_name="清河县农村公路服务中心（盖章）",
+                                                 report_date="6月28日", phone="0311—6627527", **counts(n["U016"])))
+    # No 联系人 at all: a 警告, the counts still count.
+    _put(inbox, "U017附件1.xlsx", return_bytes(src, "annex1", "U017", contact=None, **counts(n["U017"])))
+    # A good return, then a correction whose 填报日期 does not exist, in a later date folder: the correction counts.
+    _put(inbox, "2023-06-25/U018附件1.xlsx", return_bytes(src, "annex1", "U018", report_date=dt.date(2023, 6, 25),
+                                                          **counts(1)))
+    _put(inbox, "2023-06-29/U018附件1（更正）.xlsx", return_bytes(src, "annex1", "U018", report_date="2023-06-31",
+                                                               **counts(n["U018"])))
+    result = rollup(inbox, outbox)
+
+    _, _, roster = settings()
+    assert result.totals("annex1") == {fid: sum(n.values()) + 3 for fid in count_ids()}  # U014 typed 3s
+    got = {u.code: result.status(u.code, "annex1").status for u in roster}
+    senders = set(n) | {"U009", "U010", "U011", "U012", "U014"}
+    assert all(got[code] != Status.MISSING for code in senders - {"U010", "U012"}), got
+    assert {code for code, status in got.items() if status == Status.MISSING} == {u.code for u in roster} - senders \
+        | {"U010", "U012"}  # U010 sent only an 附件2 (格式不符 there); U012 only photos
+    assert result.status("U010", "annex2").status == Status.MISMATCH
+    assert {got[c] for c in ("U015", "U016", "U017", "U018")} == {Status.WARNED}
+    assert result.status("U018", "annex1").counted is not None
+    assert result.status("U018", "annex1").counted.file == "2023-06-29/U018附件1（更正）.xlsx"
+    files = set(_files(outbox))
+    on_disk = {p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file()}
+    assert files == on_disk | {"打包.zip!/U002附件1.xlsx", "U005.rar!/附件1.xlsx", "邮件原文.eml!/附件1.xlsx"}
