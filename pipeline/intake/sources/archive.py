@@ -102,6 +102,24 @@ def _stamp(date_time: tuple[int, ...] | None) -> float:
         return 0.0
 
 
+def _copy_members(entries: list[Entry], folder: Path, open_member: Callable[[Entry], Any],
+                  damaged: Callable[[BaseException], bool]) -> list[Packed]:
+    """Copy every entry out of an open archive into ``folder``; an error ``damaged`` accepts names the member."""
+    out: list[Packed] = []
+    for index, (e, name) in enumerate(zip(entries, unique_names([e.name for e in entries]), strict=True)):
+        target = scratch_path(folder, index, name)
+        try:
+            with open_member(e) as stream:
+                _copy(stream, target, e.size)
+        except Exception as exc:
+            if not damaged(exc):
+                raise
+            raise ArchiveError(f"压缩包已损坏，无法解压“{e.name}”（{type(exc).__name__}）", tuple(x.name for x in entries),
+                               "请联系报送单位重新压缩后发送") from None
+        out.append(Packed(name, target, e.mtime))
+    return out
+
+
 def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
     from pipeline.intake.guards import GuardError, check_zip_directory
 
@@ -118,17 +136,8 @@ def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
                    for i in zf.infolist() if not i.is_dir()]
         entries = [e for e in entries if not _is_clutter(e.name)]
         _guard(entries, limits)
-        out: list[Packed] = []
-        for index, (e, name) in enumerate(zip(entries, unique_names([e.name for e in entries]), strict=True)):
-            target = scratch_path(folder, index, name)
-            try:
-                with zf.open(e.handle) as stream:
-                    _copy(stream, target, e.size)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-                raise ArchiveError(f"压缩包已损坏，无法解压“{e.name}”（{type(exc).__name__}）",
-                                     tuple(x.name for x in entries)) from None
-            out.append(Packed(name, target, e.mtime))
-        return out
+        broken = (zipfile.BadZipFile, OSError, EOFError, NotImplementedError)
+        return _copy_members(entries, folder, lambda e: zf.open(e.handle), lambda exc: isinstance(exc, broken))
 
 
 def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
@@ -183,19 +192,12 @@ def _unpack_rar(path: Path, limits: Limits, folder: Path) -> list[Packed]:
                          _stamp(i.date_time), i) for i in rf.infolist() if not i.is_dir()]
         entries = [e for e in entries if e.name and not _is_clutter(e.name)]
         _guard(entries, limits)
-        out: list[Packed] = []
-        for index, (e, name) in enumerate(zip(entries, unique_names([e.name for e in entries]), strict=True)):
-            target = scratch_path(folder, index, name)
-            try:
-                with rf.open(e.handle) as stream:
-                    _copy(stream, target, e.size)
-            except rarfile.RarCannotExec:
-                raise ArchiveError("本机没有可解开 RAR 压缩包的组件", tuple(x.name for x in entries), _BACKEND) from None
-            except (rarfile.Error, OSError, EOFError) as exc:
-                raise ArchiveError(f"压缩包已损坏，无法解压“{e.name}”（{type(exc).__name__}）",
-                                     tuple(x.name for x in entries), "请联系报送单位重新压缩后发送") from None
-            out.append(Packed(name, target, e.mtime))
-        return out
+        try:
+            return _copy_members(entries, folder, lambda e: rf.open(e.handle),
+                                 lambda exc: isinstance(exc, rarfile.Error | OSError | EOFError)
+                                 and not isinstance(exc, rarfile.RarCannotExec))
+        except rarfile.RarCannotExec:
+            raise ArchiveError("本机没有可解开 RAR 压缩包的组件", tuple(x.name for x in entries), _BACKEND) from None
 
 
 _UNPACK: dict[str, Callable[[Path, Limits, Path], list[Packed]]] = {
