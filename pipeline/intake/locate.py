@@ -36,7 +36,7 @@ def _norm_text(text: str) -> str:
     return normalise_name(text).rstrip(":：")
 
 
-def _label_positions(grid: Grid) -> dict[str, tuple[int, int]]:
+def label_positions(grid: Grid) -> dict[str, tuple[int, int]]:
     """Normalised text of every string cell -> its (row, column), first occurrence (row by row) wins."""
     found: dict[str, tuple[int, int]] = {}
     for pos in sorted(grid.cells):
@@ -98,7 +98,7 @@ def identify_form(book: Book, meta: Mapping[str, str], forms: Mapping[str, FormS
     for grid in book.sheets:
         if grid.title == META_SHEET:
             continue
-        labels = _label_positions(grid)
+        labels = label_positions(grid)
         for spec in forms.values():
             offsets = label_offsets(build_layout(spec, campaign.year))
             hits = sum(text in labels for text, _, _ in offsets.values())
@@ -140,7 +140,7 @@ def locate_fields(book: Book, spec: FormSpec, campaign: Campaign) -> tuple[Locat
     missing = [f for f in spec.fields if f.id not in located]
     if missing and form is not None:
         offsets = label_offsets(build_layout(spec, campaign.year))
-        labels = _label_positions(form)
+        labels = label_positions(form)
         for f in missing:
             if f.id in offsets and offsets[f.id][0] in labels:
                 _, dr, dc = offsets[f.id]

@@ -139,7 +139,7 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
 
     parts = form_sheets(book, forms, campaign)  # [] unless two sheets or more hold a form
     if parts:
-        split_sheets(sub, book, parts, forms, campaign, roster)
+        split_sheets(sub, book, parts, forms, campaign, roster, read_book)
         return None
     return read_book(sub, book, forms, campaign, roster)
 

@@ -9,12 +9,12 @@ separately. The check is cheap for the common case: a workbook with one sheet be
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import META_SHEET, FormSpec
 from pipeline.intake.book import Book, Grid
-from pipeline.intake.locate import _label_positions, label_offsets
+from pipeline.intake.locate import label_offsets, label_positions
 from pipeline.intake.members import part_digest
 from pipeline.model import Outcome, Submission
 from pipeline.settings.campaign import Campaign
@@ -31,7 +31,7 @@ def _sheet_form(book: Book, grid: Grid, forms: Mapping[str, FormSpec], campaign:
     for spec in forms.values():
         if _names_on(book, grid, spec) >= 0.5 * len(spec.fields):
             return spec
-    labels = _label_positions(grid)
+    labels = label_positions(grid)
     for spec in forms.values():
         offsets = label_offsets(build_layout(spec, campaign.year))
         if offsets and sum(text in labels for text, _, _ in offsets.values()) >= 0.5 * len(offsets):
@@ -57,11 +57,14 @@ def _sheet_book(book: Book, grid: Grid, spec: FormSpec) -> Book:
     return Book(book.source, sheets, names, [], book.package, book.streams)
 
 
+ReadBook = Callable[[Submission, Book, Mapping[str, FormSpec], Campaign, Roster], FormSpec | None]
+
+
 def split_sheets(sub: Submission, book: Book, parts: list[tuple[Grid, FormSpec]], forms: Mapping[str, FormSpec],
-                 campaign: Campaign, roster: Roster) -> None:
-    """Read every form sheet of ``book`` as a member of ``sub``; ``sub`` itself becomes the container."""
+                 campaign: Campaign, roster: Roster, read_book: ReadBook) -> None:
+    """Read every form sheet of ``book`` (with ``read_book``, the reader's own) as a member of ``sub``;
+    ``sub`` itself becomes the container."""
     from pipeline.intake.normalise import normalise_submission
-    from pipeline.intake.read import read_book
 
     members: list[Submission] = []
     for grid, _spec in parts:
