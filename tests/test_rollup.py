@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from returns import (
     statuses,
 )
 
+from pipeline.checks.rollup import Rollup
 from pipeline.cli import main
 from pipeline.forms.spec import MAX_COUNT, template_name
 from pipeline.model import Outcome, Status
@@ -135,17 +138,22 @@ _BAD_HEADER = st.one_of(
 )
 
 
+@contextlib.contextmanager
+def _one_return(field_id: str, value: Any) -> Iterator[tuple[Path, Path, Rollup]]:
+    """U001's 附件1 with one field typed as ``value``, rolled up in a temporary folder (removed afterwards)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inbox, outbox = Path(tmp) / "inbox", Path(tmp) / "outbox"
+        path = make_return(inbox, "annex1", "U001", clean_values("annex1", **{field_id: value}))
+        yield path, outbox, rollup(inbox, outbox)
+
+
 @PROPERTY
 @given(bad=_BAD_CELL)
 def test_a_bad_value_anywhere_returns_the_file_naming_the_cell(bad: tuple[str, Any]) -> None:
     """A bad value in a random cell makes the file 退回, with an issues.csv 错误 naming that cell; never a crash."""
     field_id, value = bad
     cell = address("annex1", field_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        inbox, outbox = Path(tmp) / "inbox", Path(tmp) / "outbox"
-        path = make_return(inbox, "annex1", "U001", clean_values("annex1", **{field_id: value}))
-
-        result = rollup(inbox, outbox)
+    with _one_return(field_id, value) as (path, outbox, result):
 
         assert outcomes(result) == {path.name: Outcome.REJECTED}
         assert statuses(outbox)[("U001", "annex1")]["status"] == Status.RETURNED
@@ -161,11 +169,7 @@ def test_a_bad_header_value_is_a_warning_and_the_counts_count(bad: tuple[str, An
     """A bad or missing 联系人, 电话 or 填报日期 is a 警告 naming that cell; the file is 采用 with every count."""
     field_id, value = bad
     cell = address("annex1", field_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        inbox, outbox = Path(tmp) / "inbox", Path(tmp) / "outbox"
-        path = make_return(inbox, "annex1", "U001", clean_values("annex1", **{field_id: value}))
-
-        result = rollup(inbox, outbox)
+    with _one_return(field_id, value) as (path, outbox, result):
 
         assert outcomes(result) == {path.name: Outcome.ACCEPTED}
         assert statuses(outbox)[("U001", "annex1")]["status"] == Status.WARNED

@@ -154,11 +154,7 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), list(MALFORMED.values()), ids=list(MALFORMED))
-def test_loader_rejects_malformed_spec_naming_file_and_key(
-    tmp_path: Path, old: str, new: str, expected: list[str]
-) -> None:
-    """A broken copy of annex1.toml raises SpecError naming the file and the offending key or id."""
+def _assert_rejected(tmp_path: Path, old: str, new: str, expected: list[str]) -> None:
     path = _write_mutated(tmp_path, old, new)
     with pytest.raises(SpecError) as caught:
         load_spec(path)
@@ -166,6 +162,14 @@ def test_loader_rejects_malformed_spec_naming_file_and_key(
     assert str(path) in message
     for fragment in expected:
         assert fragment in message
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), list(MALFORMED.values()), ids=list(MALFORMED))
+def test_loader_rejects_malformed_spec_naming_file_and_key(
+    tmp_path: Path, old: str, new: str, expected: list[str]
+) -> None:
+    """A broken copy of annex1.toml raises SpecError naming the file and the offending key or id."""
+    _assert_rejected(tmp_path, old, new, expected)
 
 
 def test_loader_rejects_invalid_toml_naming_the_file(tmp_path: Path) -> None:
@@ -330,13 +334,7 @@ def test_loader_rejects_bad_sentence_original_naming_file_and_section(
     tmp_path: Path, old: str, new: str, expected: list[str]
 ) -> None:
     """A bad placeholder in the notice wording raises SpecError naming the file and the section's key."""
-    path = _write_mutated(tmp_path, old, new)
-    with pytest.raises(SpecError) as caught:
-        load_spec(path)
-    message = str(caught.value)
-    assert str(path) in message
-    for fragment in expected:
-        assert fragment in message
+    _assert_rejected(tmp_path, old, new, expected)
 
 
 def test_loader_rejects_sentence_original_without_sentence(tmp_path: Path) -> None:
