@@ -108,7 +108,7 @@ class Submission:
     first_seen: str = ""  # when the ledger first saw these bytes under this name
     material_kind: str = ""  # 活动总结/文字/图片/视频/压缩包/其他 when outcome is MATERIAL
     date_field: str = ""  # the form's 填报日期 field id (its spec's roles.report_date), once the form is known
-    kind: str = ""  # what the content is (pipeline.intake.sniff kind: workbook, xls, pdf, image, ...)
+    kind: str = ""  # what the content is (pipeline.safety.sniff kind: workbook, xls, pdf, image, ...)
     program_error: str = ""  # traceback text when this program (not the file) failed on it; see pipeline.faults
     # Containers (pipeline.intake.members): an archive, a saved mail or a workbook holding several forms.
     members: list[Submission] = field(default_factory=list)  # what was read inside this file, each with its outcome

@@ -2,7 +2,7 @@
 
 * worker processes: ``fork`` where ``os.fork`` exists, else ``spawn`` (Windows' only method);
 * the per-file time limit: SIGALRM where it exists, else a watchdog thread
-  (:func:`pipeline.intake.guards.time_limit`);
+  (:func:`pipeline.safety.guards.time_limit`);
 * console output: a console whose code page cannot show a character (GBK and an emoji in a
   file name) gets a replacement, never a UnicodeEncodeError;
 * China time for mail headers, whether or not the machine has the tz database.

@@ -2,7 +2,7 @@
 
 The rollup of one inbox is run once with each reader (``PIPELINE_READER``), by the CLI or in
 process, and its CSVs are compared byte for byte; :func:`book_differences` compares the two
-readers' :class:`~pipeline.intake.read.Book` of one file. The XML helpers rewrite a package's parts with
+readers' :class:`~pipeline.workbook.read.Book` of one file. The XML helpers rewrite a package's parts with
 lxml: a cell's XML (error values, booleans, formulas with cached values, rich inline strings)
 and the main namespace under an ``x:`` prefix, as Open XML SDK tools write it.
 
@@ -25,15 +25,15 @@ from typing import Any
 import pytest
 from lxml import etree
 
-import pipeline.intake.fastread as fastread
+import pipeline.workbook.fastread as fastread
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.guards import check_package
-from pipeline.intake.read import load_xlsx
-from pipeline.intake.sniff import WORKBOOK, sniff
 from pipeline.job import collect
 from pipeline.outputs.report import write_tables
+from pipeline.safety.guards import check_package
+from pipeline.safety.sniff import WORKBOOK, sniff
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster
+from pipeline.workbook.read import load_xlsx
 
 COMPARED_CSVS = ("records.csv", "issues.csv", "status.csv", "files.csv")  # materials.csv holds first-seen times
 READERS = ("fast", "full")

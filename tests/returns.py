@@ -23,11 +23,11 @@ from pipeline.checks.rollup import Rollup
 from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec, load_forms, template_name
-from pipeline.intake.normalise import normalise_submission
 from pipeline.job import collect, write_outputs
 from pipeline.model import RawCell, Submission
 from pipeline.settings.campaign import Campaign, load_campaign
 from pipeline.settings.roster import Roster, Unit, load_roster
+from pipeline.values.normalise import normalise_submission
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN_TOML = REPO / "campaign.toml"

@@ -33,7 +33,7 @@ from pipeline.checks.rollup import Rollup
 from pipeline.cli import main
 from pipeline.demo.samples import docx_bytes, jpeg_bytes, png_bytes
 from pipeline.model import Outcome, Status, Submission
-from pipeline.outputs.mail import draft_reminders
+from pipeline.outputs.mail.drafts import draft_reminders
 
 CST = dt.timezone(dt.timedelta(hours=8))
 FIRST = count_ids()[0]

@@ -35,10 +35,10 @@ from returns import address, clean_values, count_ids, make_return, read_csv, ros
 from returns import settings as repo_settings
 
 import pipeline.intake.batch as ingest
-import pipeline.intake.fastread as fastread
+import pipeline.workbook.fastread as fastread
 from pipeline.forms.generate import FormContent, write_form
-from pipeline.intake.guards import check_package
 from pipeline.model import Submission
+from pipeline.safety.guards import check_package
 
 ERROR_CODES = ("#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!")
 COUNT_FIELD = "s1_center_study_times"

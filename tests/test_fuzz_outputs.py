@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from returns import clean_values, make_return, read_csv
 from returns import settings as repo_settings
 
-import pipeline.intake.read as reader
+import pipeline.workbook.read as reader
 from pipeline.job import collect, rollup_to_outbox
 from pipeline.model import RawCell, Submission
 from pipeline.outputs.feedback import FEEDBACK_DIR
 from pipeline.outputs.limits import MAX_CELL_CHARS
-from pipeline.outputs.mail import batch_lines, draft_feedback, draft_reminders
+from pipeline.outputs.mail.drafts import batch_lines, draft_feedback, draft_reminders
 
 FREE_TEXT_KINDS = ("text", "person", "phone", "mobile", "email")
 MAX_LENGTH = 40_000

@@ -25,9 +25,9 @@ from returns import (
 from returns import settings as repo_settings
 
 from pipeline.intake.batch import read_file
-from pipeline.intake.handmade import MAPPED_RULE, UNPLACED_RULE
-from pipeline.intake.readas import HANDMADE, TEMPLATE
 from pipeline.model import Outcome, Severity, Status, Submission
+from pipeline.workbook.handmade import MAPPED_RULE, UNPLACED_RULE
+from pipeline.workbook.readas import HANDMADE, TEMPLATE
 
 ANNEX1 = spec("annex1")
 COUNTS = [f.id for f in ANNEX1.body_fields if f.kind == "count"]

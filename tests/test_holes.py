@@ -14,12 +14,13 @@ import openpyxl
 import pytest
 from returns import REPO, clean_values, make_return, read_csv, record_values, rollup, settings
 
-import pipeline.intake.read as reader
 import pipeline.outputs.report as report
+import pipeline.workbook.read as reader
 from pipeline.faults import LOG_NAME, PROGRAM_ERROR_NOTE, log_to
 from pipeline.job import rollup_to_outbox
 from pipeline.model import Outcome
-from pipeline.outputs.mail import draft_templates, send_drafts, smtp_settings
+from pipeline.outputs.mail.drafts import draft_templates
+from pipeline.outputs.mail.smtp import send_drafts, smtp_settings
 from pipeline.store.ledger import LEDGER_NAME
 
 # ----------------------------------------------------------------------------- item 6: text as typed
@@ -79,7 +80,7 @@ def _make_clean(root: Path, **paths: Path) -> subprocess.CompletedProcess[str]:
 def test_make_clean_keeps_the_ledger_and_sending_stays_idempotent(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """After make clean the outputs are gone, the ledger is not, and a second --send sends nothing again."""
-    import pipeline.outputs.mail as mail
+    import pipeline.outputs.mail.smtp as mail
 
     forms, campaign, roster = settings()
     templates, outbox, venv = tmp_path / "templates", tmp_path / "outbox", tmp_path / "venv"

@@ -51,18 +51,18 @@ from corpus import (
 from hypothesis import given, settings
 from returns import rollup_of
 
-import pipeline.intake.guards as guards
-import pipeline.intake.read as reader
+import pipeline.safety.guards as guards
+import pipeline.workbook.read as reader
 from pipeline.checks.rollup import build_rollup
 from pipeline.checks.validate import validate
 from pipeline.intake.batch import read_file
-from pipeline.intake.normalise import normalise_submission
-from pipeline.intake.sniff import sniff
 from pipeline.job import write_outputs
 from pipeline.model import Outcome, RawCell, Severity, Submission
 from pipeline.outputs.report import FORMULA_TRIGGERS
+from pipeline.safety.sniff import sniff
 from pipeline.settings.campaign import Limits
 from pipeline.store.atomic import KILL_ENV, KILLED_EXIT
+from pipeline.values.normalise import normalise_submission
 
 CSV_NAMES = ("records.csv", "issues.csv", "status.csv", "materials.csv", "files.csv")
 SUMMARY_RE = re.compile(r"收到文件 (\d+) 个 = (.+)")

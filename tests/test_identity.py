@@ -1,4 +1,4 @@
-"""Which unit a return belongs to (pipeline.intake.identity, issue #15 item 3): content, path, sender, 别名, fuzzy."""
+"""Which unit a return belongs to (pipeline.units.identity, issue #15 item 3): content, path, sender, 别名, fuzzy."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from returns import UNITS_CSV, clean_values, make_return, outcomes, rollup, settings, spec, statuses, submission
 
-from pipeline.intake.identity import check_identity, path_clue
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.settings.roster import Roster, load_roster
+from pipeline.units.identity import check_identity, path_clue
 
 
 def _identified(typed: str | None, file: str = "附件1.xlsx", roster: Roster | None = None, sender: str = "",

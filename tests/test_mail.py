@@ -26,7 +26,8 @@ from pipeline.cli import main
 from pipeline.errors import PipelineError
 from pipeline.forms.spec import FormSpec, template_name
 from pipeline.outputs.feedback import FEEDBACK_DIR
-from pipeline.outputs.mail import Draft, SmtpSettings, send_drafts, smtp_settings
+from pipeline.outputs.mail.drafts import Draft
+from pipeline.outputs.mail.smtp import SmtpSettings, send_drafts, smtp_settings
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 

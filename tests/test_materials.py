@@ -27,11 +27,11 @@ from pipeline.intake.materials import (
     UnitMatcher,
     attribute,
 )
-from pipeline.intake.sniff import sniff
 from pipeline.job import summary_lines, write_outputs
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.outputs.materials_report import summary_missing
 from pipeline.outputs.report import rollup_name
+from pipeline.safety.sniff import sniff
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit
 
@@ -356,7 +356,7 @@ def test_every_file_accounted_for(tmp_path: Path, run: Callable[[], Rollup], tem
 def test_summary_reminder_after_deadline(tmp_path: Path, forms: Forms, campaign: Campaign, roster: Roster,
                                          template_dir: Path) -> None:
     """After the 附件1 deadline a unit that sent 附件1 but no 活动总结 has it in its one reminder; before it, not."""
-    from pipeline.outputs.mail import draft_reminders
+    from pipeline.outputs.mail.drafts import draft_reminders
 
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     u1, u2 = roster.by_code("U001"), roster.by_code("U002")

@@ -1,4 +1,4 @@
-"""Normalisation of raw cell values (pipeline.intake.normalise): what units type becomes numbers, dates and text."""
+"""Normalisation of raw cell values (pipeline.values.normalise): what units type becomes numbers, dates and text."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from returns import REPORT_DATE, address, clean_values, make_return, settings, s
 from pipeline.checks.rollup import build_rollup
 from pipeline.checks.validate import validate
 from pipeline.intake.batch import read_file
-from pipeline.intake.normalise import normalise_count, normalise_date, normalise_text
 from pipeline.model import Severity
+from pipeline.values.normalise import normalise_count, normalise_date, normalise_text
 
 
 @pytest.mark.parametrize(

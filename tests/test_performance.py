@@ -37,22 +37,22 @@ from readers import plain_value as _plain
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, rollup_of
 
 import pipeline.intake.batch as ingest
-import pipeline.intake.fastread as fastread
 import pipeline.intake.scan as scan
-import pipeline.intake.sheetxml as sheetxml
 import pipeline.outputs.report as report
 import pipeline.program as program
+import pipeline.workbook.fastread as fastread
+import pipeline.workbook.sheetxml as sheetxml
 from pipeline.cli import main
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.book import Book
-from pipeline.intake.guards import check_package
 from pipeline.intake.scan import scan_inbox
 from pipeline.job import write_outputs
 from pipeline.model import Outcome, Submission
 from pipeline.outputs.feedback import FEEDBACK_DIR
+from pipeline.safety.guards import check_package
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit
 from pipeline.store.ledger import LEDGER_NAME, RACY_NS, Ledger
+from pipeline.workbook.book import Book
 
 EPOCH = "1685491200"  # 2023-05-31: feedback notices are dated the campaign's first day
 OLD_NS = 1_600_000_000 * 10**9  # a file time no run can produce (2020-09-13)
@@ -373,7 +373,7 @@ def test_program_digest_changes_with_any_line_of_code(tmp_path: Path) -> None:
     assert before == program.program_digest()
     (copy / "notes.txt").write_text("not code", encoding="utf-8")
     assert program.package_digest(copy) == before
-    for name in ("intake/normalise.py", "forms/annex1.toml"):
+    for name in ("values/normalise.py", "forms/annex1.toml"):
         target = copy / name
         original = target.read_bytes()
         target.write_bytes(original + b"\n# one more line\n")

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from feedback_kit import submit, unit
 
-import pipeline.intake.read
+import pipeline.workbook.read
 from pipeline.cli.entry import translate
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.batch import read_all
-from pipeline.intake.guards import timeout_message
 from pipeline.intake.scan import new_submission
 from pipeline.portable import CHINA_OFFSET, china_tz, tolerant_console
+from pipeline.safety.guards import timeout_message
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 
@@ -166,7 +166,7 @@ def test_time_limit_without_sigalrm_still_gives_the_timeout_finding(
     """With no SIGALRM, a parse that never ends gets its 处理超时 finding from the watchdog and the batch goes on."""
     monkeypatch.delattr(signal, "SIGALRM")
     monkeypatch.delattr(signal, "setitimer")
-    real = pipeline.intake.read.read_workbook
+    real = pipeline.workbook.read.read_workbook
 
     def stuck_on_slow(sub: Any, *args: Any, **kwargs: Any) -> Any:
         """The test hook: the file named slow never finishes (pure Python, as a runaway parse would be)."""
@@ -177,7 +177,7 @@ def test_time_limit_without_sigalrm_still_gives_the_timeout_finding(
             pass
         return None
 
-    monkeypatch.setattr(pipeline.intake.read, "read_workbook", stuck_on_slow)
+    monkeypatch.setattr(pipeline.workbook.read, "read_workbook", stuck_on_slow)
     limits = dataclasses.replace(campaign.limits, seconds_per_file=0.2)
     quick = dataclasses.replace(campaign, limits=limits)
     inbox = tmp_path / "inbox"

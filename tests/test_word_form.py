@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 from office import convert
 from word_forms import Style, filled, write_form
 
-from pipeline.forms.spec import FormSpec
-from pipeline.intake import documents
-from pipeline.intake.documents import (
+from pipeline.documents import extract as documents
+from pipeline.documents.extract import (
     NO_OFFICE,
     NO_TEXT,
     PDF_ORIGINAL,
@@ -34,9 +33,10 @@ from pipeline.intake.documents import (
     find_soffice,
     read_word_form,
 )
-from pipeline.intake.normalise import normalise_count, normalise_date
-from pipeline.intake.sentences import match_form, tidy_pdf_blocks
+from pipeline.documents.sentences import match_form, tidy_pdf_blocks
+from pipeline.forms.spec import FormSpec
 from pipeline.model import Severity
+from pipeline.values.normalise import normalise_count, normalise_date
 
 HEADER = {"unit_name": "清河县交通运输局", "contact": "欧阳明远", "phone": "0311-6627527", "report_date": "2023年6月28日"}
 CASE = "某客运企业驾驶员疲劳驾驶被曝光，已约谈整改。"

@@ -19,10 +19,10 @@ from pipeline.checks.resubmit import compare_newer, fewer_filled_warning, order_
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.arrival import arrival_date
-from pipeline.intake.mismatch import NAMED, settle_alone
 from pipeline.model import Outcome, Severity, Status, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
+from pipeline.units.mismatch import NAMED, settle_alone
 
 OUTLIER_MIN_UNITS = 8
 OUTLIER_Z = 3.5

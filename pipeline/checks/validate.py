@@ -17,10 +17,10 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from pipeline.forms.spec import MAX_COUNT, TEXT_LIMITS, Field, FormSpec, Rule
-from pipeline.intake.header import MOBILE_RE, phone_ok
-from pipeline.intake.normalise import display
 from pipeline.model import Severity, Submission
 from pipeline.settings.campaign import Campaign
+from pipeline.values.header import MOBILE_RE, phone_ok
+from pipeline.values.normalise import display
 
 EXACT_INT = 2**53  # integers up to this convert to float64 exactly
 _NUMBER_KINDS = frozenset({type(None), int, float})
@@ -168,7 +168,7 @@ def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
         for check, text in _field_checks(f, campaign):
             checks.append(check)
             texts[str(check.name)] = text
-        # The unit field is identity's business (pipeline.intake.identity): blank is fine once the path named the unit.
+        # The unit field is identity's business (pipeline.units.identity): blank is fine once the path named the unit.
         nullable = not f.required or f.id == spec.roles.unit
         (soft if f.id in soft_ids else columns)[f.id] = pa.Column(None, checks=checks, nullable=nullable, required=False)
     frame_checks: dict[str, list[pa.Check]] = {Severity.ERROR: [], Severity.WARNING: []}

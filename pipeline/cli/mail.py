@@ -29,15 +29,8 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
 def _mail(args: argparse.Namespace) -> int:
     from pipeline.job import collect
-    from pipeline.outputs.mail import (
-        batch_lines,
-        draft_feedback,
-        draft_reminders,
-        draft_templates,
-        send_drafts,
-        send_lines,
-        smtp_settings,
-    )
+    from pipeline.outputs.mail.drafts import batch_lines, draft_feedback, draft_reminders, draft_templates
+    from pipeline.outputs.mail.smtp import send_drafts, send_lines, smtp_settings
     from pipeline.store.ledger import LEDGER_NAME
 
     forms, campaign, roster = load_settings(args)

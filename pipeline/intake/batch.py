@@ -22,10 +22,10 @@ from pipeline import program
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.arrival import is_kept_mail
 from pipeline.intake.scan import new_submission
-from pipeline.intake.sniff import is_ignored, sniff
 from pipeline.intake.sources import Context, sources
 from pipeline.model import Outcome, Submission
 from pipeline.portable import pool_context
+from pipeline.safety.sniff import is_ignored, sniff
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 
@@ -83,7 +83,7 @@ def expand(subs: Iterable[Submission]) -> list[Submission]:
 
 def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> str:
     """A digest of everything besides the file that a parse depends on."""
-    from pipeline.intake.fastread import fast_reader_enabled
+    from pipeline.workbook.fastread import fast_reader_enabled
 
     # The campaign's content counts, not where its file lies (a relative or absolute --campaign).
     parts = [program.program_digest(), repr(sorted((k, v.version) for k, v in forms.items())),

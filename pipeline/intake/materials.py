@@ -2,7 +2,7 @@
 
 The plan (五、工作要求（三）) asks every unit to send 视频、图片、文字 material during the month and
 an 活动总结 together with 附件1. Such files are not failed forms. Each one is recognised by its
-content (:mod:`pipeline.intake.sniff`), attributed to a unit by its folder or file name (never guessed),
+content (:mod:`pipeline.safety.sniff`), attributed to a unit by its folder or file name (never guessed),
 and listed in the rollup's 材料清单 sheet and ``materials.csv``. Archives are listed, never extracted.
 """
 
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import defusedxml.ElementTree as SafeET
 
-from pipeline.intake.guards import GuardError, check_package, check_zip_directory
-from pipeline.intake.sniff import IGNORED_NAMES, MACRO_WORKBOOK, WORKBOOK, Sniffed
 from pipeline.model import Outcome, Severity, Submission
+from pipeline.safety.guards import GuardError, check_package, check_zip_directory
+from pipeline.safety.sniff import IGNORED_NAMES, MACRO_WORKBOOK, WORKBOOK, Sniffed
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit, normalise_name
 
@@ -291,7 +291,7 @@ def _local(tag: Any) -> str:
 def docx_paragraphs(path: Path, limits: Limits, count: int = SUMMARY_PARAGRAPHS) -> list[str]:
     """The text of a .docx file's first ``count`` non-empty paragraphs.
 
-    The package first passes the same guards as a returned workbook (:func:`pipeline.intake.guards.check_package`:
+    The package first passes the same guards as a returned workbook (:func:`pipeline.safety.guards.check_package`:
     part count, sizes, compression ratio, tag count, no DTD); raises :class:`GuardError` when it does not.
     """
     package = check_package(path, limits)

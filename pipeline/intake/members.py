@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipeline.intake.guards import safe_name
 from pipeline.intake.mailparts import safe_filename
 from pipeline.intake.sources import Context
 from pipeline.model import Submission
+from pipeline.safety.guards import safe_name
 
 MAX_DEPTH = 2  # a container inside a container is read; one level further is not
 SEPARATOR = "!/"

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.intake.guards import safe_name
 from pipeline.model import Submission
+from pipeline.safety.guards import safe_name
 
 if TYPE_CHECKING:
     from pipeline.store.ledger import StatCache

@@ -113,7 +113,7 @@ def _prefill(spec: FormSpec, sub: Submission) -> dict[str, Any]:
         else:
             # A count of 3.5 shown through the "0" number format would read 4: keep the text as typed.
             raw = sub.raw.get(f.id)
-            from pipeline.intake.normalise import display
+            from pipeline.values.normalise import display
 
             values[f.id] = display(raw.value if raw is not None and raw.value is not None else value)
     return values

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.sniff import Sniffed
 from pipeline.model import Submission
+from pipeline.safety.sniff import Sniffed
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 

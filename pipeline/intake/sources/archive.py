@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from pipeline.intake import mismatch
-from pipeline.intake.guards import FileTimeout, time_limit
 from pipeline.intake.materials import ARCHIVE, SUMMARY, _entry_name, _is_clutter, _matcher, attribute
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
-from pipeline.intake.sniff import Sniffed
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Severity, Submission
+from pipeline.safety.guards import FileTimeout, time_limit
+from pipeline.safety.sniff import Sniffed
 from pipeline.settings.campaign import Limits
+from pipeline.units import mismatch
 
 KINDS = frozenset({"zip", "7z", "rar"})
 _MB = 1 << 20
@@ -121,7 +121,7 @@ def _copy_members(entries: list[Entry], folder: Path, open_member: Callable[[Ent
 
 
 def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
-    from pipeline.intake.guards import GuardError, check_zip_directory
+    from pipeline.safety.guards import GuardError, check_zip_directory
 
     try:
         check_zip_directory(path, limits)

@@ -1,23 +1,23 @@
 """Supporting material (活动总结, text, photos, videos, archives): listed and attributed, never read as a form.
 
 A file that looks like a return but is not readable (a photo of 附件1, a scanned PDF, a Word file
-without the form's sentences) is not material: it is 格式不符 (:mod:`pipeline.intake.mismatch`).
+without the form's sentences) is not material: it is 格式不符 (:mod:`pipeline.units.mismatch`).
 """
 
 from __future__ import annotations
 
-from pipeline.intake import mismatch
 from pipeline.intake.materials import IMAGE, OTHER, SUMMARY, TEXT, Recognised, recognise, register_material
-from pipeline.intake.sniff import Sniffed
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Submission
+from pipeline.safety.sniff import Sniffed
+from pipeline.units import mismatch
 
 OPENING_LINES = 5  # a document's first lines that may name the form (“附件1 …情况统计表”)
 
 
 def _opening(sub: Submission, rec: Recognised, ctx: Context) -> list[str]:
     """The first lines of a document's text, when it has any (Word, text PDF); [] otherwise."""
-    from pipeline.intake.documents import pdf_blocks
+    from pipeline.documents.extract import pdf_blocks
     from pipeline.intake.materials import docx_paragraphs
 
     try:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.intake.guards import FileTimeout, GuardError, check_size, time_limit
 from pipeline.intake.mailparts import FALLBACK_NAME, MalformedMessageError, envelope, iter_attachments, parse_message
 from pipeline.intake.materials import TEXT
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
-from pipeline.intake.sniff import Sniffed
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Severity, Submission
+from pipeline.safety.guards import FileTimeout, GuardError, check_size, time_limit
+from pipeline.safety.sniff import Sniffed
 
 _HEADER_STARTS = (b"return-path:", b"received:", b"from:", b"mime-version:", b"message-id:", b"date:",
                   b"delivered-to:", b"x-")

@@ -1,20 +1,20 @@
 """附件1 filled in on the notice's own Word form (.docx; .doc/.wps/.odt/.rtf through LibreOffice) or a text PDF.
 
-The blanks are found by the spec's 进展情况 sentences (:mod:`pipeline.intake.sentences`); the raw
+The blanks are found by the spec's 进展情况 sentences (:mod:`pipeline.documents.sentences`); the raw
 text in each becomes an ordinary submission that is normalised, validated and counted like a
 workbook. A document in which no sentence is found is left to the next source (material).
 """
 
 from __future__ import annotations
 
+from pipeline.documents.extract import OFFICE_KINDS, DocumentError, WordReturn, read_word_form
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.documents import OFFICE_KINDS, DocumentError, WordReturn, read_word_form
-from pipeline.intake.guards import FileTimeout, GuardError, check_size, time_limit
-from pipeline.intake.identity import check_identity
-from pipeline.intake.normalise import normalise_submission
-from pipeline.intake.sniff import Sniffed
 from pipeline.intake.sources import Context, Source
 from pipeline.model import RawCell, Submission
+from pipeline.safety.guards import FileTimeout, GuardError, check_size, time_limit
+from pipeline.safety.sniff import Sniffed
+from pipeline.units.identity import check_identity
+from pipeline.values.normalise import normalise_submission
 
 KINDS = frozenset({"docx", "pdf", *OFFICE_KINDS})
 

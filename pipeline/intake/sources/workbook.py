@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pipeline.intake import mismatch
-from pipeline.intake.read import read_return
-from pipeline.intake.sniff import FORM, SPREADSHEET, SPREADSHEET_SUFFIXES, Sniffed
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Submission
+from pipeline.safety.sniff import FORM, SPREADSHEET, SPREADSHEET_SUFFIXES, Sniffed
+from pipeline.units import mismatch
+from pipeline.workbook.read import read_return
 
 
 def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submission]:
     # Guards, time limit, read and normalise; an unusable file becomes an 错误 finding, never an exception.
     read_return(sub, sniffed, ctx.forms, ctx.campaign, ctx.roster)
-    if sub.members:  # a workbook holding several forms: each sheet is its own return (pipeline.intake.sheets)
+    if sub.members:  # a workbook holding several forms: each sheet is its own return (pipeline.workbook.sheets)
         return sub.members
     if sub.outcome != Outcome.UNSUPPORTED and (sub.form_id is not None or not sub.errors):
         return True  # the common case: a return that was read

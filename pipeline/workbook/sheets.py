@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import META_SHEET, FormSpec
-from pipeline.intake.book import Book, Grid
-from pipeline.intake.locate import label_offsets, label_positions
 from pipeline.intake.members import part_digest
 from pipeline.model import Outcome, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
+from pipeline.workbook.book import Book, Grid
+from pipeline.workbook.locate import label_offsets, label_positions
 
 
 def _names_on(book: Book, grid: Grid, spec: FormSpec) -> int:
@@ -64,7 +64,7 @@ def split_sheets(sub: Submission, book: Book, parts: list[tuple[Grid, FormSpec]]
                  campaign: Campaign, roster: Roster, read_book: ReadBook) -> None:
     """Read every form sheet of ``book`` (with ``read_book``, the reader's own) as a member of ``sub``;
     ``sub`` itself becomes the container."""
-    from pipeline.intake.normalise import normalise_submission
+    from pipeline.values.normalise import normalise_submission
 
     members: list[Submission] = []
     for grid, _spec in parts:

@@ -1,10 +1,10 @@
 """The fast reader: python-calamine for the cell values of a plain .xlsx, openpyxl for everything else.
 
-It builds the same :class:`~pipeline.intake.book.Book` that :func:`pipeline.intake.book.load_xlsx` builds, so
+It builds the same :class:`~pipeline.workbook.book.Book` that :func:`pipeline.workbook.book.load_xlsx` builds, so
 every later check (identity, layout, tampering, normalising, validation) runs unchanged. It only
 answers for packages whose shape it can vouch for; for anything unusual it returns None and the
 caller uses the full openpyxl reader. Every part it reads is first parsed and checked by
-:mod:`pipeline.intake.sheetxml` (formulas, error values, the window, protection, namespaces); those
+:mod:`pipeline.workbook.sheetxml` (formulas, error values, the window, protection, namespaces); those
 checks never produce a value. Set ``PIPELINE_READER=full`` to force the full reader everywhere.
 """
 
@@ -24,10 +24,17 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml.ElementTree import fromstring
 from openpyxl.workbook.defined_name import DefinedName
 
-from pipeline.intake.book import MAX_MERGED, Book, Grid
-from pipeline.intake.guards import Package
-from pipeline.intake.sheetxml import SHARED_STRINGS, STYLES, SheetFacts, plain_shared_strings, plain_styles, sheet_facts
+from pipeline.safety.guards import Package
 from pipeline.settings.campaign import Limits
+from pipeline.workbook.book import MAX_MERGED, Book, Grid
+from pipeline.workbook.sheetxml import (
+    SHARED_STRINGS,
+    STYLES,
+    SheetFacts,
+    plain_shared_strings,
+    plain_styles,
+    sheet_facts,
+)
 
 READER_ENV = "PIPELINE_READER"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from pipeline.documents.sentences import SentenceMatch, match_form, tidy_pdf_blocks
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.sentences import SentenceMatch, match_form, tidy_pdf_blocks
 from pipeline.model import Severity
 
 if TYPE_CHECKING:  # python-docx is imported when a .docx is read, not when the pipeline starts
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # python-docx is imported when a .docx is read, not when the 
     from docx.text.paragraph import Paragraph
 
 SOFFICE_TIMEOUT = 120  # seconds for one conversion; a cold start of a fresh profile takes most of it
-# Kinds (as pipeline.intake.sniff names them) that LibreOffice converts to .docx first.
+# Kinds (as pipeline.safety.sniff names them) that LibreOffice converts to .docx first.
 OFFICE_KINDS = ("doc", "wps", "odt", "rtf")
 RESAVE_ADVICE = "请另存为 .docx 或使用 Excel 模板"
 
@@ -122,7 +122,7 @@ def pdf_blocks(path: Path) -> list[str]:
     """The text lines of a PDF's text layer, page by page, in the order the PDF draws them (pypdf).
 
     Quote marks and dashes set in a Latin font are often drawn apart from the Chinese text around
-    them; ``pipeline.intake.sentences.tidy_pdf_blocks`` deals with that once the form is known.
+    them; ``pipeline.documents.sentences.tidy_pdf_blocks`` deals with that once the form is known.
     """
     from pypdf import PdfReader
 
@@ -335,7 +335,7 @@ def word_return(match: SentenceMatch, spec: FormSpec, read_as: str) -> WordRetur
 def read_word_form(path: Path, kind: str, spec: FormSpec, soffice: str | None = None) -> WordReturn:
     """Read 附件1 filled in on the notice's own Word form (.docx, .doc/.wps through LibreOffice) or a text PDF.
 
-    ``kind`` is pipeline.intake.sniff's kind of the file: docx, pdf, or one of OFFICE_KINDS. Raises only
+    ``kind`` is pipeline.safety.sniff's kind of the file: docx, pdf, or one of OFFICE_KINDS. Raises only
     :class:`DocumentError` (damaged file, no text layer, LibreOffice absent or too slow).
     """
     blocks = document_blocks(path, kind, soffice)

@@ -1,4 +1,4 @@
-"""Find the form and its fields in a :class:`~pipeline.intake.book.Book`.
+"""Find the form and its fields in a :class:`~pipeline.workbook.book.Book`.
 
 Fields are located by, in order: the template's ``_meta`` plus its defined names, defined
 names alone (a copied sheet keeps them), then the printed labels.
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.forms.layout import Cell, FormLayout, build_layout
 from pipeline.forms.spec import META_SHEET, FormSpec
-from pipeline.intake.book import Book, Grid, grid_pos, parse_ref
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import normalise_name
+from pipeline.workbook.book import Book, Grid, grid_pos, parse_ref
 
 if TYPE_CHECKING:
     pass

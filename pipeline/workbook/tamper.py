@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import META_SHEET, FormSpec
-from pipeline.intake.book import Book, Grid, cell_address, grid_pos
-from pipeline.intake.locate import Located, fixed_texts, label_offsets, norm_label
 from pipeline.model import Severity, Submission
 from pipeline.settings.campaign import Campaign, Limits
+from pipeline.workbook.book import Book, Grid, cell_address, grid_pos
+from pipeline.workbook.locate import Located, fixed_texts, label_offsets, norm_label
 
 if TYPE_CHECKING:
     pass

@@ -21,7 +21,7 @@ from openpyxl.worksheet._reader import WorkSheetParser
 
 from pipeline.forms.layout import Cell
 from pipeline.forms.spec import META_SHEET
-from pipeline.intake.guards import (
+from pipeline.safety.guards import (
     Package,
 )
 from pipeline.settings.campaign import Limits

@@ -7,14 +7,14 @@ Three layouts are recognised on each visible sheet, and the one that places the 
   the clauses of its 进展情况 sentences by a similarity score (rapidfuzz), so slightly different
   wording is understood;
 - **sentences**: the notice's 3-column table retyped, numbers typed inside the （） of the
-  进展情况 sentences, read by :func:`pipeline.intake.sentences.match_form` on the sheet's cell
+  进展情况 sentences, read by :func:`pipeline.documents.sentences.match_form` on the sheet's cell
   texts in row order, exactly as the Word reader does;
 - **rows**: one row per activity with 场次/次数 and 人次/人数 columns.
 
 A text that scores almost as well for two items is ambiguous: it is not placed, and the return
 is sent back (退回) listing what could not be placed. A missing optional field (典型案例) is never
 an error; missing counts are blank with one 警告, and more than half of them missing is 退回.
-Reading is pure (a loaded :class:`~pipeline.intake.book.Book` in, a :class:`HandRead` out);
+Reading is pure (a loaded :class:`~pipeline.workbook.book.Book` in, a :class:`HandRead` out);
 :func:`fill_submission` then records it on the submission with its findings.
 """
 
@@ -30,10 +30,10 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from pipeline.documents.sentences import match_form
 from pipeline.forms.spec import META_SHEET, Field, FormSpec
-from pipeline.intake.book import Book, Grid, cell_address
-from pipeline.intake.sentences import match_form
 from pipeline.model import RawCell, Severity, Submission
+from pipeline.workbook.book import Book, Grid, cell_address
 
 THRESHOLD = 75.0  # similarity (0-100) from which a text is taken to name an item
 MARGIN = 10.0  # a runner-up this close to the best score makes the text ambiguous

@@ -14,8 +14,8 @@ from typing import Any
 from openpyxl.utils.datetime import from_excel
 
 from pipeline.forms.spec import Field, FormSpec
-from pipeline.intake.header import fix_email, loose_date, loose_phone, one_phone_ok
 from pipeline.model import RawCell, Severity, Submission
+from pipeline.values.header import fix_email, loose_date, loose_phone, one_phone_ok
 
 NIL_WORDS = {"无", "没有", "/", "\\", "—", "——", "-", "--", "－", "×", "x", "空", "暂无", "未开展"}
 _NUMBER_RE = re.compile(

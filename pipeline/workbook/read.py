@@ -2,7 +2,7 @@
 and compare what came back with the template it was made from.
 
 :func:`read_return` is the one entry point for a file from inbox/: it applies the guards
-(:mod:`pipeline.intake.guards`), reads the workbook under a time limit and normalises the values;
+(:mod:`pipeline.safety.guards`), reads the workbook under a time limit and normalises the values;
 it never raises for a bad file, which instead gets an 错误 finding and the outcome
 ``unsupported``. Files are only ever opened for reading.
 
@@ -25,10 +25,8 @@ from typing import TYPE_CHECKING
 
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.book import Book, cell_address, grid_pos, load_xls, load_xlsx
-from pipeline.intake.calabook import FORMAT_NAMES, load_other
-from pipeline.intake.calabook import KINDS as OTHER_KINDS
-from pipeline.intake.guards import (
+from pipeline.model import Outcome, RawCell, Severity, Submission
+from pipeline.safety.guards import (
     FileTimeout,
     GuardError,
     check_package,
@@ -36,22 +34,24 @@ from pipeline.intake.guards import (
     time_limit,
     timeout_message,
 )
-from pipeline.intake.handmade import complete, fill_submission, read_handmade
-from pipeline.intake.identity import check_identity
-from pipeline.intake.locate import identify_form, locate_fields
-from pipeline.intake.normalise import normalise_submission
-from pipeline.intake.readas import HANDMADE, TEMPLATE, workbook_read_as
-from pipeline.intake.sniff import WORKBOOK, XLS, Sniffed
-from pipeline.intake.tamper import (
+from pipeline.safety.sniff import WORKBOOK, XLS, Sniffed
+from pipeline.settings.campaign import Campaign
+from pipeline.settings.roster import Roster
+from pipeline.units.identity import check_identity
+from pipeline.values.normalise import normalise_submission
+from pipeline.workbook.book import Book, cell_address, grid_pos, load_xls, load_xlsx
+from pipeline.workbook.calabook import FORMAT_NAMES, load_other
+from pipeline.workbook.calabook import KINDS as OTHER_KINDS
+from pipeline.workbook.handmade import complete, fill_submission, read_handmade
+from pipeline.workbook.locate import identify_form, locate_fields
+from pipeline.workbook.readas import HANDMADE, TEMPLATE, workbook_read_as
+from pipeline.workbook.tamper import (
     layout_findings,
     merge_findings,
     missing_field_findings,
     package_findings,
     sheet_findings,
 )
-from pipeline.model import Outcome, RawCell, Severity, Submission
-from pipeline.settings.campaign import Campaign
-from pipeline.settings.roster import Roster
 
 if TYPE_CHECKING:
     pass
@@ -128,14 +128,14 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
         book = load_other(sub.path, sniffed.kind, limits, sniffed.streams)
         book.package = package
     else:
-        from pipeline.intake.fastread import fast_reader_enabled, load_xlsx_fast
+        from pipeline.workbook.fastread import fast_reader_enabled, load_xlsx_fast
 
         package = check_package(sub.path, limits)
         fast = load_xlsx_fast(sub.path, package, limits) if sniffed is not None and sniffed.kind == WORKBOOK \
             and fast_reader_enabled() else None
         book = fast or load_xlsx(sub.path, limits)
         book.package = package
-    from pipeline.intake.sheets import form_sheets, split_sheets
+    from pipeline.workbook.sheets import form_sheets, split_sheets
 
     parts = form_sheets(book, forms, campaign)  # [] unless two sheets or more hold a form
     if parts:

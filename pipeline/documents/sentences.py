@@ -3,7 +3,7 @@
 Pure: no I/O. The input is the text blocks of a document (paragraphs and table-cell texts, in
 order); the output is the raw text typed in each blank, per field id, exactly as typed (only the
 surrounding spaces and line breaks are dropped). Turning “12次” or “约300” into numbers is
-``pipeline.intake.normalise``'s job, as for Excel returns.
+``pipeline.values.normalise``'s job, as for Excel returns.
 
 The patterns are built from the spec's two wordings of each sentence (``sentence`` and
 ``sentence_original``), never written by hand: literal characters are escaped, whitespace is

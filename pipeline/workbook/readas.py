@@ -5,16 +5,16 @@
   ``docProps/app.xml`` names the application), which may drop the template's protection and checks;
 - 模板（.xls）, 模板（.ods）, 模板（.xlsb）, 模板（WPS .et）: the template in another spreadsheet format;
 - 自制表格 (and 自制表格（.ods） …): a sheet the unit made itself, read by its texts
-  (:mod:`pipeline.intake.handmade`);
-- Word原文, PDF原文: the notice's own form (:mod:`pipeline.intake.documents`).
+  (:mod:`pipeline.workbook.handmade`);
+- Word原文, PDF原文: the notice's own form (:mod:`pipeline.documents.extract`).
 """
 
 from __future__ import annotations
 
-from pipeline.intake.book import Book
-from pipeline.intake.calabook import FORMAT_NAMES
-from pipeline.intake.documents import PDF_ORIGINAL, WORD_ORIGINAL
-from pipeline.intake.guards import Package
+from pipeline.documents.extract import PDF_ORIGINAL, WORD_ORIGINAL
+from pipeline.safety.guards import Package
+from pipeline.workbook.book import Book
+from pipeline.workbook.calabook import FORMAT_NAMES
 
 TEMPLATE = "模板"
 TEMPLATE_RESAVED = "模板（LibreOffice/WPS另存）"

@@ -34,7 +34,7 @@ UNKNOWN = "unknown"
 
 _CATEGORY = {
     WORKBOOK: FORM, MACRO_WORKBOOK: FORM, XLS: FORM,
-    # Read by python-calamine (and xlrd for .et): pipeline.intake.calabook.
+    # Read by python-calamine (and xlrd for .et): pipeline.workbook.calabook.
     "et": FORM, "xlsb": FORM, "ods": FORM,
     "encrypted": BROKEN, "empty": BROKEN, "broken": BROKEN, "unreadable": BROKEN,
     "numbers": SPREADSHEET,

@@ -2,7 +2,7 @@
 
 A slip in the header (a date without its year, a phone number with a long dash, two numbers in
 one cell) must never cost the counts: each reading here returns the value meant and a note, which
-:mod:`pipeline.intake.normalise` records as a 警告. Only the plain, expected forms come back
+:mod:`pipeline.values.normalise` records as a 警告. Only the plain, expected forms come back
 without a note. These paths run only after the plain forms failed, so the common case stays fast.
 """
 

@@ -3,7 +3,7 @@
 python-calamine reads all three (hidden sheets such as ``_meta`` included); a WPS .et that holds a
 BIFF ``Workbook`` stream is read by xlrd first, as an .xls is, so that its defined names are kept
 (calamine does not expose defined names). Each becomes the same bounded
-:class:`~pipeline.intake.book.Book` as an .xlsx, so identification, tamper checks, the hand-made
+:class:`~pipeline.workbook.book.Book` as an .xlsx, so identification, tamper checks, the hand-made
 sheet reader and normalising run unchanged.
 """
 
@@ -13,10 +13,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipeline.intake.book import Book, Grid, cell_address, load_xls
 from pipeline.settings.campaign import Limits
+from pipeline.workbook.book import Book, Grid, cell_address, load_xls
 
-# pipeline.intake.sniff kinds read here, and how the 读取方式 column names each format.
+# pipeline.safety.sniff kinds read here, and how the 读取方式 column names each format.
 ODS, XLSB, ET = "ods", "xlsb", "et"
 KINDS = frozenset({ODS, XLSB, ET})
 FORMAT_NAMES = {ODS: ".ods", XLSB: ".xlsb", ET: "WPS .et", "xls": ".xls"}
