@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from returns import REPORT_DATE, address, clean_values, make_return, settings, spec, submission
 
 from pipeline.checks.rollup import build_rollup
@@ -54,6 +57,86 @@ def test_plain_numbers_need_no_correction(raw: Any, value: int) -> None:
 def test_counts_typed_as_words_are_corrected_with_a_note(raw: str, value: int, note: str) -> None:
     """Units, separators, Chinese numerals and nil words become the number meant, and say so."""
     assert normalise_count(raw) == (value, note)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("3万", 30000), ("2千", 2000), ("1.5万", 15000), ("3万人次", 30000), ("约1.2万人", 12000), ("1万5千", 15000),
+     ("0.5万", 5000), ("３万", 30000), ("三万", 30000), ("两千", 2000), ("一万五", 15000)],
+)
+def test_counts_with_wan_or_qian_are_the_whole_number(raw: str, value: int) -> None:
+    """“3万” is 30000 and “1.5万” 15000 (never 3 or 1.5), with a note that quotes what was typed."""
+    number, note = normalise_count(raw)
+    assert (number, type(number)) == (value, int)
+    assert str(value) in note
+
+
+def test_wan_form_that_is_no_whole_number_is_not_cut() -> None:
+    """“1.23456万” is 12345.6, passed on for validation to reject, never silently 12345."""
+    assert normalise_count("1.23456万") == (12345.6, "")
+
+
+@pytest.mark.parametrize(("raw", "value"), [("3万", 30000), ("1.5万", 15000), ("2千", 2000)])
+def test_wan_count_is_a_warning_not_an_error(raw: str, value: int) -> None:
+    """A return with “3万”/“1.5万”/“2千” in a count cell counts that number, with a 警告 at the cell and no 错误."""
+    sub = submission("annex1", clean_values("annex1", s1_center_study_people=raw))
+    validate([sub], spec("annex1"), settings()[1])
+    assert sub.values["s1_center_study_people"] == value
+    assert sub.errors == 0
+    assert {(f.severity, f.rule, f.cell) for f in sub.findings} == {
+        (Severity.WARNING, "已自动更正", address("annex1", "s1_center_study_people"))}
+
+
+_COUNTS = st.integers(min_value=0, max_value=10**8)
+
+
+def _scaled(number: int, scale: int, unit: str) -> str:
+    """``number`` written as a multiple of ``scale`` (“1.5万” for 15000), without trailing zeros."""
+    text = format((Decimal(number) / scale).normalize(), "f")
+    return f"{text}{unit}"
+
+
+@given(_COUNTS)
+def test_every_arabic_spelling_of_a_count_reads_back(number: int) -> None:
+    """Any whole number as digits, with thousands separators, full-width, and as 万/千 multiples reads back to itself."""
+    spellings = [str(number), f"{number:,}", str(number).translate(str.maketrans("0123456789", "０１２３４５６７８９"))]
+    if number:
+        spellings += [_scaled(number, 10_000, "万"), _scaled(number, 1_000, "千")]
+    if number >= 10_000 and number % 10_000 >= 1000:  # “1万1” is said for 11000, so only a four-digit rest
+        spellings.append(f"{number // 10_000}万{number % 10_000}")
+    for text in spellings:
+        assert normalise_count(text)[0] == number, text
+
+
+@given(st.integers(min_value=1, max_value=10**8))
+def test_every_chinese_numeral_reads_back(number: int) -> None:
+    """Any whole number written in Chinese numerals (as cn2an writes it, e.g. 一万五千零三) reads back to itself."""
+    import cn2an
+
+    assert normalise_count(cn2an.an2cn(number))[0] == number
+
+
+_DAYS = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31))
+_CN_DIGITS = "〇一二三四五六七八九"
+
+
+def _cn_small(number: int) -> str:
+    """1..31 in Chinese numerals as dates write them (十二, 二十八, 三十一)."""
+    tens, ones = divmod(number, 10)
+    return ("" if tens == 0 else ("十" if tens == 1 else _CN_DIGITS[tens] + "十")) + (_CN_DIGITS[ones] if ones else "")
+
+
+@given(_DAYS)
+def test_every_spelling_of_a_date_reads_back(day: dt.date) -> None:
+    """Any date written as 2023-06-28, 2023年6月28日, 2023/6/28, 20230628, 23.6.28 or in Chinese numerals is that date."""
+    year = "".join(_CN_DIGITS[int(c)] for c in str(day.year))
+    spellings = [day.isoformat(), f"{day.year}年{day.month}月{day.day}日", f"{day.year}/{day.month}/{day.day}",
+                 f"{day:%Y%m%d}", f"{day:%y}.{day.month}.{day.day}", f"{day.year}年{day.month}月{day.day}号",
+                 f"{year}年{_cn_small(day.month)}月{_cn_small(day.day)}日"]
+    for text in spellings:
+        assert normalise_date(text)[0] == day, text
+    for text in (f"{day.month}月{day.day}日", f"{_cn_small(day.month)}月{_cn_small(day.day)}日", f"{day.month}/{day.day}"):
+        assert normalise_date(text, day.year)[0] == day, text
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "\u3000"])

@@ -19,60 +19,50 @@ PHONE_SEPARATOR = "/"  # several numbers in one cell are kept joined by this
 # Dashes a unit may type between area code and number (NFKC has already turned “－” into “-”).
 _DASHES_RE = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63~\u301c]+")
 _PHONE_SPLIT_RE = re.compile(r"[/、,;；，]|或")
-_DIGITS = "零〇一二两三四五六七八九"
-_CN_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_CN_NUMERALS = frozenset("零〇一二两三四五六七八九十")
 
-_LOOSE_DATE_RES = (
-    # 2023年6月28号, 23年6月28日, 6月28日 / 6月28号 (year from the campaign)
-    re.compile(r"^(?:(?P<y>\d{2}|\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?$"),
-    # 23.6.28, 23-6-28, 23/6/28
-    re.compile(r"^(?P<y>\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
-    # 6/28, 6.28, 6-28 (year from the campaign)
-    re.compile(r"^(?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
+# Every spelling of a date, in one table: numbers only, after cn2an has turned Chinese numerals into digits.
+_DATE_RES = (
+    # 2023-06-28 (the template's form), 2023/6/28, 2023.6.28, 23-6-28, and 6/28, 6.28 (year from the campaign)
+    re.compile(r"^(?:(?P<y>\d{4}|\d{2})[-/.])?(?P<m>\d{1,2})(?P<sep>[-/.])(?P<d>\d{1,2})$"),
+    # 2023年6月28日 (the template's form), 2023年6月28号, 23年6月28日, and 6月28日, 6月28号 (year from the campaign)
+    re.compile(r"^(?:(?P<y>\d{4}|\d{2})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})(?P<end>[日号]?)$"),
+    # 20230628
+    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
 )
-_CN_DATE_RE = re.compile(rf"^(?:(?P<y>[{_DIGITS}]{{2,4}})年)?(?P<m>[{_DIGITS}十]{{1,3}})月(?P<d>[{_DIGITS}十]{{1,3}})[日号]?$")
 
 
-def _cn_small(text: str) -> int | None:
-    """“六” -> 6, “二十八” -> 28, “十二” -> 12 (numbers below 100 as written in dates)."""
+def _digits(text: str) -> str:
+    """“二〇二三年六月二十八日” -> “2023年6月28日” (cn2an); text without Chinese numerals as it stands."""
+    if _CN_NUMERALS.isdisjoint(text):
+        return text
+    import cn2an  # lazy: slow to import and rarely needed
+
     try:
-        return _cn_below_100(text)
-    except KeyError:
+        return str(cn2an.transform(text, "cn2an"))
+    except (ValueError, KeyError):
+        return text
+
+
+def _plain(match: re.Match[str], text: str) -> bool:
+    """Whether ``text`` is written as the template asks: 2023-06-28 or 2023年6月28日."""
+    groups = match.groupdict()
+    if groups.get("y") is None or len(match["y"]) != 4:
+        return False
+    return "-" in text if "sep" in groups else groups.get("end") == "日"
+
+
+def read_date(text: str, year: int | None) -> tuple[dt.date, str] | None:
+    """The date ``text`` names and a note ("" for the template's own forms); None when it names no real date.
+
+    Looser forms (no year, a two-digit year, 号, Chinese numerals, 2023/6/28, 20230628) come with a note
+    saying how they were read. A missing year is ``year`` (the campaign's); without it such a date is None.
+    """
+    digits = _digits(text)
+    match = next((m for m in (p.match(digits) for p in _DATE_RES) if m), None)
+    if match is None:
         return None
-
-
-def _cn_below_100(text: str) -> int | None:
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        if len(tens) > 1 or len(ones) > 1:
-            return None
-        return (_CN_DIGIT[tens] if tens else 1) * 10 + (_CN_DIGIT[ones] if ones else 0)
-    if len(text) == 1:
-        return _CN_DIGIT[text]
-    return None
-
-
-def _cn_year(text: str) -> int:
-    """“二〇二三” -> 2023, digit by digit."""
-    return int("".join(str(_CN_DIGIT[c]) for c in text))
-
-
-def loose_date(text: str, year: int | None) -> tuple[dt.date, str] | None:
-    """A date written in a looser form (no year, a two-digit year, 号, Chinese numerals) and a note; None when
-    ``text`` is none of these or names no real date. A missing year is ``year`` (the campaign's)."""
-    match = next((m for m in (p.match(text) for p in _LOOSE_DATE_RES) if m), None)
-    parts: tuple[int | None, int | None, int | None]
-    if match is not None:
-        y = match.groupdict().get("y")
-        parts = (int(y) if y else None, int(match["m"]), int(match["d"]))
-    else:
-        match = _CN_DATE_RE.match(text)
-        if match is None:
-            return None
-        parts = (_cn_year(match["y"]) if match["y"] else None, _cn_small(match["m"]), _cn_small(match["d"]))
-    y, m, d = parts
-    if m is None or d is None:
-        return None
+    y = int(match["y"]) if match["y"] else None
     if y is None:
         if year is None:
             return None
@@ -80,12 +70,12 @@ def loose_date(text: str, year: int | None) -> tuple[dt.date, str] | None:
     elif y < 100:
         y, how = 2000 + y, "年份只写了两位"
     else:
-        how = "日期写法不规范"
+        how = "" if digits == text and _plain(match, text) else "日期写法不规范"
     try:
-        value = dt.date(y, m, d)
+        value = dt.date(y, int(match["m"]), int(match["d"]))
     except ValueError:
         return None
-    return value, f"{how}，已按 {value.isoformat()} 计"
+    return value, f"{how}，已按 {value.isoformat()} 计" if how else ""
 
 
 def one_phone_ok(text: str) -> bool:

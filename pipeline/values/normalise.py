@@ -9,30 +9,31 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from openpyxl.utils.datetime import from_excel
 
 from pipeline.forms.spec import Field, FormSpec
 from pipeline.model import RawCell, Severity, Submission
-from pipeline.values.header import fix_email, loose_date, loose_phone, one_phone_ok
+from pipeline.values.header import fix_email, loose_phone, one_phone_ok, read_date
 
 NIL_WORDS = {"无", "没有", "/", "\\", "—", "——", "-", "--", "－", "×", "x", "空", "暂无", "未开展"}
 _NUMBER_RE = re.compile(
     r"^(?:全年共|全年|约|大约|共|合计|计|近|超过)?\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?:余|多)?\s*(?P<unit>[\u4e00-\u9fff（）()]{0,4})$"
 )
-_CHINESE_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
+# “3万人”, “1.5万”, “2千”, “1万5千”: Arabic digits with 十/百/千/万/亿, read by cn2an.
+_MAGNITUDE_RE = re.compile(
+    r"^(?:全年共|全年|约|大约|共|合计|计|近|超过)?\s*(?P<num>(?P<lead>[0-9]+(?:\.[0-9]+)?)(?P<mag>[十百千万亿]+)(?:[0-9]+[十百千万亿]*)*)"
+    r"\s*(?:余|多)?\s*(?P<unit>[\u4e00-\u9fff（）()]{0,4})$"
+)
+_CHINESE_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万亿]+$")
 # “三场”, “全年十二次”: a Chinese numeral with a measure word (never “二十多”, an estimate, nor a range).
 _CHINESE_COUNT_RE = re.compile(
-    r"^(?:全年共|全年|共|合计)?(?P<num>[零〇一二两三四五六七八九十百千万]+)(?P<unit>[场次人篇个件份期条项处名]|人次|场次)$"
+    r"^(?:全年共|全年|共|合计)?(?P<num>[零〇一二两三四五六七八九十百千万亿]+)(?P<unit>[场次人篇个件份期条项处名]|人次|场次)$"
 )
 # “5（含线上2场）”: a number, then a remark in brackets (NFKC made the brackets ASCII).
 _NUMBER_REMARK_RE = re.compile(r"^(?P<num>[0-9]+)\s*(?P<unit>[\u4e00-\u9fff]{0,3})\s*\((?P<remark>[^()]*)\)$")
-_DATE_RES = (
-    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
-    re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?$"),
-    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
-)
 # Excel serial numbers for 2000-01-01 .. 2099-12-31: a bare number in that range in a date cell is a serial.
 _SERIAL_RANGE = (36526, 73415)
 
@@ -69,6 +70,9 @@ def _count(text: str) -> tuple[Any, str]:
         return float(cleaned), ""
     if re.fullmatch(r"[+]?[0-9]*\.[0-9]+", cleaned):
         return float(cleaned), ""
+    match = _MAGNITUDE_RE.match(cleaned)
+    if match:
+        return _magnitude_count(match, text)
     match = _NUMBER_RE.match(cleaned)
     if match:
         number = float(match["num"])
@@ -87,6 +91,27 @@ def _chinese_count(numeral: str, text: str) -> tuple[Any, str]:
     except (ValueError, KeyError):
         return text, ""
     return number, f"中文数字已按 {number} 计"
+
+
+def _magnitude_count(match: re.Match[str], text: str) -> tuple[Any, str]:
+    """“3万” -> 30000, “1.5万” -> 15000, “2千” -> 2000, “1万5千” -> 15000, with a note saying so.
+
+    cn2an cuts a product that is no whole number (“1.23456万” would be 12345): such a value is passed
+    on as the exact fraction, for validation to report as 不是整数.
+    """
+    import cn2an  # lazy: slow to import and rarely needed
+
+    try:
+        number = cn2an.cn2an(match["num"], "smart")
+    except (ValueError, KeyError):
+        return text, ""
+    if "." in match["lead"] and match["num"] == match["lead"] + match["mag"]:
+        exact = Decimal(match["lead"]) * Decimal(cn2an.cn2an("1" + match["mag"], "smart"))
+        if exact != exact.to_integral_value():
+            return float(exact), ""
+    if not isinstance(number, int):
+        return text, ""
+    return number, f"“{text}”已按 {number} 计"
 
 
 def _count_with_words(cleaned: str, text: str) -> tuple[Any, str]:
@@ -137,18 +162,8 @@ def normalise_date(raw: Any, year: int | None = None) -> tuple[Any, str]:
     text = fold(str(raw)).replace(" ", "")
     if not text:
         return None, ""
-    for index, pattern in enumerate(_DATE_RES):
-        match = pattern.match(text)
-        if match:
-            try:
-                value = dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
-            except ValueError:
-                return text, ""
-            # 2023-06-28 and 2023年6月28日 are the forms the template asks for; 2023/6/28, 2023.6.28, 20230628 are not.
-            plain = (index == 0 and "-" in text) or (index == 1 and text.endswith("日"))
-            return value, "" if plain else f"日期写法不规范，已按 {value.isoformat()} 计"
-    loose = loose_date(text, year)
-    return loose if loose is not None else (text, "")
+    read = read_date(text, year)
+    return read if read is not None else (text, "")
 
 
 def normalise_text(raw: Any, kind: str) -> tuple[Any, str]:
