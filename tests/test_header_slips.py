@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from returns import (
     address,
@@ -14,6 +16,7 @@ from returns import (
     make_return,
     record_values,
     rollup,
+    roster_unit,
     settings,
     spec,
     statuses,
@@ -138,3 +141,24 @@ def test_return_with_every_header_slip_is_counted(tmp_path: Path) -> None:
     assert got[("U005", "s1_reflection_articles")] == "3"
     assert all(got[("U005", fid)] == "3" for fid in count_ids())
     assert got[("U005", "report_date")] == CAMPAIGN_DAY.isoformat()
+
+
+def test_two_form_workbook_completes_a_year_less_date_with_the_campaign_s_year(tmp_path: Path) -> None:
+    """Each sheet of a two-form workbook reads “6月28日” as the campaign's 6月28日, as a one-sheet return does."""
+    path = make_return(tmp_path / "inbox", "annex1", "U007", clean_values("annex1", report_date="6月28日"),
+                       name="book.xlsx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(path)
+    copy = wb.copy_worksheet(wb["附件1"])
+    copy.title = "附件1（2）"
+    copy[address("annex1", "unit_name")] = roster_unit("U008").name
+    wb.save(path)
+    wb.close()
+    result = rollup(tmp_path / "inbox", tmp_path / "out")
+    members = [m for s in result.submissions for m in s.members]
+    assert sorted(m.file for m in members) == ["book.xlsx#附件1", "book.xlsx#附件1（2）"]
+    for member in members:
+        assert member.values["report_date"] == CAMPAIGN_DAY, member.file
+        assert {(f.severity, f.rule) for f in member.findings if f.field_id == "report_date"} == {
+            (Severity.WARNING, "已自动更正")}

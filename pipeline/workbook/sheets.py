@@ -73,7 +73,7 @@ def split_sheets(sub: Submission, book: Book, parts: list[tuple[Grid, FormSpec]]
                             arrived=sub.arrived)
         found = read_book(member, _sheet_book(book, grid, _spec), forms, campaign, roster)
         if found is not None:
-            normalise_submission(member, found)
+            normalise_submission(member, found, campaign.year)
         members.append(member)
     units = {m.unit.code: m.unit for m in members if m.unit is not None}
     sub.unit = next(iter(units.values())) if len(units) == 1 else None
