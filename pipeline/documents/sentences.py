@@ -15,11 +15,12 @@ in either wording (or a mix of both) is found.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+
+from rapidfuzz.distance import Indel
 
 from pipeline.forms.spec import Field, FormSpec, Section
 
@@ -133,18 +134,34 @@ def _token_pattern(token: _Token, fields: dict[str, Field]) -> str:
 
 
 def _combined(a: list[_Token], b: list[_Token], fields: dict[str, Field]) -> str | None:
-    """One pattern accepting wording ``a``, wording ``b`` or any mix; None if their blanks do not align."""
+    """One pattern accepting wording ``a``, wording ``b`` or any mix; None if their blanks do not align.
+
+    The two wordings are aligned on their longest common subsequence (rapidfuzz's Indel opcodes); each
+    run of differences between two common stretches becomes one alternative.
+    """
     parts: list[str] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            parts.extend(_token_pattern(t, fields) for t in a[i1:i2])
-            continue
-        left, right = a[i1:i2], b[j1:j2]
+    left: list[_Token] = []
+    right: list[_Token] = []
+
+    def differ() -> bool:
+        if not left and not right:
+            return True
         if any(t[0] != "lit" for t in (*left, *right)):
-            return None
+            return False
         parts.append("(?:" + _literal([t[1] for t in left]) + "|" + _literal([t[1] for t in right]) + ")")
-    return _GAP.join(parts)
+        left.clear()
+        right.clear()
+        return True
+
+    for op in Indel.opcodes(a, b):
+        if op.tag != "equal":
+            left.extend(a[op.src_start:op.src_end])
+            right.extend(b[op.dest_start:op.dest_end])
+            continue
+        if not differ():
+            return None
+        parts.extend(_token_pattern(t, fields) for t in a[op.src_start:op.src_end])
+    return _GAP.join(parts) if differ() else None
 
 
 @cache

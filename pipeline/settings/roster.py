@@ -8,7 +8,6 @@ may still be matched fuzzily (:meth:`Roster.fuzzy`), which the caller must repor
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import re
 import unicodedata
@@ -132,9 +131,10 @@ class Roster:
 
     def closest_names(self, name: str, n: int = 3) -> list[str]:
         """Roster names that look like ``name``, for a suggestion in an error message."""
-        keys = list(self._by_name)
-        hits = difflib.get_close_matches(unit_key(name), keys, n=n, cutoff=0.4)
-        return [self._by_name[k].name for k in hits]
+        from rapidfuzz import fuzz, process  # lazy: only names that match nothing exactly get here
+
+        hits = process.extract(unit_key(name), list(self._by_name), scorer=fuzz.ratio, limit=n, score_cutoff=40)
+        return [self._by_name[key].name for key, _, _ in hits]
 
 
 WORKBOOK = "Excel 工作簿"
