@@ -26,7 +26,7 @@ from returns import settings as repo_settings
 
 from pipeline.intake.batch import read_file
 from pipeline.model import Outcome, Severity, Status, Submission
-from pipeline.workbook.handmade import MAPPED_RULE, UNPLACED_RULE
+from pipeline.workbook.handmade import MAPPED_RULE, MISSING_RULE, UNPLACED_RULE
 from pipeline.workbook.readas import HANDMADE, TEMPLATE
 
 ANNEX1 = spec("annex1")
@@ -151,7 +151,60 @@ def test_too_few_items_is_returned(tmp_path: Path) -> None:
                        omit=frozenset(f.id for f in ANNEX1.body_fields if f.id not in keep))
     sub = read(path)
     assert sub.read_as == HANDMADE
-    assert any(f.rule == "大部分未找到" and ANNEX1.field(COUNTS[-1]).label in f.message for f in sub.findings)
+    assert any(f.rule == MISSING_RULE and f.severity == Severity.ERROR and ANNEX1.field(COUNTS[-1]).label in f.message
+               for f in sub.findings)
+
+
+def test_a_few_missing_items_are_returned_naming_each(tmp_path: Path) -> None:
+    """A hand-made sheet without the rows of two activity items is 退回 with one 错误 naming both, not counted blank."""
+    values = typed_values(8)
+    gone = (COUNTS[3], COUNTS[40])
+    path = label_sheet(tmp_path / "two-gone.xlsx", ANNEX1, values, header_values(UNIT.name), omit=frozenset(gone))
+    sub = read(path)
+    [error] = [f for f in sub.findings if f.severity == Severity.ERROR]
+    assert error.rule == MISSING_RULE
+    assert all(ANNEX1.field(fid).label in error.message for fid in gone)
+    assert not any(ANNEX1.field(fid).label in error.message for fid in COUNTS if fid not in gone)
+    assert_values(sub, values, [fid for fid in COUNTS if fid not in gone])
+
+
+def test_missing_items_make_the_unit_returned_in_the_rollup(tmp_path: Path) -> None:
+    """A unit whose only return is a hand-made sheet lacking an activity item is 退回 in status.csv."""
+    inbox = tmp_path / "inbox"
+    label_sheet(inbox / "gone.xlsx", ANNEX1, typed_values(9), header_values(UNIT.name), omit=frozenset({COUNTS[0]}))
+    rollup(inbox, tmp_path / "outbox")
+    assert statuses(tmp_path / "outbox")[("U002", "annex1")]["status"] == Status.RETURNED
+
+
+def test_items_present_but_left_empty_stay_blank(tmp_path: Path) -> None:
+    """Labels present with their value cells left empty are blank with no 错误: left empty is not missing."""
+    values: dict[str, Any] = {**typed_values(10), COUNTS[3]: None, COUNTS[40]: None}
+    sub = read(label_sheet(tmp_path / "empty.xlsx", ANNEX1, values, header_values(UNIT.name)))
+    assert errors(sub) == []
+    assert sub.values.get(COUNTS[3]) is None and sub.values.get(COUNTS[40]) is None
+    assert_values(sub, values, [fid for fid in COUNTS if fid not in (COUNTS[3], COUNTS[40])])
+
+
+@pytest.mark.parametrize("case", [["", "典型案例", "某运输公司超载已处罚"], [59, "典型案例具体情况", "某客运站（个体）漏检", None]])
+def test_case_row_in_a_row_per_activity_sheet_is_the_case_text(tmp_path: Path, case: list[Any]) -> None:
+    """A 典型案例 row in a row-per-activity sheet gives the 典型案例 text, and the return is read without any 错误."""
+    values = typed_values(11)
+    path = row_sheet(tmp_path / "rows.xlsx", ANNEX1, values, header_values(UNIT.name), extra=[case])
+    sub = read(path)
+    assert errors(sub) == []
+    assert sub.values["s4_case_details"] == case[2]
+    assert_values(sub, values, COUNTS)
+    assert sub.raw["s4_case_details"].address.startswith("C")  # the cell beside the row's name
+
+
+def test_count_row_naming_the_cases_is_no_case_text(tmp_path: Path) -> None:
+    """A row “曝光典型案例” with a number beside it is a count row (here one no activity fits), never the 典型案例 text."""
+    values = typed_values(12)
+    path = row_sheet(tmp_path / "rows.xlsx", ANNEX1, values, header_values(UNIT.name),
+                     extra=[["", "曝光典型案例", values["s4_cases_exposed"]]])
+    sub = read(path)
+    assert sub.values.get("s4_case_details") is None
+    assert any("曝光典型案例" in f.message for f in sub.findings if f.rule == UNPLACED_RULE)
 
 
 _count = st.one_of(st.integers(min_value=0, max_value=999_999), st.none())

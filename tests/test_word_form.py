@@ -108,13 +108,13 @@ def test_every_return_carries_the_not_template_warning(tmp_path: Path, spec: For
 
 
 def test_blank_brackets_read_as_none(tmp_path: Path, spec: FormSpec) -> None:
-    """Blanks left as （） or （  ） are None; the filled ones next to them are read."""
+    """Blanks left as （） or （  ） are None with no 错误 (left empty is not missing); the filled ones are read."""
     values = distinct_values(spec)
     values.update(s1_center_study_people="", s2_hazard_found="  ", s4_case_details="", s8_giveaways="\u3000")
     got = read_docx(tmp_path, spec, values)
     assert got.values == expected(values)
     assert got.values["s2_hazard_found"] is None
-    assert got.missing == ()
+    assert got.missing == () and not got.rejected
 
 
 # ----------------------------------------------------------------------------- tolerance
@@ -213,8 +213,8 @@ def test_case_text_with_brackets_and_commas(spec: FormSpec) -> None:
 # ----------------------------------------------------------------------------- missing and repeated sentences
 
 
-def test_missing_sentence_blanks_its_items_with_a_warning_naming_them(tmp_path: Path, spec: FormSpec) -> None:
-    """A deleted sentence leaves its items None and one 警告 lists each of their labels; the rest is read."""
+def test_missing_sentence_is_returned_with_an_error_naming_its_items(tmp_path: Path, spec: FormSpec) -> None:
+    """A deleted sentence leaves its items None and one 错误 lists each of their labels: the return is 退回."""
     values = distinct_values(spec)
     got = read_docx(tmp_path, spec, values, omit=frozenset({"s3"}))
     s3 = spec.sections[2]
@@ -222,24 +222,21 @@ def test_missing_sentence_blanks_its_items_with_a_warning_naming_them(tmp_path: 
     assert all(got.values[f.id] is None for f in s3.fields)
     assert {k: v for k, v in got.values.items() if not k.startswith("s3_")} == {
         k: v for k, v in expected(values).items() if not k.startswith("s3_")}
-    [warning] = [i for i in got.issues if i.rule == documents.MISSING_RULE]
-    assert warning.severity == Severity.WARNING
-    assert s3.title in warning.message
-    assert all(f.label in warning.message for f in s3.fields)
-    assert not got.rejected
+    [error] = [i for i in got.issues if i.rule == documents.MISSING_RULE]
+    assert error.severity == Severity.ERROR
+    assert s3.title in error.message
+    assert all(f.label in error.message for f in s3.fields)
+    assert got.rejected
 
 
-def test_half_missing_is_not_rejected_but_more_than_half_is(tmp_path: Path, spec: FormSpec) -> None:
-    """Four of eight sentences missing gives four 警告; five gives an 错误 listing all five, and the return is 退回."""
-    half = read_docx(tmp_path, spec, distinct_values(spec), omit=frozenset({"s1", "s2", "s3", "s4"}))
-    assert len(half.missing) == 4
-    assert not half.rejected
+def test_every_missing_sentence_is_named_in_its_own_error(tmp_path: Path, spec: FormSpec) -> None:
+    """Five sentences missing give five 错误, one per section, each naming its section; the others none."""
     more = read_docx(tmp_path, spec, distinct_values(spec), omit=frozenset({"s1", "s2", "s3", "s4", "s6"}))
     assert more.rejected
-    [error] = [i for i in more.issues if i.severity == Severity.ERROR]
-    assert error.rule == documents.UNREADABLE_RULE
+    errors = [i for i in more.issues if i.severity == Severity.ERROR]
+    assert {i.rule for i in errors} == {documents.MISSING_RULE}
     for section in spec.sections:
-        assert (section.title in error.message) == (section.id in more.missing), section.id
+        assert sum(section.title in e.message for e in errors) == (section.id in more.missing), section.id
 
 
 def test_document_without_any_sentence_is_not_a_form(tmp_path: Path, spec: FormSpec) -> None:
@@ -255,7 +252,7 @@ def test_document_without_any_sentence_is_not_a_form(tmp_path: Path, spec: FormS
 
 
 def test_sentence_twice_with_different_numbers_is_not_guessed(spec: FormSpec) -> None:
-    """The same sentence filled twice differently is ambiguous: its items are None with a 语句重复 警告."""
+    """The same sentence filled twice differently is ambiguous: its items are None with a 语句重复 错误."""
     section = spec.sections[4]
     first = {f.id: str(10 + i) for i, f in enumerate(section.fields)}
     second = {**first, "s5_materials": "999"}
@@ -266,8 +263,9 @@ def test_sentence_twice_with_different_numbers_is_not_guessed(spec: FormSpec) ->
     assert again.found == ("s5",)
     assert {f.id: again.values[f.id] for f in section.fields} == first
     got = documents.word_return(match, spec, WORD_ORIGINAL)
-    assert [i.rule for i in got.issues if i.rule == documents.AMBIGUOUS_RULE] == [documents.AMBIGUOUS_RULE]
-    assert "s5" in got.missing
+    assert [(i.rule, i.severity) for i in got.issues if i.rule == documents.AMBIGUOUS_RULE] == [
+        (documents.AMBIGUOUS_RULE, Severity.ERROR)]
+    assert "s5" in got.missing and got.rejected
 
 
 # ----------------------------------------------------------------------------- the header

@@ -7,7 +7,7 @@ from pathlib import Path
 from returns import REPORT_DATE, clean_values, make_return, read_csv, rollup, spec
 from word_forms import Style, write_form
 
-from pipeline.model import Outcome, Status
+from pipeline.model import Outcome, Severity, Status
 
 
 def test_word_return_is_counted_with_the_numbers_typed(tmp_path: Path) -> None:
@@ -46,3 +46,22 @@ def test_a_document_without_the_sentences_stays_material(tmp_path: Path) -> None
     rollup(inbox, tmp_path / "outbox")
     files = {r["file"]: r["outcome"] for r in read_csv(tmp_path / "outbox" / "files.csv")}
     assert files["U002活动总结.docx"] == Outcome.MATERIAL
+
+
+def test_word_return_with_a_sentence_deleted_is_returned(tmp_path: Path) -> None:
+    """A .docx whose 第3项 sentence was deleted is 退回 with an 错误 naming that item, not counted with it blank."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    annex1 = spec("annex1")
+    typed = {f.id: ("案例" if f.kind == "text" else "3") for f in annex1.body_fields}
+    header = {"unit_name": "清河县恒通物流运输有限公司", "contact": "李明", "phone": "0311-6627527",
+              "report_date": REPORT_DATE.isoformat()}
+    write_form(inbox / "恒通物流附件1.docx", annex1, typed, header, Style(layout="table", wording="original"),
+               frozenset({"s3"}))
+    result = rollup(inbox, tmp_path / "outbox")
+    status = result.status("U002", "annex1")
+    assert status.status == Status.RETURNED
+    assert status.latest is not None
+    errors = [f for f in status.latest.findings if f.severity == Severity.ERROR]
+    assert errors and all(annex1.sections[2].title in f.message for f in errors)
+    assert all(f.label in errors[0].message for f in annex1.sections[2].fields)

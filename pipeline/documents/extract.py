@@ -250,7 +250,6 @@ NOT_TEMPLATE_RULE = "未使用Excel模板"
 NOT_TEMPLATE_MESSAGE = "未使用Excel模板，已按通知原文语句读取。请核对读取的数字；今后请使用下发的Excel模板填报。"
 MISSING_RULE = "语句未找到"
 AMBIGUOUS_RULE = "语句重复"
-UNREADABLE_RULE = "无法按原文读取"
 
 
 class WordIssue(NamedTuple):
@@ -287,7 +286,7 @@ class WordReturn:
 
     @property
     def rejected(self) -> bool:
-        """True when more than half of the sentences could not be read: the return is 退回."""
+        """True when some sentence could not be read (missing, or found twice differently): the return is 退回."""
         return any(issue.severity == Severity.ERROR for issue in self.issues)
 
     @property
@@ -314,20 +313,16 @@ def word_return(match: SentenceMatch, spec: FormSpec, read_as: str) -> WordRetur
         else:
             why = "的进展情况语句未找到（可能被改写或删除）"
             rule = MISSING_RULE
+        # What cannot be read is never taken for blank: 退回 (a section of optional items alone only warns).
+        severity = Severity.WARNING if all(f.optional for f in section.fields) else Severity.ERROR
         issues.append(WordIssue(
-            Severity.WARNING, rule,
-            f"{_section_label(spec, section_id)}{why}，以下{len(section.fields)}项按未填处理：{items}。"
-            "请按通知原文语句填写（只在括号内填数字），或改用下发的Excel模板重新报送。",
+            severity, rule,
+            f"{_section_label(spec, section_id)}{why}，以下{len(section.fields)}项无法读取：{items}。"
+            + ("本次报送退回。" if severity == Severity.ERROR else "")
+            + "请按通知原文语句填写（只在括号内填数字）后重新报送，或改用下发的Excel模板。",
             label=section.title,
         ))
     unread = [*match.missing, *match.ambiguous]
-    if sections and len(unread) * 2 > len(sections):
-        listed = "；".join(_section_label(spec, s) for s in sections if s in unread)
-        issues.append(WordIssue(
-            Severity.ERROR, UNREADABLE_RULE,
-            f"{len(sections)}项活动中有{len(unread)}项的进展情况语句无法找到：{listed}。"
-            "超过半数无法读取，本次报送退回。请在通知原文表格的括号内填写数字后重新报送，或改用下发的Excel模板。",
-        ))
     return WordReturn(header=match.header, values=match.values, found=match.found, missing=tuple(unread),
                       read_as=read_as, issues=tuple(issues), places=match.places)
 

@@ -13,7 +13,8 @@ Three layouts are recognised on each visible sheet, and the one that places the 
 
 A text that scores almost as well for two items is ambiguous: it is not placed, and the return
 is sent back (退回) listing what could not be placed. A missing optional field (典型案例) is never
-an error; missing counts are blank with one 警告, and more than half of them missing is 退回.
+an error; a missing activity item is unread, not blank: the return is 退回 with one 错误 naming every
+missing item (an item present but left empty stays blank). Other items missing are a 警告.
 Reading is pure (a loaded :class:`~pipeline.workbook.book.Book` in, a :class:`HandRead` out);
 :func:`fill_submission` then records it on the submission with its findings.
 """
@@ -48,6 +49,7 @@ _PEOPLE_HEAD = re.compile("人次|人数|受众|参与")
 _SEPARATORS = re.compile(r"[；;，,。]")
 _PLACEHOLDER = re.compile(r"（\{([a-z][a-z0-9_]*)\}）")
 _COLONS = "：:"
+_NUMBER_LIKE = re.compile(r"[0-9０-９.,，\s]*")  # a cell of digits only: a count, never a 典型案例 text
 
 
 def norm(text: str) -> str:
@@ -297,8 +299,38 @@ def _measure(activity: tuple[Field, ...], heading: str) -> tuple[Field | None, l
     return None, [by_id[t] for t in ties] or fields
 
 
+def _text_names(spec: FormSpec) -> dict[str, tuple[str, ...]]:
+    """The free-text items (典型案例) with their names, the activity part of the label (“典型案例”) included."""
+    every = _names(spec)
+    return {f.id: tuple(sorted({*every[f.id], norm(f.label.split("·")[0])})) for f in spec.body_fields
+            if f.kind == "text"}
+
+
+def _text_row(grid: Grid, r: int, texts: list[tuple[int, str]], names: Mapping[str, tuple[str, ...]],
+              rivals: Mapping[str, Iterable[str]]) -> Placed | None:
+    """A row named by a free-text item (典型案例) with words to its right: those words are the item's value.
+
+    The row's name must fit the text item better than any count or activity (``rivals``), and what is
+    typed beside it must be words, not a number: “曝光典型案例 | 3” stays a count row.
+    """
+    for c, text in texts:
+        ranked = _ranked(text, names)
+        fid, _ = _pick(ranked)
+        if fid is None:
+            continue
+        rival = _ranked(text, rivals)
+        if rival and rival[0][0] >= ranked[0][0]:
+            continue
+        cells = [(col, v) for (row, col), v in sorted(grid.cells.items()) if row == r and col > c and _show(v).strip()]
+        if not any(isinstance(v, str) and not _NUMBER_LIKE.fullmatch(v.strip()) for _, v in cells):
+            continue
+        value = cells[0][1] if len(cells) == 1 else "；".join(_show(v).strip() for _, v in cells)
+        return Placed(fid, r, cells[0][0], value, text)
+    return None
+
+
 def _rows(grid: Grid, spec: FormSpec) -> HandRead:
-    """One row per activity, with 场次/次数 and 人次/人数 columns."""
+    """One row per activity, with 场次/次数 and 人次/人数 columns; a 典型案例 row gives the text beside it."""
     read = HandRead(spec, grid, "rows")
     headers = _header_rows(grid)
     if not headers:
@@ -311,9 +343,15 @@ def _rows(grid: Grid, spec: FormSpec) -> HandRead:
     counts = {f.id: ns for f in spec.body_fields if f.kind == "count" for ns in [_names(spec)[f.id]]}
     last = max(r for r, _ in grid.cells)
     labels = {f.id: f.label for f in spec.fields}
+    text_names = _text_names(spec)
+    rivals = {**counts, **names}
     for r in range(head_row + 1, last + 1):
         values = {c: grid.value(r, c) for c in heads if grid.value(r, c) is not None}
         texts = [(c, strings[(r, c)]) for c in range(1, first_measure) if (r, c) in strings]
+        case = _text_row(grid, r, texts, text_names, rivals) if text_names and texts else None
+        if case is not None:
+            read.placed.setdefault(case.field_id, case)
+            continue
         if not values or any(norm(t) in TOTAL_WORDS for _, t in texts):
             continue
         shown = "、".join(f"{cell_address(r, c)}“{_show(v)}”" for c, v in values.items())
@@ -393,7 +431,6 @@ def complete(spec: FormSpec, located: Iterable[str]) -> bool:
 MAPPED_RULE = "自制表格"
 UNPLACED_RULE = "无法对应"
 MISSING_RULE = "未找到填报项"
-TOO_FEW_RULE = "大部分未找到"
 
 
 def fill_submission(sub: Submission, read: HandRead) -> None:
@@ -412,14 +449,15 @@ def fill_submission(sub: Submission, read: HandRead) -> None:
     if read.unplaced:
         sub.add(Severity.ERROR, UNPLACED_RULE, f"以下{len(read.unplaced)}处内容无法确定对应哪个填报项，程序不作猜测："
                 f"{'；'.join(read.unplaced)}。本次报送退回，请改用下发的Excel模板填报，或把这些项目写成与模板一致的名称后重新报送。")
-    missing = [f for f in spec.fields if not f.optional and f.id not in read.placed]
-    if not missing:
-        return
-    expected = [f for f in spec.fields if not f.optional]
-    items = "、".join(f.label for f in missing)
-    if len(missing) * 2 > len(expected):
-        sub.add(Severity.ERROR, TOO_FEW_RULE, f"表中只找到{len(expected) - len(missing)}个填报项，"
-                f"有{len(missing)}项找不到：{items}。超过半数无法读取，本次报送退回，请改用下发的Excel模板填报。")
-    else:
-        sub.add(Severity.WARNING, MISSING_RULE, f"表中找不到以下{len(missing)}项，按未填处理：{items}。"
+    # The activity items of a statistics form: one the sheet does not have is unread, not blank, so the
+    # return is 退回, naming every missing item. Other items (header, 联络员) missing are a 警告 and stay blank.
+    body = [f for f in spec.body_fields if not f.optional] if spec.has_sentences else []
+    items = [f for f in body if f.id not in read.placed]
+    if items:
+        sub.add(Severity.ERROR, MISSING_RULE, f"表中找不到以下{len(items)}个填报项（共{len(body)}项）："
+                f"{'、'.join(f.label for f in items)}。缺少的项目不能按未填处理，本次报送退回。"
+                "请在表中补上这些项目（未开展的填0）后重新报送；今后请使用下发的Excel模板填报。")
+    others = [f for f in spec.fields if not f.optional and f.id not in read.placed and f not in body]
+    if others:
+        sub.add(Severity.WARNING, MISSING_RULE, f"表中找不到以下{len(others)}项，按未填处理：{'、'.join(f.label for f in others)}。"
                 "如有漏填请补报；今后请使用下发的Excel模板填报。")
