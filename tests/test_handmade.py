@@ -328,3 +328,14 @@ def test_hand_made_liaison_table_reads_headings_and_the_row_below(tmp_path: Path
     assert (sub.values["name"], sub.values["mobile"], sub.values["email"]) == ("王建国", "13812345678",
                                                                                "wangjianguo@163.com")
     assert "F3“手机号码”→ 手机" in next(f.message for f in sub.findings if f.rule == MAPPED_RULE)
+
+
+def test_case_label_written_short_is_the_case_text(tmp_path: Path) -> None:
+    """A label sheet whose 典型案例 row is labelled just “典型案例” gives that row's text as the 典型案例."""
+    values = typed_values(13)
+    path = label_sheet(tmp_path / "short.xlsx", ANNEX1, values, header_values(UNIT.name),
+                       rename={"s4_case_details": "典型案例"})
+    sub = read(path)
+    assert errors(sub) == []
+    assert sub.values["s4_case_details"] == values["s4_case_details"]
+    assert_values(sub, values, COUNTS)

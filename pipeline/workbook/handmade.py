@@ -193,6 +193,7 @@ def _labels(grid: Grid, spec: FormSpec, fields: tuple[Field, ...]) -> HandRead:
     names = {fid: ns for fid, ns in _names(spec).items() if fid in {f.id for f in fields}}
     every = _names(spec)
     labels = {f.id: f.label for f in spec.fields}
+    short = {norm(f.label.split("·")[0]): f.id for f in fields if f.kind == "text"}
     read = HandRead(spec, grid, "labels")
 
     def is_label(value: Any) -> bool:
@@ -214,6 +215,8 @@ def _labels(grid: Grid, spec: FormSpec, fields: tuple[Field, ...]) -> HandRead:
         if sep and tail.strip() and not any(ch in tail for ch in _COLONS):
             label, value, pos = head, tail.strip(), (r, c)
         fid, ties = _pick(_ranked(label.rstrip(_COLONS), names))
+        if fid is None and not ties:
+            fid = short.get(norm(label))  # “典型案例” alone, exactly: a fuzzy match would also take “曝光典型案例”
         if ties:
             read.unplaced.append(f"{cell_address(r, c)}“{text}”（可能是{'或'.join(labels[t] for t in ties)}）")
             continue
