@@ -141,12 +141,12 @@ def find_facts(body: list[Block], annexes: list[Annex], review: Review) -> Facts
                    "请核对 campaign.toml 的 [campaign] start 和 end。")
     _place(facts, lines, review)
     _contact(facts, lines, review)
-    _deadlines(facts, text, annexes, base_year, review)
+    _deadlines(facts, "".join(lines), annexes, base_year, review)
     return facts
 
 
 def _place(facts: Facts, lines: list[str], review: Review) -> None:
-    text = "\n".join(lines)
+    text = "".join(lines)  # a PDF's lines break inside words
     county = _COUNTY.search(text)
     bureau = _BUREAU.search(text)
     section = _SECTION.search(text)

@@ -198,7 +198,7 @@ def regroup(cells: list[str]) -> tuple[tuple[str, ...], ...]:
     if not cells:
         return ()
     run = 0
-    while run < len(cells) and _is_header_cell(cells[run]):
+    while run < len(cells) and _is_header_cell(cells[run]) and (run == 0 or cells[run] != cells[0]):
         run += 1
     width = run
     # A short 活动项目 title may look like a header word: the header ends where the first row's last

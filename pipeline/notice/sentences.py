@@ -17,6 +17,7 @@ from pipeline.notice.model import Review, Table
 from pipeline.notice.read import BLANK
 
 _TITLE_WORDS = ("项目", "名称", "类别", "事项")
+_ENDS = re.compile(r"[。；;！!？?]$")
 _SENTENCE_WORDS = ("情况", "进展", "完成", "落实", "成效", "数量")
 
 
@@ -51,16 +52,22 @@ def sections_from_tables(tables: list[Table], annex: int, review: Review) -> lis
     for table in tables:
         title_col, sentence_col, middle = _columns(table)
         header = tuple(_norm(c) for c in table.rows[0])
+        after_break = False
         for row in table.rows[1:]:
             if tuple(_norm(c) for c in row) == header:
-                continue  # the header row repeated where Word breaks the table over a page
+                after_break = True  # the header row repeated where Word breaks the table over a page
+                continue
             cells = [c.strip() for c in row] + [""] * (len(header) - len(row))
             title = re.sub(r"\s*\n\s*", "", cells[title_col])
             requirement = "".join(cells[i] for i in middle)
             sentence = re.sub(r"\s*\n\s*", "", cells[sentence_col])
-            if not title and rows:  # the rest of a row that a page break cut in two
+            # The rest of a row that a page break cut in two: no title of its own, or, just after the
+            # repeated header, a row whose first part stopped in mid-sentence.
+            cut = bool(rows) and (not title or (after_break and not _ENDS.search(rows[-1][2])))
+            after_break = False
+            if cut:
                 last = rows[-1]
-                rows[-1] = (last[0], last[1] + requirement, last[2] + sentence)
+                rows[-1] = (last[0] + title, last[1] + requirement, last[2] + sentence)
             elif title or sentence:
                 rows.append((title, requirement, sentence))
     sections: list[dict[str, Any]] = []
