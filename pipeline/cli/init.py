@@ -10,7 +10,7 @@ from pipeline.cli import command
 
 def _configure_init(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("notice", type=Path, metavar="通知", help="上级通知（.docx、.doc、.wps、.pdf 或 .txt）")
-    sub.add_argument("--out", type=Path, default=Path("."), help="活动文件夹（默认当前文件夹）")
+    sub.add_argument("--out", type=Path, default=Path(), help="活动文件夹（默认当前文件夹）")
     sub.add_argument("--force", action="store_true", help="文件夹中已有 campaign.toml 或 forms/ 时也替换")
 
 

@@ -19,7 +19,7 @@ _BUREAU = re.compile(r"([\u4e00-\u9fff]{1,10}?[县区市旗][\u4e00-\u9fff]{2,10
 _SECTION = re.compile(r"(局[\u4e00-\u9fff]{1,5}?[股科室])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?:\d{3,4}[-－ ]?)?\d{7,8}|1[3-9]\d{9}")
-_CONTACT_LABEL = re.compile(r"^(联\s*系\s*人|联系电话|电\s*话|手\s*机|(?:电子)?邮\s*箱|E-?mail)\s*[：:]\s*(.+)$", re.I)
+_CONTACT_LABEL = re.compile(r"(联\s*系\s*人|联系电话|电\s*话|手\s*机|(?:电子)?邮\s*箱|E-?mail)\s*[：:]\s*([^，,；;。\s]+)", re.I)
 _SENTENCE_END = re.compile(r"[。；;！!]")
 
 
@@ -125,7 +125,9 @@ def find_facts(body: list[Block], annexes: list[Annex], review: Review) -> Facts
         review.add("通知中没有“第N个“……””这样的届次说明，campaign.toml 的 [campaign] edition 已留空，请按需填写。")
     if not facts.name:
         title_line = next((ln for ln in lines if "方案" in ln or "通知" in ln), lines[0] if lines else "")
-        facts.name = re.sub(r"^.*?20\d\d\s*年|关于|开展|印发|的通知|活动方案|方案|工作", "", title_line)[:20] or "活动"
+        name = re.sub(r"[（(]\s*20\d\d\s*年?\s*[)）]", "", title_line)
+        name = re.sub(r"^.*?(?:局|委员会|政府|办公室)(?!长)", "", name) or name
+        facts.name = re.sub(r"20\d\d\s*年|关于|开展|印发|的通知|实施方案|活动方案|方案|工作", "", name)[:20] or "活动"
         review.add(f"未能从通知中认定活动名称，已暂用“{facts.name}”。请核对 campaign.toml。")
     facts.theme = _after_heading(lines, "活动主题")
     if not facts.theme:
@@ -161,10 +163,7 @@ def _place(facts: Facts, lines: list[str], review: Review) -> None:
 
 
 def _contact(facts: Facts, lines: list[str], review: Review) -> None:
-    for line in lines:
-        found = _CONTACT_LABEL.match(line.strip())
-        if not found:
-            continue
+    for found in (m for line in lines for m in _CONTACT_LABEL.finditer(line)):
         label, value = found.group(1), found.group(2).strip()
         if "人" in label and not facts.person:
             facts.person = re.split(r"[\s，,；;（(]", value)[0]

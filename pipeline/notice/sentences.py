@@ -37,7 +37,7 @@ def _columns(table: Table) -> tuple[int, int, list[int]]:
     with_blanks = [sum(bool(BLANK.search(row[i])) for row in table.rows[1:] if i < len(row)) for i in range(width)]
     sentence = max(range(width), key=lambda i: (with_blanks[i], any(w in header[i] for w in _SENTENCE_WORDS), i))
     title = next((i for i, h in enumerate(header) if i != sentence and any(w in h for w in _TITLE_WORDS)), 0)
-    middle = [i for i in range(width) if i not in (title, sentence) and not _norm(header[i]) in ("序号", "编号")]
+    middle = [i for i in range(width) if i not in (title, sentence) and _norm(header[i]) not in ("序号", "编号")]
     return title, sentence, middle
 
 

@@ -7,7 +7,6 @@ only when asked (``--force``).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -81,7 +80,7 @@ def write_folder(out: Path, campaign: Campaign, *, force: bool = False) -> list[
             (out / FORMS_FOLDER).rename(staging / "old-forms")
         (staging / FORMS_FOLDER).rename(out / FORMS_FOLDER)
         for name in (CAMPAIGN_FILE, REVIEW_FILE):
-            os.replace(staging / name, out / name)
+            (staging / name).replace(out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in files]

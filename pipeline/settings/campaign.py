@@ -204,7 +204,8 @@ def _forms_folder(path: Path, raw: dict[str, Any], text: str) -> Path | None:
     """``[campaign] forms``: the folder of this campaign's form specs (relative to campaign.toml), if named."""
     if "forms" not in raw.get("campaign", {}):
         return None
-    folder = path.parent / _get(path, raw, "campaign", "forms", str, text)
+    name: str = _get(path, raw, "campaign", "forms", str, text)
+    folder = path.parent / name
     if not folder.is_dir() or not any(folder.glob("*.toml")):
         raise CampaignError(f"{where(path, text, 'campaign', 'forms')} 指定的表单定义文件夹“{folder}”不存在或其中没有"
                             ".toml 文件。请核对文件夹名，或删去这一行以使用程序自带的表单。")

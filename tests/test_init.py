@@ -1,0 +1,240 @@
+"""``init``: the notice in, the campaign folder (campaign.toml, forms/*.toml, campaign-review.txt) out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from pipeline.cli import main
+from pipeline.errors import NoticeError
+from pipeline.forms.spec import FormSpec, load_forms
+from pipeline.job import collect
+from pipeline.notice.build import campaign_from_notice
+from pipeline.notice.write import REVIEW_FILE, write_folder
+from pipeline.settings.campaign import load_campaign
+from pipeline.settings.roster import load_roster
+from tests import notices
+from tests.corpus import encrypt
+from tests.office import convert
+from tests.returns import CAMPAIGN_TOML, UNITS_CSV, fill, read_csv
+
+PLAN_TEXT = notices.PLAN
+
+
+def _init(notice: Path, out: Path) -> tuple[dict[str, FormSpec], Any]:
+    """Run ``init`` on the notice into ``out`` and load what it wrote with the program's own readers."""
+    assert main(["init", str(notice), "--out", str(out)]) == 0
+    campaign = load_campaign(out / "campaign.toml")
+    assert campaign.forms_dir is not None
+    return load_forms(campaign.forms_dir), campaign
+
+
+def _assert_like_curated(forms: dict[str, FormSpec], campaign: Any) -> None:
+    """The generated 附件1 and campaign equal the curated ones in everything the notice says."""
+    curated = load_forms()["annex1"]
+    made = forms["annex1"]
+    assert [s.title for s in made.sections] == [s.title for s in curated.sections]
+    assert [(f.kind, f.unit) for f in made.body_fields] == [(f.kind, f.unit) for f in curated.body_fields]
+    assert [(f.label, f.kind) for f in made.header] == [(f.label, f.kind) for f in curated.header]
+    assert (made.roles.unit, made.roles.report_date, made.roles.contact, made.roles.summary) == (
+        curated.roles.unit, curated.roles.report_date, curated.roles.contact, curated.roles.summary)
+    assert set(forms) == {"annex1", "annex2"}
+    assert [f.kind for f in forms["annex2"].fields] == [f.kind for f in load_forms()["annex2"].fields]
+    want = load_campaign(CAMPAIGN_TOML)
+    assert (campaign.year, campaign.edition, campaign.theme, campaign.start, campaign.end, campaign.deadlines) == (
+        want.year, want.edition, want.theme, want.start, want.end, want.deadlines)
+    assert (campaign.contact_person, campaign.contact_phone, campaign.contact_email) == (
+        want.contact_person, want.contact_phone, want.contact_email)
+
+
+def test_plan_text_gives_the_curated_forms(tmp_path: Path) -> None:
+    """The 2023 plan as text gives 附件1 and campaign.toml equivalent to the curated ones."""
+    _assert_like_curated(*_init(PLAN_TEXT, tmp_path / "c"))
+
+
+def test_plan_docx_gives_the_curated_forms(tmp_path: Path) -> None:
+    """The 2023 plan as a .docx in the notice's layout (ruled table, header rows repeated) gives the same."""
+    docx_path = notices.write_docx(notices.plan_2023(), tmp_path / "通知.docx")
+    _assert_like_curated(*_init(docx_path, tmp_path / "c"))
+
+
+@pytest.mark.soffice
+@pytest.mark.parametrize("target", ["pdf", "doc:MS Word 97"])
+def test_plan_pdf_and_doc_give_the_curated_forms(tmp_path: Path, soffice: str, office_profile: Path,
+                                                 target: str) -> None:
+    """The 2023 plan printed to PDF, or saved as .doc, by LibreOffice gives the same forms and campaign."""
+    docx_path = notices.write_docx(notices.plan_2023(), tmp_path / "notice.docx")
+    converted, = convert(soffice, [docx_path], tmp_path / "out", target, office_profile)
+    _assert_like_curated(*_init(converted, tmp_path / "c"))
+
+
+def test_labels_take_the_subject_of_their_clause() -> None:
+    """A generic word before a blank (参与, 受众, 答题) is labelled with what its clause is about."""
+    spec = campaign_from_notice(PLAN_TEXT).forms["annex1"]
+    labels = [f["label"] for s in spec["sections"] for f in s["fields"]]
+    assert "理论学习中心组学习·参与人次" in labels
+    assert not any(label.split("·")[0] in ("参与", "受众", "答题", "") for label in labels)
+    assert len(set(labels)) == len(labels)
+
+
+def test_same_notice_gives_identical_files(tmp_path: Path) -> None:
+    """Two runs on the same notice write byte-identical files."""
+    _init(PLAN_TEXT, tmp_path / "a")
+    _init(PLAN_TEXT, tmp_path / "b")
+    for path in sorted((tmp_path / "a").rglob("*")):
+        if path.is_file():
+            assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path
+
+
+def test_revised_notice_keeps_the_ids_of_unchanged_blanks(tmp_path: Path) -> None:
+    """A blank added at the end of a sentence and one reworded change no other blank's id."""
+    text = PLAN_TEXT.read_text(encoding="utf-8")
+    revised = text.replace("基层宣讲（）场，参与（）人次。", "基层宣讲（）场，参与（）人次，发放学习材料（）份。")
+    revised = revised.replace("总结经验做法（）个", "总结提炼经验做法（）条")
+    assert revised.count("（）") == text.count("（）") + 1
+    (tmp_path / "revised.txt").write_text(revised, encoding="utf-8")
+    before = load_forms_of(PLAN_TEXT, tmp_path / "a")["annex1"]
+    after = load_forms_of(tmp_path / "revised.txt", tmp_path / "b")["annex1"]
+    old = {s.id: [f.id for f in s.fields] for s in before.sections}
+    new = {s.id: [f.id for f in s.fields] for s in after.sections}
+    assert new["s1"][:-1] == old["s1"] and len(new["s1"]) == len(old["s1"]) + 1
+    assert new["s3"][0] != old["s3"][0] and new["s3"][1:] == old["s3"][1:]
+    assert all(new[s] == old[s] for s in old if s not in ("s1", "s3"))
+    assert after.version != before.version
+
+
+def load_forms_of(notice: Path, out: Path) -> dict[str, FormSpec]:
+    """The forms ``init`` makes of a notice."""
+    return _init(notice, out)[0]
+
+
+def test_generated_templates_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Templates made from the generated forms, filled in, roll up to the exact county totals."""
+    folder = tmp_path / "c"
+    forms, campaign = _init(PLAN_TEXT, folder)
+    units = tmp_path / "units.csv"
+    shutil.copyfile(UNITS_CSV, units)
+    args = ["--campaign", str(folder / "campaign.toml"), "--roster", str(units)]
+    assert main(["templates", *args, "--templates", str(tmp_path / "t")]) == 0
+    roster = load_roster(units)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    spec = forms["annex1"]
+    expected = {f.id: 0 for f in spec.body_fields if f.kind == "count"}
+    for n, unit in enumerate(list(roster)[:3], start=1):
+        name = next(p.name for p in (tmp_path / "t").glob(f"附件1_*_{unit.code}_*.xlsx"))
+        values: dict[str, Any] = {"contact": "李明", "phone": "0311-6627527", "report_date": dt.date(2023, 6, 28)}
+        for i, fid in enumerate(expected):
+            values[fid] = n * 10 + i  # participants never fewer than sessions: no rule fires
+            expected[fid] += n * 10 + i
+        values.update({f.id: "案例" for f in spec.body_fields if f.kind == "text"})
+        shutil.copyfile(tmp_path / "t" / name, inbox / name)
+        fill(inbox / name, values)
+    assert main(["rollup", *args, "--inbox", str(inbox), "--outbox", str(tmp_path / "outbox")]) == 0
+    result = collect(inbox, tmp_path / "ledger", forms, campaign, roster, "test")
+    assert result.totals("annex1") == expected
+    rows = [r for r in read_csv(tmp_path / "outbox" / "records.csv") if r["form"] == "annex1"]
+    assert sum(int(r["value"]) for r in rows if r["field_id"] in expected) == sum(expected.values())
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("make", [notices.fire_month, notices.inspection, notices.hazard_drive])
+def test_other_campaigns_notices_load(tmp_path: Path, make: Any) -> None:
+    """Notices of other campaigns give forms and a campaign the program loads, and a review list."""
+    path = notices.write_docx_parts(make(), tmp_path / "notice.docx")
+    forms, campaign = _init(path, tmp_path / "c")
+    assert forms and all(campaign.deadline(f.deadline) for f in forms.values())
+    assert (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8").strip()
+
+
+def test_fire_month_every_blank_spelling_and_columns(tmp_path: Path) -> None:
+    """Every blank spelling is a field with its measure word; the 联络员表 gives one field per column."""
+    notice = notices.fire_month()
+    forms, campaign = _init(notices.write_text(notice, tmp_path / "n.txt"), tmp_path / "c")
+    stats = forms["annex1"]
+    assert len(stats.sections) == 5
+    assert [(f.kind, f.unit) for f in stats.body_fields] == [
+        ("count", "场"), ("count", "人次"), ("count", "名"), ("count", "次"), ("count", "人"), ("count", "处"),
+        ("count", "起"), ("count", "起"), ("text", ""), ("count", "份"), ("count", "张"),
+        ("count", "篇"), ("count", "篇"), ("text", "")]
+    assert [f.kind for f in stats.header] == ["unit", "person", "mobile", "date"]
+    liaison = forms["annex2"]
+    assert [(f.label, f.kind) for f in liaison.fields] == [
+        ("单位名称", "unit"), ("姓名", "person"), ("职务", "text"), ("办公电话", "phone"), ("手机", "mobile"),
+        ("邮箱", "email"), ("备注", "text")]
+    assert "annex3" not in forms
+    assert campaign.deadlines == {"annex1_due": dt.date(2024, 11, 30), "annex2_due": dt.date(2024, 10, 25)}
+    review = (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8")
+    assert "附件3" in review and "活动方案" in review
+
+
+def test_second_table_and_contact_list(tmp_path: Path) -> None:
+    """A second sentence table continues the form's items; a filled contact list is not a form."""
+    forms, _ = _init(notices.write_docx_parts(notices.inspection(), tmp_path / "n.docx"), tmp_path / "c")
+    assert [s.title for s in forms["annex1"].sections] == ["企业自查", "部门检查", "执法处罚", "挂牌督办"]
+    assert set(forms) == {"annex1"}
+    assert "县局检查组联系方式" in (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8")
+
+
+def test_uncertain_choices_are_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A deadline tied to no annex, a missing header line and a title-only annex are listed, quoting the notice."""
+    _init(notices.write_docx_parts(notices.hazard_drive(), tmp_path / "n.docx"), tmp_path / "c")
+    shown = capsys.readouterr().out
+    review = (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8")
+    for words in ("8月15日前报送中期评估报告", "没有“填报单位：”表头行", "标准联络员表", "活动主题"):
+        assert words in review and words in shown
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _refused(notice: Path, out: Path, *words: str) -> None:
+    with pytest.raises(NoticeError) as caught:
+        write_folder(out, campaign_from_notice(notice))
+    for word in words:
+        assert word in str(caught.value)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_notice_without_annex_table(tmp_path: Path) -> None:
+    """A notice with no 附件 is refused in Chinese and nothing is written."""
+    body = notices.Notice(notices.plan_2023().body, [])
+    _refused(notices.write_text(body, tmp_path / "n.txt"), tmp_path / "c", "没有找到附件")
+    only_text = notices.Notice(notices.plan_2023().body, [notices.AnnexDoc(1, "活动方案", paragraphs=["略。"])])
+    _refused(notices.write_text(only_text, tmp_path / "m.txt"), tmp_path / "d", "没有需要填报的表格")
+
+
+def test_encrypted_docx(tmp_path: Path) -> None:
+    """An encrypted .docx is refused as 加密."""
+    path = encrypt(notices.write_docx(notices.plan_2023(), tmp_path / "n.docx"))
+    _refused(path, tmp_path / "c", "加密")
+
+
+def test_scanned_pdf(tmp_path: Path) -> None:
+    """A PDF with no text layer is refused as a 扫描件."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 800), "white").save(buffer, format="PDF")
+    (tmp_path / "scan.pdf").write_bytes(buffer.getvalue())
+    _refused(tmp_path / "scan.pdf", tmp_path / "c", "扫描件")
+
+
+def test_existing_folder_needs_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An existing campaign folder is kept unless --force; with it, the old forms go (a stale annex too)."""
+    out = tmp_path / "c"
+    _init(PLAN_TEXT, out)
+    (out / "forms" / "annex9.toml").write_bytes((out / "forms" / "annex2.toml").read_bytes())
+    before = (out / "campaign.toml").read_bytes()
+    fire = notices.write_text(notices.fire_month(), tmp_path / "fire.txt")
+    assert main(["init", str(fire), "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "campaign.toml").read_bytes() == before
+    assert main(["init", str(fire), "--out", str(out), "--force"]) == 0
+    assert load_campaign(out / "campaign.toml").year == 2024
+    assert sorted(p.name for p in (out / "forms").iterdir()) == ["annex1.toml", "annex2.toml"]
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
