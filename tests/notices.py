@@ -19,7 +19,8 @@ from docx.shared import Pt
 from pipeline.forms.spec import load_forms
 from tests.word_forms import filled
 
-PLAN = Path("/work/shared/plan/000_49eb769b8cbddc67.txt")
+# The 2023 plan as text (a copy of ../shared/plan/000_49eb769b8cbddc67.txt), so that the tests need nothing outside.
+PLAN = Path(__file__).resolve().parent / "data" / "plan_2023.txt"
 PLAN_HEADER = ("活动项目", "内容要求", "进展情况")
 # Before which sections of 附件1 the plan repeats the table's header row (where Word broke the table).
 PLAN_REPEATS = frozenset({"s2", "s3", "s5", "s7"})
