@@ -42,6 +42,9 @@ def _assert_like_curated(forms: dict[str, FormSpec], campaign: Any) -> None:
     assert [s.title for s in made.sections] == [s.title for s in curated.sections]
     assert [(f.kind, f.unit) for f in made.body_fields] == [(f.kind, f.unit) for f in curated.body_fields]
     assert [(f.label, f.kind) for f in made.header] == [(f.label, f.kind) for f in curated.header]
+    same = dict(zip((f.id for f in made.body_fields), (f.id for f in curated.body_fields), strict=True))
+    assert [(r.check, [(same[a], same[b]) for a, b in r.pairs]) for r in made.rules] == [
+        (r.check, list(r.pairs)) for r in curated.rules]
     assert (made.roles.unit, made.roles.report_date, made.roles.contact, made.roles.summary) == (
         curated.roles.unit, curated.roles.report_date, curated.roles.contact, curated.roles.summary)
     assert set(forms) == {"annex1", "annex2"}
@@ -238,3 +241,13 @@ def test_existing_folder_needs_force(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert load_campaign(out / "campaign.toml").year == 2024
     assert sorted(p.name for p in (out / "forms").iterdir()) == ["annex1.toml", "annex2.toml"]
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_pasted_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The notice pasted on standard input (``init -``) gives the same forms as the text file."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(PLAN_TEXT.read_text(encoding="utf-8")))
+    assert main(["init", "-", "--out", str(tmp_path / "pasted")]) == 0
+    _init(PLAN_TEXT, tmp_path / "file")
+    capsys.readouterr()
+    for name in ("forms/annex1.toml", "forms/annex2.toml", "campaign.toml"):
+        assert (tmp_path / "pasted" / name).read_bytes() == (tmp_path / "file" / name).read_bytes()

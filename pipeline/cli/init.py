@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pipeline.cli import command
 
 
 def _configure_init(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("notice", type=Path, metavar="通知", help="上级通知（.docx、.doc、.wps、.pdf 或 .txt）")
+    sub.add_argument("notice", type=Path, metavar="通知",
+                     help="上级通知（.docx、.doc、.wps、.pdf 或 .txt；写 - 则读取粘贴进来的文字，以 Ctrl+D 或 Ctrl+Z 回车结束）")
     sub.add_argument("--out", type=Path, default=Path(), help="活动文件夹（默认当前文件夹）")
     sub.add_argument("--force", action="store_true", help="文件夹中已有 campaign.toml 或 forms/ 时也替换")
 
@@ -17,10 +19,14 @@ def _configure_init(sub: argparse.ArgumentParser) -> None:
 @command()
 def cmd_init(args: argparse.Namespace) -> int:
     """根据上级通知生成活动文件夹：campaign.toml（年度、主题、日期、截止日期、联系人）和 forms/ 中每张附件表的定义。"""
-    from pipeline.notice.build import campaign_from_notice
+    from pipeline.notice.build import build_campaign, campaign_from_notice
+    from pipeline.notice.read import text_blocks
     from pipeline.notice.write import REVIEW_FILE, review_text, write_folder
 
-    campaign = campaign_from_notice(args.notice)
+    if str(args.notice) == "-":
+        campaign = build_campaign(text_blocks(sys.stdin.read()), "粘贴的文字")
+    else:
+        campaign = campaign_from_notice(args.notice)
     paths = write_folder(args.out, campaign, force=args.force)
     print(f"已根据通知“{args.notice.name}”生成 {len(paths)} 个文件，保存在 {args.out}/：")
     for path in paths:

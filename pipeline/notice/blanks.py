@@ -39,6 +39,12 @@ _TRAILING = re.compile(r"(?:约|共|达|计|共计|累计|等)$")
 _PREPOSITIONS = frozenset({"对", "向", "为", "在", "有", "给", "从", "共", ""})
 
 
+# A count of sessions followed, in its clause, by the people who took part: a rule pair (场次 ≤ 参与人次).
+SESSIONS = frozenset({"场", "次", "场次"})
+PEOPLE = frozenset({"人次", "人"})
+PARTICIPATION = frozenset({"参与", "参加", "受众", "线上线下", ""})
+
+
 @dataclass(frozen=True)
 class Blank:
     """One blank of a sentence."""
@@ -51,6 +57,8 @@ class Blank:
     label: str
     wording: str  # the words that identify the blank: what leads to it and its measure word
     notes: tuple[str, ...]  # uncertain choices, in Chinese
+    lead: str = ""  # the words right before the blank, tidied (“参与”, “组织开展全员应急救援演练”)
+    same_clause: bool = False  # no “；” or “。” between the previous blank and this one
 
 
 def _clean(lead: str) -> str:
@@ -106,9 +114,22 @@ def find_blanks(sentence: str, title: str) -> list[Blank]:
             notes.append(f"“{_quote(sentence, spans[i - 1][0], end)}”中两个填空之间没有标点，已按两个填报项处理，请核对。")
         if core and core not in GENERIC:
             subject = core
-        blanks.append(Blank(start, end, kind, unit, measure, label, f"{before.strip()}|{measure}", tuple(notes)))
+        blanks.append(Blank(start, end, kind, unit, measure, label, f"{before.strip()}|{measure}", tuple(notes),
+                            lead, i > 0 and not re.search(r"[；;。！？!?]", before)))
         cursor = end + len(measure)
     return blanks
+
+
+def participation_pairs(blanks: list[Blank]) -> list[tuple[int, int]]:
+    """(sessions, participants) blank indexes: “活动（）场，参与（）人次”; not a broadcast and its audience."""
+    pairs: list[tuple[int, int]] = []
+    for i in range(1, len(blanks)):
+        first, second = blanks[i - 1], blanks[i]
+        if (first.kind == second.kind == "count" and first.unit in SESSIONS and second.unit in PEOPLE
+                and second.same_clause and second.lead in PARTICIPATION
+                and first.lead not in GENERIC and "播放" not in first.lead):
+            pairs.append((i - 1, i))
+    return pairs
 
 
 def _quote(sentence: str, start: int, end: int) -> str:

@@ -14,6 +14,7 @@ from pipeline.notice.columns import column_form, header_fields, is_filled, stand
 from pipeline.notice.facts import Facts, find_facts
 from pipeline.notice.model import Annex, Block, Review
 from pipeline.notice.read import read_notice
+from pipeline.notice.rules import participation_rules
 from pipeline.notice.sentences import is_sentence_table, sections_from_tables, unique_labels
 from pipeline.settings.campaign import Limits
 
@@ -50,13 +51,15 @@ def _form(annex: Annex, facts: Facts, review: Review) -> dict[str, Any] | None:
     column_tables = [t for t in annex.tables if t.rows and not is_sentence_table(t)]
     if sentence_tables:
         header, roles = header_fields(annex.header_line, n, review)
-        sections = sections_from_tables(sentence_tables, n, review)
+        sections, pairs = sections_from_tables(sentence_tables, n, review)
         if not sections:
             review.add(f"附件{n}“{annex.title}”的表格中没有任何填空，未生成表单。")
             return None
         unique_labels(header, sections, n, review)
         roles["summary"] = facts.summary_annex == n
-        return {"form": {**form, "roles": roles}, "header": header, "sections": sections}
+        spec: dict[str, Any] = {"form": {**form, "roles": roles}, "header": header, "sections": sections}
+        rules = participation_rules(pairs)
+        return {**spec, "rules": rules} if rules else spec
     if column_tables:
         table = column_tables[0]
         if is_filled(table):

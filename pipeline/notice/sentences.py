@@ -12,7 +12,7 @@ import hashlib
 import re
 from typing import Any
 
-from pipeline.notice.blanks import find_blanks
+from pipeline.notice.blanks import find_blanks, participation_pairs
 from pipeline.notice.model import Review, Table
 from pipeline.notice.read import BLANK
 
@@ -46,8 +46,11 @@ def _field_id(section_id: str, ordinal: int, wording: str) -> str:
     return f"{section_id}_{ordinal}_{digest}"
 
 
-def sections_from_tables(tables: list[Table], annex: int, review: Review) -> list[dict[str, Any]]:
-    """The [[sections]] of a form from its sentence tables, in order (a second table continues the numbering)."""
+def sections_from_tables(tables: list[Table], annex: int,
+                         review: Review) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The [[sections]] of a form from its sentence tables, in order (a second table continues the numbering),
+    and the (sessions, participants) field pairs its sentences hold."""
+    pairs: list[tuple[str, str]] = []
     rows: list[tuple[str, str, str]] = []
     for table in tables:
         title_col, sentence_col, middle = _columns(table)
@@ -60,7 +63,8 @@ def sections_from_tables(tables: list[Table], annex: int, review: Review) -> lis
             cells = [c.strip() for c in row] + [""] * (len(header) - len(row))
             title = re.sub(r"\s*\n\s*", "", cells[title_col])
             requirement = "".join(cells[i] for i in middle)
-            sentence = re.sub(r"\s*\n\s*", "", cells[sentence_col])
+            # a brace would read as a placeholder in the spec's sentence
+            sentence = re.sub(r"\s*\n\s*", "", cells[sentence_col]).replace("{", "｛").replace("}", "｝")
             # The rest of a row that a page break cut in two: no title of its own, or, just after the
             # repeated header, a row whose first part stopped in mid-sentence.
             cut = bool(rows) and (not title or (after_break and not _ENDS.search(rows[-1][2])))
@@ -92,7 +96,8 @@ def sections_from_tables(tables: list[Table], annex: int, review: Review) -> lis
         pieces.append(sentence[cursor:])
         sections.append({"id": section_id, "title": title, "requirement": requirement,
                          "sentence": "".join(pieces), "fields": fields})
-    return sections
+        pairs.extend((fields[a]["id"], fields[b]["id"]) for a, b in participation_pairs(blanks))
+    return sections, pairs
 
 
 def unique_labels(header: list[dict[str, Any]], sections: list[dict[str, Any]], annex: int, review: Review) -> None:
