@@ -251,3 +251,15 @@ def test_pasted_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: py
     capsys.readouterr()
     for name in ("forms/annex1.toml", "forms/annex2.toml", "campaign.toml"):
         assert (tmp_path / "pasted" / name).read_bytes() == (tmp_path / "file" / name).read_bytes()
+
+
+def test_liaison_form_as_annex_1(tmp_path: Path) -> None:
+    """A notice whose 附件1 is the 联络员表 (due first) and 附件2 the statistics loads with its own deadlines."""
+    notice = notices.hazard_drive()
+    stats = notice.annexes[0]
+    notice.annexes = [notices.AnnexDoc(1, "隐患排查联络员表"), notices.AnnexDoc(2, stats.title, "", stats.rows)]
+    notice.body = [line.replace("8月15日前报送中期评估报告", "7月5日前报送联络员表") for line in notice.body]
+    forms, campaign = _init(notices.write_text(notice, tmp_path / "n.txt"), tmp_path / "c")
+    assert [f.kind for f in forms["annex1"].body_fields][:2] == ["person", "text"]
+    assert forms["annex2"].has_sentences
+    assert campaign.deadlines == {"annex1_due": dt.date(2024, 7, 5), "annex2_due": dt.date(2024, 9, 30)}
