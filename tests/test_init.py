@@ -263,3 +263,38 @@ def test_liaison_form_as_annex_1(tmp_path: Path) -> None:
     assert [f.kind for f in forms["annex1"].body_fields][:2] == ["person", "text"]
     assert forms["annex2"].has_sentences
     assert campaign.deadlines == {"annex1_due": dt.date(2024, 7, 5), "annex2_due": dt.date(2024, 9, 30)}
+
+
+def test_repeated_label_and_missing_year_are_listed(tmp_path: Path) -> None:
+    """Two items with the same wording get distinct labels, and that and the missing year are listed for review."""
+    rows: list[tuple[str, ...]] = [notices.SENTENCE_HEADER, ("春季培训", "培训。", "开展培训（）场，参与（）人次。"),
+                                   ("秋季培训", "培训。", "开展培训（）场，参与（）人次。")]
+    notice = notices.Notice(["关于开展“安全培训周”活动的通知", "一、活动时间", "9月1日至9月7日", "联系人：周九",
+                             "联系电话：6627000", "邮箱：peixun@163.com"],
+                            [notices.AnnexDoc(1, "培训情况统计表", "填报单位：联系人：电话：", rows)])
+    forms, campaign = _init(notices.write_text(notice, tmp_path / "n.txt"), tmp_path / "c")
+    labels = [f.label for f in forms["annex1"].body_fields]
+    assert len(set(labels)) == 4 and labels[0] == "开展培训·场次"
+    review = (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8")
+    assert f"“{labels[0]}”与前面的重复" in review and "没有写明年份" in review
+    assert campaign.year == dt.date.today().year
+
+
+def test_failed_force_keeps_the_old_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A notice that cannot be used leaves the existing campaign folder as it was, even with --force."""
+    out = tmp_path / "c"
+    _init(PLAN_TEXT, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = notices.write_text(notices.Notice(["没有附件的通知"], []), tmp_path / "bad.txt")
+    assert main(["init", str(bad), "--out", str(out), "--force"]) == 2
+    assert "没有找到附件" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_aqscy_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``aqscy init 通知`` runs the same command as ``python -m pipeline init``."""
+    from pipeline.cli.entry import main as aqscy
+
+    assert aqscy(["init", str(PLAN_TEXT), "--out", str(tmp_path / "c")]) == 0
+    assert "campaign-review.txt" in capsys.readouterr().out
+    assert (tmp_path / "c" / "forms" / "annex1.toml").is_file()
