@@ -15,6 +15,7 @@ from pipeline.cli import main
 from pipeline.errors import NoticeError
 from pipeline.forms.spec import FormSpec, load_forms
 from pipeline.job import collect
+from pipeline.model import Outcome
 from pipeline.notice.build import campaign_from_notice
 from pipeline.notice.write import REVIEW_FILE, write_folder
 from pipeline.settings.campaign import load_campaign
@@ -117,10 +118,15 @@ def load_forms_of(notice: Path, out: Path) -> dict[str, FormSpec]:
     return _init(notice, out)[0]
 
 
-def test_generated_templates_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Templates made from the generated forms, filled in, roll up to the exact county totals."""
+_TYPED = {"person": "李明", "phone": "0311-6627527", "mobile": "13812345678", "email": "liming@163.com", "text": "案例"}
+
+
+@pytest.mark.parametrize("notice", ["plan", "fire"])
+def test_generated_templates_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str], notice: str) -> None:
+    """Templates made from the generated forms, filled in, roll up (``rollup``) to the exact county totals."""
+    path = PLAN_TEXT if notice == "plan" else notices.write_text(notices.fire_month(), tmp_path / "fire.txt")
     folder = tmp_path / "c"
-    forms, campaign = _init(PLAN_TEXT, folder)
+    forms, campaign = _init(path, folder)
     units = tmp_path / "units.csv"
     shutil.copyfile(UNITS_CSV, units)
     args = ["--campaign", str(folder / "campaign.toml"), "--roster", str(units)]
@@ -128,22 +134,24 @@ def test_generated_templates_round_trip(tmp_path: Path, capsys: pytest.CaptureFi
     roster = load_roster(units)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    spec = forms["annex1"]
-    expected = {f.id: 0 for f in spec.body_fields if f.kind == "count"}
-    for n, unit in enumerate(list(roster)[:3], start=1):
-        name = next(p.name for p in (tmp_path / "t").glob(f"附件1_*_{unit.code}_*.xlsx"))
-        values: dict[str, Any] = {"contact": "李明", "phone": "0311-6627527", "report_date": dt.date(2023, 6, 28)}
-        for i, fid in enumerate(expected):
-            values[fid] = n * 10 + i  # participants never fewer than sessions: no rule fires
-            expected[fid] += n * 10 + i
-        values.update({f.id: "案例" for f in spec.body_fields if f.kind == "text"})
-        shutil.copyfile(tmp_path / "t" / name, inbox / name)
-        fill(inbox / name, values)
+    expected = {form_id: {f.id: 0 for f in spec.fields if f.kind == "count"} for form_id, spec in forms.items()}
+    for form_id, spec in forms.items():
+        for n, unit in enumerate(list(roster)[:3], start=1):
+            name = next(p.name for p in (tmp_path / "t").glob(f"{spec.annex}_*_{unit.code}_*.xlsx"))
+            values: dict[str, Any] = {f.id: _TYPED[f.kind] for f in spec.fields if f.kind in _TYPED}
+            values.update({f.id: campaign.end for f in spec.fields if f.kind == "date"})
+            for i, fid in enumerate(expected[form_id]):
+                values[fid] = n * 10 + i  # participants never fewer than sessions: no rule fires
+                expected[form_id][fid] += n * 10 + i
+            shutil.copyfile(tmp_path / "t" / name, inbox / name)
+            fill(inbox / name, values)
     assert main(["rollup", *args, "--inbox", str(inbox), "--outbox", str(tmp_path / "outbox")]) == 0
     result = collect(inbox, tmp_path / "ledger", forms, campaign, roster, "test")
-    assert result.totals("annex1") == expected
+    assert [s.outcome for s in result.submissions] == [Outcome.ACCEPTED] * 3 * len(forms)
+    for form_id in forms:
+        assert result.totals(form_id) == expected[form_id]
     rows = [r for r in read_csv(tmp_path / "outbox" / "records.csv") if r["form"] == "annex1"]
-    assert sum(int(r["value"]) for r in rows if r["field_id"] in expected) == sum(expected.values())
+    assert sum(int(r["value"]) for r in rows if r["field_id"] in expected["annex1"]) == sum(expected["annex1"].values())
     capsys.readouterr()
 
 
@@ -172,6 +180,7 @@ def test_fire_month_every_blank_spelling_and_columns(tmp_path: Path) -> None:
         ("单位名称", "unit"), ("姓名", "person"), ("职务", "text"), ("办公电话", "phone"), ("手机", "mobile"),
         ("邮箱", "email"), ("备注", "text")]
     assert "annex3" not in forms
+    assert campaign.name == "消防宣传月"
     assert campaign.deadlines == {"annex1_due": dt.date(2024, 11, 30), "annex2_due": dt.date(2024, 10, 25)}
     review = (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8")
     assert "附件3" in review and "活动方案" in review

@@ -97,7 +97,7 @@ def _campaign(facts: Facts, forms: dict[str, dict[str, Any]], review: Review) ->
     if not facts.email:
         review.add(f"campaign.toml 的 [contact] email 暂填为 {PLACEHOLDER_EMAIL}，发出邮件前必须改为本单位的邮箱。")
     return {
-        "campaign": {"id": f"{year}-{name}", "year": year, "edition": facts.edition, "theme": facts.theme,
+        "campaign": {"id": f"{year}-{name}", "name": name, "year": year, "edition": facts.edition, "theme": facts.theme,
                      "start": start, "end": end, "county": facts.county, "bureau": facts.bureau,
                      "section": facts.section, "forms": FORMS_FOLDER},
         "deadlines": deadlines,

@@ -66,6 +66,7 @@ class Campaign:
     path: Path
     fetch: FetchSettings = FetchSettings()
     forms: Path | None = None  # the form specs' folder named by [campaign] forms, relative to this file
+    name: str = "安全生产月"  # [campaign] name: the campaign the notice is about (消防宣传月, 安全生产大检查…)
 
     @property
     def forms_dir(self) -> Path | None:
@@ -198,6 +199,7 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
         path=path,
         fetch=fetch,
         forms=forms,
+        name=_get(path, raw, "campaign", "name", str, text) if "name" in raw.get("campaign", {}) else "安全生产月",
     )
 
 
