@@ -307,3 +307,25 @@ def test_aqscy_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert aqscy(["init", str(PLAN_TEXT), "--out", str(tmp_path / "c")]) == 0
     assert "campaign-review.txt" in capsys.readouterr().out
     assert (tmp_path / "c" / "forms" / "annex1.toml").is_file()
+
+
+@pytest.mark.program_error
+def test_program_error_is_logged_not_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Generated settings that do not load are our bug: logged with the traceback, told in Chinese, nothing written."""
+    from pipeline.notice import build
+
+    real = build.campaign_from_notice
+
+    def broken(path: Path) -> build.Campaign:
+        made = real(path)
+        made.forms["annex1"]["header"][0]["kind"] = "bogus"
+        return made
+
+    monkeypatch.setattr(build, "campaign_from_notice", broken)
+    out = tmp_path / "c"
+    assert main(["init", str(PLAN_TEXT), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "程序内部错误" in err and "RuntimeError" not in err and "Traceback" not in err
+    assert "Traceback" in (out / "pipeline.log").read_text(encoding="utf-8")
+    assert sorted(p.name for p in out.iterdir()) == ["pipeline.log"]

@@ -21,6 +21,7 @@ from pipeline.settings.textfile import UndecodableTextError, decode
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
+    from pdfplumber.page import Page
 
 BLANK = re.compile(r"[（(][ \u3000\t\xa0]*[)）]|[_＿]{2,}")
 # Words of a table's header row (活动项目 / 内容要求 / 进展情况, 序号 / 姓名 / 手机 …).
@@ -139,15 +140,14 @@ def _pdf(path: Path) -> list[Block]:
     return blocks
 
 
-def _pdf_page(page: object) -> Iterator[Block]:
+def _pdf_page(page: Page) -> Iterator[Block]:
     placed: list[tuple[float, Block]] = []
-    tables = page.find_tables()  # type: ignore[attr-defined]
     outside = page
-    for table in tables:
+    for table in page.find_tables():
         rows = tuple(tuple(_cell_text(c) for c in row) for row in table.extract())
         placed.append((float(table.bbox[1]), Table(rows)))
-        outside = outside.outside_bbox(table.bbox)  # type: ignore[attr-defined]
-    for line in outside.extract_text_lines():  # type: ignore[attr-defined]
+        outside = outside.outside_bbox(table.bbox)
+    for line in outside.extract_text_lines():
         text = str(line["text"]).strip()
         if text:
             placed.append((float(line["top"]), text))

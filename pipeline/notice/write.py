@@ -64,9 +64,12 @@ def write_folder(out: Path, campaign: Campaign, *, force: bool = False) -> list[
         raise NoticeError(f"文件夹“{out}”中已有活动设置（{'、'.join(present)}），为免覆盖，未写入任何文件。"
                           "确认要用新通知替换时，请加 --force（make init NOTICE=通知文件 FORCE=1），"
                           "或用 --out 另选一个文件夹。")
-    out.mkdir(parents=True, exist_ok=True)
     files = render(campaign)
-    staging = Path(tempfile.mkdtemp(prefix=".init-", dir=out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".init-", dir=out))
+    except OSError as exc:
+        raise NoticeError(f"无法在文件夹“{out}”中写入文件（{exc.strerror or '拒绝访问'}），请检查文件夹权限或另选文件夹。") from exc
     try:
         for name, text in files.items():
             target = staging / name
@@ -74,13 +77,29 @@ def write_folder(out: Path, campaign: Campaign, *, force: bool = False) -> list[
             target.write_bytes(text.encode("utf-8"))
         try:
             _check(staging)
-        except PipelineError as exc:
-            raise NoticeError(f"程序内部错误：根据通知生成的设置未通过检查，未写入任何文件（{exc}）。") from exc
-        if (out / FORMS_FOLDER).exists():
-            (out / FORMS_FOLDER).rename(staging / "old-forms")
-        (staging / FORMS_FOLDER).rename(out / FORMS_FOLDER)
-        for name in (CAMPAIGN_FILE, REVIEW_FILE):
-            (staging / name).replace(out / name)
+        except PipelineError as exc:  # what init generated must load: anything else is our bug
+            raise RuntimeError(f"the generated campaign folder does not load: {exc}") from exc
+        _swap(staging, out)
+    except OSError as exc:
+        raise NoticeError(f"无法在文件夹“{out}”中写入活动设置（{exc.strerror or '拒绝访问'}），可能有文件正被 WPS、"
+                          "记事本或资源管理器打开。请关闭后重试；原有文件未改动。") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in files]
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Put the staged forms/ and files in place; the old forms/ come back if that fails half-way."""
+    old = staging / "old-forms"
+    if (out / FORMS_FOLDER).exists():
+        (out / FORMS_FOLDER).rename(old)
+    try:
+        (staging / FORMS_FOLDER).rename(out / FORMS_FOLDER)
+        (staging / CAMPAIGN_FILE).replace(out / CAMPAIGN_FILE)
+    except OSError:
+        if old.exists():
+            if (out / FORMS_FOLDER).exists():
+                (out / FORMS_FOLDER).rename(staging / "new-forms")
+            old.rename(out / FORMS_FOLDER)
+        raise
+    (staging / REVIEW_FILE).replace(out / REVIEW_FILE)
