@@ -329,3 +329,15 @@ def test_program_error_is_logged_not_shown(tmp_path: Path, monkeypatch: pytest.M
     assert "程序内部错误" in err and "RuntimeError" not in err and "Traceback" not in err
     assert "Traceback" in (out / "pipeline.log").read_text(encoding="utf-8")
     assert sorted(p.name for p in out.iterdir()) == ["pipeline.log"]
+
+
+def test_annex_in_chinese_numerals_and_a_numbered_table(tmp_path: Path) -> None:
+    """“附件一” is an annex heading; a 序号 column is layout; blanks outside the 进展情况 column are listed."""
+    lines = ["2024年“安全生产月”活动方案", "二、活动时间", "6月1日至6月30日", "联系人：吴十", "联系电话：6627111",
+             "邮箱：anquan@163.com", "请于7月5日前报送附件一。", "附件一", "活动情况表", "填报单位：填报日期：",
+             "\t序号\t活动项目\t内容要求\t进展情况", "\t1\t宣讲\t组织宣讲（）场以上\t开展宣讲（）场，参与（）人次。"]
+    (tmp_path / "n.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    forms, campaign = _init(tmp_path / "n.txt", tmp_path / "c")
+    assert [(f.label, f.unit) for f in forms["annex1"].body_fields] == [("开展宣讲·场次", "场"), ("开展宣讲·参与人次", "人次")]
+    assert campaign.deadlines == {"annex1_due": dt.date(2024, 7, 5)}
+    assert "组织宣讲（）场以上" in (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8")

@@ -7,14 +7,19 @@ import re
 from pipeline.notice.model import Annex, Block, Table
 
 # “附件1”, “附件 2”, “附件3：……名单” on a line of its own (the body's list “附件：1.…” is not a heading).
-_HEADING = re.compile(r"^附\s*件\s*([0-9０-９]{1,2})\s*(?:[：:]\s*(\S.{0,60}))?$")
-_LIST_ITEM = re.compile(r"^(?:附\s*件\s*[：:])?\s*([0-9０-９]{1,2})\s*[.．、]\s*(\S.*)$")
+NUMBER = r"([0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})"  # an annex number: 1, １ or 一
+_HEADING = re.compile(r"^附\s*件\s*" + NUMBER + r"\s*(?:[：:]\s*(\S.{0,60}))?$")
+_LIST_ITEM = re.compile(r"^(?:附\s*件\s*[：:])?\s*" + NUMBER + r"\s*[.．、]\s*(\S.*)$")
 HEADER_LABEL = re.compile(r"([\u4e00-\u9fff（）()]{2,8})\s*[：:]")
 _HEADER_WORDS = ("单位", "联系人", "电话", "手机", "日期", "邮箱", "填报人", "审核人", "负责人", "时间")
 
 
-def _number(text: str) -> int:
-    return int(text.translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+def annex_number(text: str) -> int:
+    """An annex number written 1, １ or 一."""
+    import cn2an
+
+    digits = text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    return int(digits) if digits.isdigit() else int(cn2an.cn2an(digits, "normal"))
 
 
 def is_header_line(text: str) -> bool:
@@ -35,7 +40,7 @@ def listed_titles(body: list[Block]) -> dict[int, str]:
             listing = True
         found = _LIST_ITEM.match(block) if listing else None
         if found:
-            titles[_number(found.group(1))] = found.group(2).strip()
+            titles[annex_number(found.group(1))] = found.group(2).strip()
         elif listing and not re.match(r"^附\s*件\s*[：:]\s*$", block):
             listing = False
     return titles
@@ -52,7 +57,7 @@ def split_annexes(blocks: list[Block]) -> tuple[list[Block], list[Annex]]:
     for n, start in enumerate(starts):
         heading = _HEADING.match(str(blocks[start]).strip())
         assert heading is not None
-        number = _number(heading.group(1))
+        number = annex_number(heading.group(1))
         part = blocks[start + 1:starts[n + 1] if n + 1 < len(starts) else len(blocks)]
         title = (heading.group(2) or "").strip()
         header_line = ""

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from pipeline.notice.annexes import NUMBER, annex_number
 from pipeline.notice.model import Annex, Block, Review
 
 _YEAR = re.compile(r"(20\d\d)\s*年")
@@ -90,7 +91,7 @@ def _common(a: str, b: str) -> int:
 
 def _tie(clause: str, annexes: list[Annex]) -> list[Annex]:
     """The annexes a deadline clause names: by “附件N”, else by the longest shared wording (≥ 3 characters)."""
-    named = {int(n) for n in re.findall(r"附\s*件\s*(\d{1,2})", clause)}
+    named = {annex_number(n) for n in re.findall(r"附\s*件\s*" + NUMBER, clause)}
     if named:
         return [a for a in annexes if a.number in named]
     objects = re.split(r"[及和与、，,]", clause.split("报送", 1)[-1] if "报送" in clause else clause)

@@ -61,6 +61,10 @@ def sections_from_tables(tables: list[Table], annex: int,
                 after_break = True  # the header row repeated where Word breaks the table over a page
                 continue
             cells = [c.strip() for c in row] + [""] * (len(header) - len(row))
+            for i, cell in enumerate(cells):
+                if i != sentence_col and BLANK.search(cell):
+                    review.add(f"附件{annex}表格“{table.rows[0][i] if i < len(table.rows[0]) else ''}”一栏中的“{cell[:40]}”"
+                               f"也有填空，但只有“{table.rows[0][sentence_col]}”一栏的填空作为填报项。请核对。")
             title = re.sub(r"\s*\n\s*", "", cells[title_col])
             requirement = "".join(cells[i] for i in middle)
             # a brace would read as a placeholder in the spec's sentence
