@@ -317,7 +317,7 @@ def test_program_error_is_logged_not_shown(tmp_path: Path, monkeypatch: pytest.M
 
     real = build.campaign_from_notice
 
-    def broken(path: Path) -> build.Campaign:
+    def broken(path: Path) -> build.CampaignFolder:
         made = real(path)
         made.forms["annex1"]["header"][0]["kind"] = "bogus"
         return made

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.notice.read import BLANK
-
+# A blank as notices print it: （）, （ ）, (  ), （    ） (full-width spaces too), or a run of underscores.
+BLANK = re.compile(r"[（(][ \u3000\t\xa0]*[)）]|[_＿]{2,}")
 # Measure words, longest first, as printed -> (unit stored in the spec, the label's ending).
 MEASURES: tuple[tuple[str, str, str], ...] = (
     ("张（条）", "张", "张（条）数"), ("张(条)", "张", "张（条）数"),

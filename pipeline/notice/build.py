@@ -23,7 +23,7 @@ PLACEHOLDER_EMAIL = "fill-in@example.com"
 
 
 @dataclass(frozen=True)
-class Campaign:
+class CampaignFolder:
     """What ``init`` writes: the campaign settings, the form specs by id, and the review list."""
 
     campaign: dict[str, Any]
@@ -106,7 +106,7 @@ def _campaign(facts: Facts, forms: dict[str, dict[str, Any]], review: Review) ->
     }
 
 
-def build_campaign(blocks: list[Block], source: str) -> Campaign:
+def build_campaign(blocks: list[Block], source: str) -> CampaignFolder:
     """The campaign folder's contents from the notice's blocks; :class:`NoticeError` when there is no form."""
     review = Review()
     body, annexes = split_annexes(blocks)
@@ -122,9 +122,9 @@ def build_campaign(blocks: list[Block], source: str) -> Campaign:
     if not forms:
         raise NoticeError(f"通知“{source}”的附件中没有需要填报的表格（没有带填空的表格、栏目表或联络员表），"
                           "未生成任何文件。请核对通知原文。")
-    return Campaign(_campaign(facts, forms, review), forms, tuple(review.lines))
+    return CampaignFolder(_campaign(facts, forms, review), forms, tuple(review.lines))
 
 
-def campaign_from_notice(path: Path) -> Campaign:
+def campaign_from_notice(path: Path) -> CampaignFolder:
     """Read the notice file and build its campaign folder's contents."""
     return build_campaign(read_notice(path), path.name)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.documents.extract import OFFICE_KINDS, DocumentError, convert_with_office, find_soffice
 from pipeline.errors import NoticeError
+from pipeline.notice.blanks import BLANK
 from pipeline.notice.model import Block, Table
 from pipeline.safety.sniff import sniff
 from pipeline.settings.textfile import UndecodableTextError, decode
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
     from pdfplumber.page import Page
 
-BLANK = re.compile(r"[（(][ \u3000\t\xa0]*[)）]|[_＿]{2,}")
 # Words of a table's header row (活动项目 / 内容要求 / 进展情况, 序号 / 姓名 / 手机 …).
 HEADER_WORDS = ("项目", "要求", "内容", "情况", "进展", "完成", "序号", "编号", "名称", "单位", "姓名", "职务",
                 "电话", "手机", "邮箱", "备注", "日期", "时间", "地点", "类别", "说明", "数量")

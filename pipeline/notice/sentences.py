@@ -12,9 +12,8 @@ import hashlib
 import re
 from typing import Any
 
-from pipeline.notice.blanks import find_blanks, participation_pairs
+from pipeline.notice.blanks import BLANK, find_blanks, participation_pairs
 from pipeline.notice.model import Review, Table
-from pipeline.notice.read import BLANK
 
 _TITLE_WORDS = ("项目", "名称", "类别", "事项")
 _ENDS = re.compile(r"[。；;！!？?]$")

@@ -15,7 +15,7 @@ import tomli_w
 
 from pipeline.errors import NoticeError, PipelineError
 from pipeline.forms.spec import load_forms
-from pipeline.notice.build import FORMS_FOLDER, Campaign
+from pipeline.notice.build import FORMS_FOLDER, CampaignFolder
 from pipeline.settings.campaign import load_campaign
 
 CAMPAIGN_FILE = "campaign.toml"
@@ -26,7 +26,7 @@ _FORM_NOTE = ("# 本表单定义由 make init 根据通知的附件生成：每�
               "# 字段编号由程序按通知原文生成，请勿修改，否则已下发的模板将无法读取。\n\n")
 
 
-def review_text(campaign: Campaign) -> str:
+def review_text(campaign: CampaignFolder) -> str:
     """The review list as the clerk reads it (also printed on the terminal)."""
     head = "以下事项是程序根据通知原文生成活动设置和表单时不能确定的，请逐条核对（必要时修改 campaign.toml 或 forms/ 中的文件）：\n"
     if not campaign.review:
@@ -35,7 +35,7 @@ def review_text(campaign: Campaign) -> str:
     return head + "\n".join(lines) + "\n\n核对完毕后，请运行 make templates，打开生成的模板，与通知的附件逐项对照。\n"
 
 
-def render(campaign: Campaign) -> dict[str, str]:
+def render(campaign: CampaignFolder) -> dict[str, str]:
     """The folder's files, by path relative to the folder, as text."""
     files = {CAMPAIGN_FILE: _CAMPAIGN_NOTE + tomli_w.dumps(campaign.campaign)}
     for form_id, spec in campaign.forms.items():
@@ -57,7 +57,7 @@ def existing(out: Path) -> list[str]:
     return [name for name in (CAMPAIGN_FILE, FORMS_FOLDER) if (out / name).exists()]
 
 
-def write_folder(out: Path, campaign: Campaign, *, force: bool = False) -> list[Path]:
+def write_folder(out: Path, campaign: CampaignFolder, *, force: bool = False) -> list[Path]:
     """Write the campaign folder into ``out``; the paths written. Nothing changes unless all of it is good."""
     present = existing(out)
     if present and not force:
