@@ -341,3 +341,18 @@ def test_annex_in_chinese_numerals_and_a_numbered_table(tmp_path: Path) -> None:
     assert [(f.label, f.unit) for f in forms["annex1"].body_fields] == [("开展宣讲·场次", "场"), ("开展宣讲·参与人次", "人次")]
     assert campaign.deadlines == {"annex1_due": dt.date(2024, 7, 5)}
     assert "组织宣讲（）场以上" in (tmp_path / "c" / REVIEW_FILE).read_text(encoding="utf-8")
+
+
+def test_forms_found_beside_campaign_toml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Commands use ``forms/`` beside campaign.toml (named or not), else the built-in forms."""
+    notice = notices.write_text(notices.fire_month(), tmp_path / "fire.txt")
+    _init(notice, tmp_path / "c")
+    toml = tmp_path / "c" / "campaign.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('forms = "forms"\n', ""), encoding="utf-8")
+    assert load_campaign(toml).forms_dir == tmp_path / "c" / "forms"
+    capsys.readouterr()
+    assert main(["fields", "--campaign", str(toml)]) == 0
+    assert "消防安全培训" in capsys.readouterr().out
+    assert load_campaign(CAMPAIGN_TOML).forms_dir is None
+    assert main(["fields", "--campaign", str(CAMPAIGN_TOML)]) == 0
+    assert "s1_center_study_times" in capsys.readouterr().out
