@@ -62,6 +62,15 @@ def test_plan_text_gives_the_curated_forms(tmp_path: Path) -> None:
     _assert_like_curated(*_init(PLAN_TEXT, tmp_path / "c"))
 
 
+def test_indented_body_paragraphs_are_not_a_table(tmp_path: Path) -> None:
+    """Body paragraphs indented with a tab (before the first 附件) are still read as the notice's text."""
+    lines = PLAN_TEXT.read_text(encoding="utf-8").splitlines()
+    end = next(i for i, line in enumerate(lines) if line.strip() == "附件1")
+    indented = ["\t" + line if line.strip() else line for line in lines[:end]] + lines[end:]
+    (tmp_path / "n.txt").write_text("\n".join(indented) + "\n", encoding="utf-8")
+    _assert_like_curated(*_init(tmp_path / "n.txt", tmp_path / "c"))
+
+
 def test_plan_docx_gives_the_curated_forms(tmp_path: Path) -> None:
     """The 2023 plan as a .docx in the notice's layout (ruled table, header rows repeated) gives the same."""
     docx_path = notices.write_docx(notices.plan_2023(), tmp_path / "通知.docx")

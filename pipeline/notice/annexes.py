@@ -22,6 +22,11 @@ def annex_number(text: str) -> int:
     return int(digits) if digits.isdigit() else int(cn2an.cn2an(digits, "normal"))
 
 
+def is_annex_heading(text: str) -> bool:
+    """Whether a line is an annex heading: “附件1” (or “附件一”, “附件1：标题”) on a line of its own."""
+    return bool(_HEADING.match(text))
+
+
 def is_header_line(text: str) -> bool:
     """Whether a line is a form's header line: two or more “label：” with the usual header words."""
     labels = HEADER_LABEL.findall(text)
@@ -48,7 +53,7 @@ def listed_titles(body: list[Block]) -> dict[int, str]:
 
 def split_annexes(blocks: list[Block]) -> tuple[list[Block], list[Annex]]:
     """The body (everything before the first annex heading) and the annexes in order."""
-    starts = [i for i, b in enumerate(blocks) if isinstance(b, str) and _HEADING.match(b.strip())]
+    starts = [i for i, b in enumerate(blocks) if isinstance(b, str) and is_annex_heading(b.strip())]
     if not starts:
         return blocks, []
     body = blocks[:starts[0]]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.documents.extract import OFFICE_KINDS, DocumentError, convert_with_office, find_soffice
 from pipeline.errors import NoticeError
+from pipeline.notice.annexes import is_annex_heading
 from pipeline.notice.blanks import BLANK
 from pipeline.notice.model import Block, Table
 from pipeline.safety.sniff import sniff
@@ -159,8 +160,12 @@ def _pdf_page(page: Page) -> Iterator[Block]:
 
 
 def text_blocks(text: str) -> list[Block]:
-    """Paragraphs and tables of a notice as text: tab-indented lines are table cells, one per line."""
+    """Paragraphs and tables of a notice as text: in the annexes, tab-indented lines are table cells.
+
+    Before the first annex heading a tab is only a paragraph's indent.
+    """
     blocks: list[Block] = []
+    in_annex = False
     cells: list[str] = []
     rows: list[tuple[str, ...]] = []
 
@@ -174,7 +179,8 @@ def text_blocks(text: str) -> list[Block]:
         line = raw.rstrip()
         if not line.strip():
             continue
-        if line.startswith("\t"):
+        in_annex = in_annex or is_annex_heading(line.strip())
+        if line.startswith("\t") and in_annex:
             parts = [p.strip() for p in line.strip("\t").split("\t")]
             if len(parts) > 1:  # a whole row on one line, cells separated by tabs
                 rows.extend(regroup(cells))
