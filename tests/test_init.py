@@ -365,3 +365,15 @@ def test_forms_found_beside_campaign_toml(tmp_path: Path, capsys: pytest.Capture
     assert load_campaign(CAMPAIGN_TOML).forms_dir is None
     assert main(["fields", "--campaign", str(CAMPAIGN_TOML)]) == 0
     assert "s1_center_study_times" in capsys.readouterr().out
+
+
+def test_blanks_without_a_table_are_not_dropped_silently(tmp_path: Path) -> None:
+    """An annex whose blanks are in plain text (a PDF table without rules) is listed, and with no form, refused."""
+    annex = notices.AnnexDoc(1, "活动情况统计表", "填报单位：", paragraphs=["开展培训（）场，参与（）人次。"])
+    path = notices.write_docx(notices.Notice(notices.plan_2023().body, [annex]), tmp_path / "n.docx")
+    with pytest.raises(NoticeError) as caught:
+        campaign_from_notice(path)
+    assert "没有需要填报的表格" in str(caught.value)
+    annexes = [annex, notices.plan_2023().annexes[1]]
+    made = campaign_from_notice(notices.write_docx(notices.Notice(notices.plan_2023().body, annexes), tmp_path / "m.docx"))
+    assert any("开展培训（）场" in line and "没有找到它所在的表格" in line for line in made.review)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline.errors import NoticeError
 from pipeline.notice.annexes import split_annexes
+from pipeline.notice.blanks import BLANK
 from pipeline.notice.columns import column_form, header_fields, is_filled, standard_liaison
 from pipeline.notice.facts import Facts, find_facts
 from pipeline.notice.model import Annex, Block, Review
@@ -75,6 +76,11 @@ def _form(annex: Annex, facts: Facts, review: Review) -> dict[str, Any] | None:
         review.add(f"附件{n}“{annex.title}”在通知中只有标题、没有表格，已按标准联络员表生成（单位名称、姓名、职务、"
                    "办公电话、手机、电子邮箱、备注）。请运行 make templates 后查看是否符合要求。")
         return spec
+    with_blanks = next((p for p in annex.paragraphs if BLANK.search(p)), "")
+    if with_blanks:
+        review.add(f"附件{n}“{annex.title}”的文字中有填空（如“{with_blanks[:30]}”），但程序没有找到它所在的表格"
+                   "（PDF 中没有框线的表格、或以文本框排版的表格会这样），未生成表单。请提供 Word 版通知后重新运行。")
+        return None
     what = "只有文字" if annex.paragraphs else "只有标题"
     review.add(f"附件{n}“{annex.title}”{what}、没有需填写的表格，不是报表，未生成表单。")
     return None
@@ -120,8 +126,9 @@ def build_campaign(blocks: list[Block], source: str) -> CampaignFolder:
         if spec is not None:
             forms[spec["form"]["id"]] = spec
     if not forms:
+        why = "".join(f"\n  {line}" for line in review.lines if line.startswith("附件"))
         raise NoticeError(f"通知“{source}”的附件中没有需要填报的表格（没有带填空的表格、栏目表或联络员表），"
-                          "未生成任何文件。请核对通知原文。")
+                          f"未生成任何文件。请核对通知原文。{why}")
     return CampaignFolder(_campaign(facts, forms, review), forms, tuple(review.lines))
 
 
