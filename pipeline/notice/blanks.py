@@ -107,7 +107,7 @@ def find_blanks(sentence: str, title: str) -> list[Blank]:
         if kind == "text":
             label = f"{core or subject}·{text_ending}"
         elif not core or core in GENERIC:
-            label = f"{subject}·{core}{ending if core else unit}"
+            label = f"{subject}·{core}{ending or '数量'}"
         else:
             label = f"{core}·{ending or '数量'}"
         if i and spans[i - 1][1] + len(blanks[-1].measure) == start:
