@@ -31,11 +31,11 @@ GENERIC = frozenset({"参与", "参加", "受众", "答题", "覆盖", "涉及",
 # What before a blank with no measure word makes it a text blank, and the label's ending then.
 TEXT_CUES: tuple[tuple[str, str], ...] = (("具体为", "具体情况"), ("具体是", "具体情况"), ("名称", "名称"),
                                           ("名单", "名单"), ("内容", "内容"), ("主要做法", "主要做法"),
-                                          ("为", "具体情况"), ("是", "具体情况"), ("：", "具体情况"), (":", "具体情况"))
+                                          ("情况说明", "情况说明"), ("说明", "说明"), ("备注", "备注"))
 _PHRASE = re.compile(r"[，,；;。：:\n]")
 _SUBTITLE = re.compile(r"——[^》]*》")  # 《生命重于泰山——学习……》 -> 《生命重于泰山》 in a label
 _LEADING = re.compile(r"^(?:并且|并|及|和|与|还|另有|同时|其中|共计|共)")
-_TRAILING = re.compile(r"(?:约|共|达|计|共计|累计|等)$")
+_TRAILING = re.compile(r"(?:约|共|达|计|共计|累计|等|(?<=[数量])为)$")
 _PREPOSITIONS = frozenset({"对", "向", "为", "在", "有", "给", "从", "共", ""})
 
 
@@ -89,15 +89,16 @@ def find_blanks(sentence: str, title: str) -> list[Blank]:
         kind = "count"
         text_ending = ""
         if not measure:
-            cue = next(((c, e) for c, e in TEXT_CUES if lead.endswith(c)), None)
+            named = _clean(_PHRASE.split(before.rstrip("：:　 "))[-1])  # “名称：（）” too
+            cue = next(((c, e) for c, e in TEXT_CUES if named.endswith(c)), None)
             if cue:
                 kind, text_ending = "text", cue[1]
-                lead = _clean(lead.removesuffix(cue[0]))
+                lead = _clean(named.removesuffix(cue[0]))
                 notes.append(f"“{_quote(sentence, start, end)}”后面没有量词，前面是“{cue[0]}”，已作为文字填报项。")
             else:
                 notes.append(f"“{_quote(sentence, start, end)}”后面没有量词，已作为不带单位的数量填报项，请核对。")
-        if measure and lead in _PREPOSITIONS and tail:
-            core = (lead if lead not in _PREPOSITIONS else "") + tail
+        if measure and lead in _PREPOSITIONS and tail:  # “对（）个企业开展排查”: the noun after the count
+            core = tail
         elif measure and len(lead) <= 2 and lead not in GENERIC and tail:
             core = lead + tail
         else:
