@@ -377,3 +377,17 @@ def test_blanks_without_a_table_are_not_dropped_silently(tmp_path: Path) -> None
     annexes = [annex, notices.plan_2023().annexes[1]]
     made = campaign_from_notice(notices.write_docx(notices.Notice(notices.plan_2023().body, annexes), tmp_path / "m.docx"))
     assert any("开展培训（）场" in line and "没有找到它所在的表格" in line for line in made.review)
+
+
+def test_word_return_on_a_generated_form(tmp_path: Path) -> None:
+    """A unit filling in the notice's own Word table is read against the generated form's sentences."""
+    from pipeline.documents.extract import read_word_form
+    from tests.word_forms import Style, write_form
+
+    forms, _ = _init(notices.write_text(notices.fire_month(), tmp_path / "fire.txt"), tmp_path / "c")
+    spec = forms["annex1"]
+    values = {f.id: (str(n) if f.kind == "count" else "做法") for n, f in enumerate(spec.body_fields, start=1)}
+    path = write_form(tmp_path / "return.docx", spec, values, {"unit_name": "清河县顺达货物运输有限公司"},
+                      Style(wording="fixed"))
+    read = read_word_form(path, "docx", spec)
+    assert read.values == values and not read.missing
