@@ -1,4 +1,4 @@
-# 常用命令：make fetch（从邮箱收取来件）、make rollup（汇总）、make templates（生成模板）、make check FILE=文件（检查单个文件）、make test（测试）。
+# 常用命令：make init NOTICE=通知.docx（根据通知生成活动设置和表单）、make fetch（从邮箱收取来件）、make rollup（汇总）、make templates（生成模板）、make check FILE=文件（检查单个文件）、make test（测试）。
 # 收取后立即汇总：make fetch rollup。
 PYTHON ?= python3
 VENV := .venv
@@ -14,10 +14,13 @@ N ?= 1000
 SEND ?=
 FILE ?=
 FETCH_SINCE ?=
+NOTICE ?=
+CAMPAIGN_DIR ?= .
+FORCE ?=
 
 PATHS := --campaign $(CAMPAIGN) --roster $(ROSTER)
 
-.PHONY: setup templates fetch rollup check demo mail remind feedback test lint bench clean
+.PHONY: setup init templates fetch rollup check demo mail remind feedback test lint bench clean
 
 SETUP_LOG := $(VENV)/setup.log
 # One line per step; pip's own output goes to $(SETUP_LOG) and is shown only when a step fails.
@@ -34,6 +37,11 @@ $(STAMP): pyproject.toml
 	@echo "安装完成（安装过程的详细输出见 $(SETUP_LOG)）。"
 
 setup: $(STAMP)
+
+# 根据上级通知生成活动设置 campaign.toml 和 forms/ 中的表单定义：make init NOTICE=通知.docx（已有时加 FORCE=1 替换）。
+init: $(STAMP)
+	@$(if $(NOTICE),,echo "请用 NOTICE= 指定上级通知文件，例如：make init NOTICE=通知.docx"; exit 2)
+	$(BIN)/python -m pipeline init "$(NOTICE)" --out $(CAMPAIGN_DIR) $(if $(FORCE),--force)
 
 templates: $(STAMP)
 	$(BIN)/python -m pipeline templates $(PATHS) --templates $(TEMPLATES)

@@ -21,3 +21,7 @@ class CampaignError(PipelineError):
 
 class RosterError(PipelineError):
     """The unit roster (units.csv / .xlsx) is malformed."""
+
+
+class NoticeError(PipelineError):
+    """A notice that ``init`` cannot turn into a campaign folder (encrypted, scanned, no 附件 table, …)."""

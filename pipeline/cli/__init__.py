@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pipeline.settings.roster import Roster
 
 # Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
-COMMAND_MODULES = ("pipeline.cli.commands", "pipeline.cli.mail", "pipeline.cli.fetch", "pipeline.cli.demo")
+COMMAND_MODULES = ("pipeline.cli.init", "pipeline.cli.commands", "pipeline.cli.mail", "pipeline.cli.fetch", "pipeline.cli.demo")
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}
@@ -43,9 +43,12 @@ _OPTION_HELP = {
 }
 
 
-def _forms_dir(args: argparse.Namespace) -> tuple[Path, ...]:
-    """The --forms folder when one was given (else the package's own form specs)."""
-    return (args.forms,) if getattr(args, "forms", None) is not None else ()
+def _forms_dir(args: argparse.Namespace, campaign: Campaign) -> tuple[Path, ...]:
+    """The --forms folder when one was given, else the campaign's own (``./forms/`` or the folder named in
+    campaign.toml), else none: the package's built-in form specs."""
+    if getattr(args, "forms", None) is not None:
+        return (args.forms,)
+    return (campaign.forms_dir,) if campaign.forms_dir is not None else ()
 
 
 def load_settings(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campaign, Roster]:
@@ -54,7 +57,8 @@ def load_settings(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campai
     from pipeline.settings.campaign import load_campaign
     from pipeline.settings.roster import load_roster
 
-    return load_forms(*_forms_dir(args)), load_campaign(args.campaign), load_roster(args.roster)
+    campaign = load_campaign(args.campaign)
+    return load_forms(*_forms_dir(args, campaign)), campaign, load_roster(args.roster)
 
 
 def progress_bar(paths: Iterable[Path]) -> Iterable[Path]:
@@ -74,7 +78,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
     forms, campaign, roster = load_settings(args)
     paths = generate_templates(forms, campaign, roster, args.templates)
-    print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × 2 张表 + 2 个通用空白模板），保存在 {args.templates}/")
+    print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × {len(forms)} 张表 + {len(forms)} 个通用空白模板），保存在 {args.templates}/")
     print(roster_line(roster))
     return 0
 
@@ -89,7 +93,7 @@ def cmd_fields(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign)
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["form", "field_id", "section", "label", "unit", "kind", "sheet", "cell"])
-    for spec in load_forms(*_forms_dir(args)).values():
+    for spec in load_forms(*_forms_dir(args, campaign)).values():
         layout = build_layout(spec, campaign.year)
         for cell in layout.inputs:
             f = cell.field
@@ -115,7 +119,7 @@ def build_parser(prog: str = "python -m pipeline") -> argparse.ArgumentParser:
             sub.add_argument(f"--{option}", type=Path, default=Path(default), help=f"{help_text}（默认 {default}）")
         if "campaign" in options:
             sub.add_argument("--forms", type=Path, default=None,
-                             help="表单定义目录（*.toml，默认为程序自带的附件1、附件2定义）")
+                             help="表单定义目录（*.toml；默认为活动设置文件旁的 forms/ 或其中 forms 一项指定的目录，都没有时为程序自带的附件1、附件2定义）")
         extra = getattr(func, "configure", None)
         if extra:
             extra(sub)

@@ -3,7 +3,8 @@
 One command whose sub-commands are the Makefile's targets, so that ``make rollup`` on the
 development machine is ``aqscy rollup`` in a Windows console, and the README shows one
 form of each step. The three mail targets of the Makefile are spelt as there:
-``aqscy mail`` (下发模板), ``aqscy remind`` (催报) and ``aqscy feedback`` (审核反馈); every
+``aqscy mail`` (下发模板), ``aqscy remind`` (催报) and ``aqscy feedback`` (审核反馈), ``aqscy init 通知.docx`` (the
+campaign folder from the notice); every
 other argument goes to ``python -m pipeline`` unchanged (``aqscy mail reminders`` too).
 """
 

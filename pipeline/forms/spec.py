@@ -23,7 +23,10 @@ from pipeline.settings.roster import Unit
 FORMS_DIR = Path(__file__).parent
 
 KINDS = ("count", "text", "person", "phone", "mobile", "email", "date", "unit")
-UNITS = ("次", "场", "场次", "人次", "人", "篇", "个", "条", "家", "部", "张", "条次", "")
+UNITS = ("次", "场", "场次", "人次", "人", "篇", "个", "条", "家", "部", "张", "条次",
+         # further measure words that notices of other campaigns print after a blank (pipeline.notice.blanks)
+         "家次", "户次", "车次", "小时", "名", "项", "起", "处", "份", "辆", "所", "期", "块", "件", "户", "台", "套", "批", "幅", "本", "册",
+         "天", "元", "")
 CHECKS = ("second_ge_first", "first_zero_second_zero")
 
 META_SHEET = "_meta"  # the very hidden sheet carrying a template's identity

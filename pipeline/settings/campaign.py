@@ -65,6 +65,19 @@ class Campaign:
     limits: Limits
     path: Path
     fetch: FetchSettings = FetchSettings()
+    forms: Path | None = None  # the form specs' folder named by [campaign] forms, relative to this file
+    name: str = "安全生产月"  # [campaign] name: the campaign the notice is about (消防宣传月, 安全生产大检查…)
+
+    @property
+    def forms_dir(self) -> Path | None:
+        """The campaign's own form specs: [campaign] forms, else a ``forms/`` folder beside this file.
+
+        None when there is neither, so that the program's built-in forms are used.
+        """
+        if self.forms is not None:
+            return self.forms
+        beside = self.path.parent / "forms"
+        return beside if beside.is_dir() and any(beside.glob("*.toml")) else None
 
     def deadline(self, key: str) -> dt.date:
         """The deadline named by a form spec's ``deadline`` key."""
@@ -157,10 +170,12 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
                             f"的年度不一致。请核对：是 {year} 年的活动，就把各日期都改为 {year} 年；"
                             f"是 {day.year} 年的活动，就把 year 改为 {day.year}。")
     fetch = _fetch_settings(path, raw)
+    forms = _forms_folder(path, raw, text)
     if end < start:
         raise CampaignError(f"{where(path, text, 'campaign', 'end')}（活动结束日期 {end.isoformat()}）早于 start"
                             f"（活动开始日期 {start.isoformat()}）。请核对这两个日期。")
-    _check_deadline_order(path, text, deadlines, start)
+    if forms is None:  # the order of the built-in 2023 forms; a campaign made from its notice has its own annexes
+        _check_deadline_order(path, text, deadlines, start)
     email = _get(path, raw, "contact", "email", str, text)
     problem = email_problem(email)
     if problem:
@@ -183,7 +198,21 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
         limits=Limits(**limits_raw),
         path=path,
         fetch=fetch,
+        forms=forms,
+        name=_get(path, raw, "campaign", "name", str, text) if "name" in raw.get("campaign", {}) else "安全生产月",
     )
+
+
+def _forms_folder(path: Path, raw: dict[str, Any], text: str) -> Path | None:
+    """``[campaign] forms``: the folder of this campaign's form specs (relative to campaign.toml), if named."""
+    if "forms" not in raw.get("campaign", {}):
+        return None
+    name: str = _get(path, raw, "campaign", "forms", str, text)
+    folder = path.parent / name
+    if not folder.is_dir() or not any(folder.glob("*.toml")):
+        raise CampaignError(f"{where(path, text, 'campaign', 'forms')} 指定的表单定义文件夹“{folder}”不存在或其中没有"
+                            ".toml 文件。请核对文件夹名，或删去这一行以使用程序自带的表单。")
+    return folder
 
 
 def _fetch_settings(path: Path, raw: dict[str, Any]) -> FetchSettings:
