@@ -21,3 +21,7 @@ class CampaignError(PipelineError):
 
 class RosterError(PipelineError):
     """The unit roster (units.csv / .xlsx) is malformed."""
+
+
+class ReportError(PipelineError):
+    """The report upward (``report``) cannot be written: no returns yet, a broken 总结 template, a bad upper form."""
