@@ -92,13 +92,13 @@ PARAGRAPHS: tuple[tuple[str, str], ...] = (
 PHOTO_HEADING = "附：活动图片"
 
 
-def build_template() -> Document:
-    """The default template as a python-docx document."""
+def build_template(paragraphs: tuple[tuple[str, str], ...] = PARAGRAPHS) -> Document:
+    """The default template (or one with other ``paragraphs`` of (style, text)) as a python-docx document."""
     document = docx.Document()
     page_setup(document)
     official_styles(document)
     page_numbers(document)
-    for style, text in PARAGRAPHS:
+    for style, text in paragraphs:
         paragraph = document.add_paragraph(text, style=document.styles[style])
         if text == PHOTO_HEADING:  # the photos start on a page of their own
             paragraph.paragraph_format.page_break_before = True
