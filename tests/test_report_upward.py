@@ -417,11 +417,17 @@ def test_city_reads_three_county_reports(tmp_path: Path, upper: bool) -> None:
 
 
 def test_year_over_year(tmp_path: Path) -> None:
-    """With [compare] previous naming last year's outbox, each item's participation 同比 is stated."""
+    """With [compare] previous naming last year's outbox, each item's participation 同比 is stated, an item last year
+    did not have says so, and the rollup workbook gets a 同比 sheet of every count field."""
     last = tmp_path / "last"
     fill_inbox(last / "inbox", UNITS[:2])
     forms, campaign, roster = settings()
     write_outputs(last / "outbox", collect(last / "inbox", last / "outbox", forms, campaign, roster, "test"))
+    newest = spec().sections[-1]
+    records = last / "outbox" / "records.csv"
+    kept = [line for line in records.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+            if f",{newest.id}_" not in line]  # as if last year's form had no such item
+    records.write_text("".join(kept), encoding="utf-8-sig")
     before = dict.fromkeys(count_ids(), 0)
     for index in range(2):
         for fid in before:
@@ -430,7 +436,20 @@ def test_year_over_year(tmp_path: Path) -> None:
     this = load_campaign(campaign_file(tmp_path / "settings", extra=f'\n[compare]\nprevious = "{last / "outbox"}"\n'))
     paragraphs = section_paragraphs(run_report(tmp_path, this) / summary_name(this))
     for s in spec().sections:
+        if s is newest:
+            assert "本项为今年新增" in paragraphs[s.id] and "同比" not in paragraphs[s.id]
+            continue
         people = [f.id for f in s.fields if f.kind == "count" and f.unit in ("人次", "人")] or [
             f.id for f in s.fields if f.kind == "count"]
         rate = (sum(now[f] for f in people) - sum(before[f] for f in people)) * 100 / sum(before[f] for f in people)
         assert f"同比增长{float(f'{rate:.1f}'):g}%" in paragraphs[s.id]
+    workbook = write_outputs(tmp_path / "outbox", collect(tmp_path / "inbox", tmp_path / "outbox", forms, this, roster,
+                                                          "test"))[0]
+    rows = list(openpyxl.load_workbook(workbook)["同比"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(count_ids())
+    for row, fid in zip(rows, count_ids(), strict=True):
+        assert row[3] == now[fid]
+        if fid.startswith(f"{newest.id}_"):
+            assert row[4].startswith("本年新增")
+        else:
+            assert row[4:6] == (before[fid], now[fid] - before[fid])

@@ -38,7 +38,8 @@ from pipeline.report.package import document_time, docx_bytes, stamp_docx
 from pipeline.settings.campaign import Campaign
 
 COLUMN_WIDTHS = (Mm(30), Mm(58), Mm(68))  # the 156 mm text block: 活动项目, 内容要求, 进展情况
-HEADER_GAP = "  "
+HEADER_GAP = "　　"
+HEADER_PER_LINE = 2
 
 
 def _run(paragraph: Any, text: str, font: str, size: Pt, *, bold: bool = False) -> None:
@@ -86,7 +87,8 @@ def build_annex(fig: Figures) -> Document:
     title.paragraph_format.space_before = title.paragraph_format.space_after = Pt(12)
     values = header_values(fig)
     shown = [f"{f.label}：{chinese_date(v) if f.kind == 'date' else v}" for f in spec.header if (v := values.get(f.id))]
-    header = _paragraph(document, HEADER_GAP.join(shown), BODY_FONT, SIZE_5)
+    for start in range(0, len(shown), HEADER_PER_LINE):  # two to a line: a long bureau name still fits
+        header = _paragraph(document, HEADER_GAP.join(shown[start:start + HEADER_PER_LINE]), BODY_FONT, SIZE_SMALL_4)
     header.paragraph_format.space_after = Pt(6)
     table = document.add_table(rows=1, cols=3)
     table.style = document.styles["Table Grid"]

@@ -36,7 +36,7 @@ BUILT = dt.datetime(2023, 5, 31)  # a fixed time for the template's own properti
 
 _LEADERS = ("{% if s.leaders %}其中，{% for u in s.leaders %}{{ u.name }}（{{ u.value | num }}{{ u.unit }}）"
             "{% if not loop.last %}、{% endif %}{% endfor %}参与较多。{% endif %}")
-_CHANGE = "{% if s.change %}参与人次同比{{ s.change }}。{% endif %}"
+_CHANGE = "{% if s.change %}参与人次同比{{ s.change }}。{% elif s.new %}本项为今年新增，无上年同期数据。{% endif %}"
 
 # (style, text) in document order; “{%p … %}” paragraphs are docxtpl's paragraph-level tags.
 PARAGRAPHS: tuple[tuple[str, str], ...] = (

@@ -48,6 +48,7 @@ class SectionFigures:
     cases: int  # answers in the section's free-text fields
     leaders: tuple[Leader, ...]
     change: str = ""  # 同比 of the participation (“增长12.5%”), when a previous year is compared
+    new: bool = False  # compared, but last year's records have none of its fields
 
 
 @dataclass(frozen=True)

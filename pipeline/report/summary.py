@@ -77,7 +77,7 @@ def context(fig: Figures, image: Callable[[Photo], Any], photos: bool = True) ->
         "number": ordinal(i), "title": s.section.title, "requirement": s.section.requirement,
         "sentence": _sentence(s.section.sentence, s.totals, s.cases), "totals": dict(s.totals), "cases": s.cases,
         "leaders": [{"name": u.name, "value": u.value, "unit": u.unit} for u in s.leaders],
-        "change": s.change,
+        "change": s.change, "new": s.new,
     } for i, s in enumerate(fig.sections, 1)]
     return {
         "county": c.county, "bureau": c.bureau, "section": c.section, "year": c.year, "edition": c.edition,

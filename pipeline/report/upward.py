@@ -20,7 +20,6 @@ from pipeline.report.figures import figures, statistics_forms
 from pipeline.report.package import write_all
 from pipeline.report.summary import render_summary, summary_name, template_for
 from pipeline.settings.campaign import Campaign
-from pipeline.settings.report import load_report_settings
 from pipeline.settings.roster import Roster
 from pipeline.store.atomic import sweep_stale
 
@@ -37,7 +36,7 @@ def report_date(given: dt.date | None) -> dt.date:
 def report_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
                      day: dt.date, upper: Path | None = None, progress: Progress | None = None) -> list[str]:
     """Read the inbox, write the 总结 draft and the county's filled forms to ``outbox/上报/``; the summary lines."""
-    settings = load_report_settings(campaign)
+    settings = campaign.report
     rollup = collect(inbox, outbox, forms, campaign, roster, "report", progress)
     stats = statistics_forms(rollup)
     if not stats:

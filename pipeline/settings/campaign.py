@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import CampaignError
+from pipeline.settings.report import ReportSettings, report_settings
 from pipeline.settings.textfile import UndecodableTextError, read_text
 from pipeline.settings.toml_text import (
     email_problem,
@@ -65,6 +66,7 @@ class Campaign:
     limits: Limits
     path: Path
     fetch: FetchSettings = FetchSettings()
+    report: ReportSettings = field(default_factory=ReportSettings)  # [report] and [compare]: the documents upward and 同比
 
     def deadline(self, key: str) -> dt.date:
         """The deadline named by a form spec's ``deadline`` key."""
@@ -183,6 +185,7 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
         limits=Limits(**limits_raw),
         path=path,
         fetch=fetch,
+        report=report_settings(path, text, raw),
     )
 
 
