@@ -453,3 +453,40 @@ def test_year_over_year(tmp_path: Path) -> None:
             assert row[4].startswith("本年新增")
         else:
             assert row[4:6] == (before[fid], now[fid] - before[fid])
+
+
+def test_unreadable_template_and_upper_file_are_explained(tmp_path: Path) -> None:
+    """A template that is no .docx, and an upper file that is not our 附件1 template, each stop with a Chinese message."""
+    fill_inbox(tmp_path / "inbox", UNITS[:1])
+    settings_dir = tmp_path / "settings"
+    campaign = load_campaign(campaign_file(settings_dir))
+    (settings_dir / TEMPLATE_NAME).write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ReportError, match="不是可以读取的 Word 文件"):
+        run_report(tmp_path, campaign)
+    (settings_dir / TEMPLATE_NAME).unlink()
+    other = write_form(tmp_path / "annex2.xlsx", settings()[0]["annex2"], campaign, FormContent())
+    with pytest.raises(ReportError, match="不是本程序生成的“附件1”模板"):
+        run_report(tmp_path, campaign, upper=other)
+    with pytest.raises(ReportError, match="找不到上级下发的模板"):
+        run_report(tmp_path, campaign, upper=tmp_path / "无此文件.xlsx")
+    assert not (tmp_path / "outbox" / FOLDER).exists() or not any((tmp_path / "outbox" / FOLDER).iterdir())
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`report` on the command line: without returns exit 2 with a Chinese message; with returns the files and a summary."""
+    from pipeline.cli import main
+
+    campaign = campaign_file(tmp_path / "settings")
+    (tmp_path / "inbox").mkdir()
+    args = ["report", "--campaign", str(campaign), "--roster", str(REPO / "units.csv"), "--inbox",
+            str(tmp_path / "inbox"), "--outbox", str(tmp_path / "outbox"), "--date", "2023-06-28"]
+    assert main(args) == 2
+    assert "还没有任何单位的合格来件" in capsys.readouterr().err
+    fill_inbox(tmp_path / "inbox", UNITS[:2])
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    written = sorted(p.name for p in (tmp_path / "outbox" / FOLDER).iterdir())
+    assert len(written) == 3 and all(name in out for name in written)
+    with pytest.raises(SystemExit):
+        main([*args[:-2], "--date", "2023-6-31"])
+    assert "不是日期" in capsys.readouterr().err
