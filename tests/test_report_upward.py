@@ -27,6 +27,7 @@ from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.spec import TEXT_LIMITS, FormSpec, template_name
 from pipeline.job import collect, write_outputs
 from pipeline.model import Status
+from pipeline.outputs.materials_report import summary_units
 from pipeline.report import officedoc
 from pipeline.report.annex_docx import annex_name
 from pipeline.report.default_template import PARAGRAPHS, TEMPLATE_NAME, build_template, template_bytes
@@ -388,7 +389,8 @@ def _city(tmp: Path, counties: tuple[str, ...]) -> tuple[Campaign, Roster]:
 
 @pytest.mark.parametrize("upper", [False, True], ids=["own-template", "upper-template"])
 def test_city_reads_three_county_reports(tmp_path: Path, upper: bool) -> None:
-    """Three counties' upward workbooks as a city's inbox: every county 已通过 and the city totals are the sums."""
+    """Three counties' upward workbook and 总结 as a city's inbox: every county 已通过, the city totals are the sums,
+    and each 总结 is the county's 活动总结 (material), not a return."""
     counties = ("清河县", "临河县", "平河县")
     city_campaign, city_roster = _city(tmp_path, counties)
     forms = settings()[0]
@@ -407,13 +409,16 @@ def test_city_reads_three_county_reports(tmp_path: Path, upper: bool) -> None:
         if upper:
             assert issued is not None and workbook.name == issued.name
             assert meta_rows(workbook) == meta_rows(issued)
-        (tmp_path / "city" / "inbox").mkdir(exist_ok=True)
-        shutil.copy(workbook, tmp_path / "city" / "inbox" / f"{name}_{workbook.name}")
+        sent = tmp_path / "city" / "inbox" / f"{name}交通运输局"  # each county's mail saved in its own folder
+        sent.mkdir(parents=True)
+        for path in (workbook, *folder.glob("*总结*.docx")):
+            shutil.copy(path, sent / path.name)
     rollup = collect(tmp_path / "city" / "inbox", tmp_path / "city" / "outbox", forms, city_campaign, city_roster,
                      "test")
     states = {st.unit.code: st.status for st in rollup.statuses if st.form_id == "annex1"}
     assert states == dict.fromkeys(states, Status.PASSED) and len(states) == 3
     assert rollup.totals("annex1") == expected
+    assert summary_units(rollup) == {u.code for u in city_roster}  # each 总结 counts as the county's 活动总结
 
 
 def test_year_over_year(tmp_path: Path) -> None:
@@ -490,3 +495,24 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main([*args[:-2], "--date", "2023-6-31"])
     assert "不是日期" in capsys.readouterr().err
+
+
+def test_a_summary_quoting_the_sentences_is_material_but_a_return_named_so_is_read(tmp_path: Path) -> None:
+    """A 总结 quoting every filled sentence without 填报单位 is material; the form with 填报单位, named 总结 too, a return."""
+    from returns import REPORT_DATE, read_csv
+    from returns import rollup as rollup_to
+
+    inbox = tmp_path / "inbox"
+    typed = {f.id: str(i + 1) for i, f in enumerate(spec().body_fields) if f.kind == "count"}
+    document = docx.Document()
+    for s in spec().sections:
+        document.add_paragraph(re.sub(r"（\{([a-z0-9_]+)\}）", lambda m: typed.get(m.group(1), "无"), s.sentence))
+    inbox.mkdir()
+    document.save(str(inbox / "U002活动总结.docx"))
+    header = {"unit_name": "清河县顺达货物运输有限公司", "contact": "李明", "phone": "0311-6627527",
+              "report_date": REPORT_DATE.isoformat()}
+    write_word_form(inbox / "U001活动总结及统计表.docx", spec(), typed, header)
+    result = rollup_to(inbox, tmp_path / "outbox")
+    files = {r["file"]: r["outcome"] for r in read_csv(tmp_path / "outbox" / "files.csv")}
+    assert files == {"U002活动总结.docx": "材料", "U001活动总结及统计表.docx": "采用"}
+    assert summary_units(result) >= {"U002"}
