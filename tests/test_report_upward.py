@@ -180,7 +180,7 @@ def test_annex_table_totals_equal_the_rollup(county: tuple[Path, dict[str, int],
         assert row.cells[0].text == s.title
         filled = [int(v) for v in re.findall(r"（(\d+)）", row.cells[2].text)]
         assert filled == section_sums(s.id, sums)
-    header = next(p.text for p in document.paragraphs if p.text.startswith("填报单位"))
+    header = "".join(p.text for p in document.paragraphs)  # the lines above the table
     c = rollup.campaign
     assert all(v in header for v in (c.bureau, c.contact_person, c.contact_phone, "2023年6月28日"))
 
@@ -516,3 +516,20 @@ def test_a_summary_quoting_the_sentences_is_material_but_a_return_named_so_is_re
     files = {r["file"]: r["outcome"] for r in read_csv(tmp_path / "outbox" / "files.csv")}
     assert files == {"U002活动总结.docx": "材料", "U001活动总结及统计表.docx": "采用"}
     assert summary_units(result) >= {"U002"}
+
+
+@pytest.mark.program_error
+def test_a_program_error_is_logged_and_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug while making the documents is logged with its traceback and reported in Chinese; no file is written."""
+    from pipeline.report import upward
+
+    def broken(*_: Any) -> bytes:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(upward, "annex_docx", broken)
+    fill_inbox(tmp_path / "inbox", UNITS[:1])
+    with pytest.raises(ReportError, match="程序内部错误") as caught:
+        run_report(tmp_path, load_campaign(campaign_file(tmp_path / "settings")))
+    assert "RuntimeError" not in str(caught.value)
+    assert "simulated bug" in (tmp_path / "outbox" / "pipeline.log").read_text(encoding="utf-8")
+    assert not (tmp_path / "outbox" / FOLDER).exists() or not any((tmp_path / "outbox" / FOLDER).iterdir())

@@ -10,7 +10,9 @@ import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipeline.errors import ReportError
+from pipeline.checks.rollup import Rollup
+from pipeline.errors import PipelineError, ReportError
+from pipeline.faults import LOG_NAME, PROGRAM_ERROR_NOTE, log_error, log_to
 from pipeline.forms.spec import FormSpec
 from pipeline.job import Progress, collect
 from pipeline.report.annex_docx import annex_docx, annex_name
@@ -36,12 +38,33 @@ def report_date(given: dt.date | None) -> dt.date:
 def report_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
                      day: dt.date, upper: Path | None = None, progress: Progress | None = None) -> list[str]:
     """Read the inbox, write the 总结 draft and the county's filled forms to ``outbox/上报/``; the summary lines."""
-    settings = campaign.report
     rollup = collect(inbox, outbox, forms, campaign, roster, "report", progress)
     stats = statistics_forms(rollup)
     if not stats:
         raise ReportError("表单定义中没有带“进展情况”语句的统计表，没有可以上报的汇总数字。")
     folder = outbox / FOLDER
+    with log_to(outbox):
+        try:
+            files, lines = _documents(rollup, stats, campaign, folder, day, upper)
+        except PipelineError:
+            raise
+        except Exception as exc:  # our bug, not the clerk's: logged whole, reported in Chinese
+            log_error("生成上报材料时程序出错", exc)
+            raise ReportError(f"生成上报材料时发生{PROGRAM_ERROR_NOTE}（日志：{outbox / LOG_NAME}）；"
+                              "没有写出任何文件，原有的上报材料不受影响。") from None
+    sweep_stale(folder)
+    write_all(files)
+    lines.append(f"上报材料已生成（{FOLDER}/）：")
+    lines += [f"  {p.name}" for p in files]
+    own = "" if template_for(campaign).parent != campaign.path.parent else "（使用活动设置文件夹中的模板）"
+    lines.append(f"活动总结为草稿{own}：请核对数字，补写“四、下一步工作打算”中【请填写】的内容后再上报。")
+    return lines
+
+
+def _documents(rollup: Rollup, stats: list[FormSpec], campaign: Campaign, folder: Path, day: dt.date,
+               upper: Path | None) -> tuple[dict[Path, bytes], list[str]]:
+    """Every file of the report, made in memory, and the summary lines about them."""
+    settings = campaign.report
     files: dict[Path, bytes] = {}
     summary_spec = next((s for s in stats if s.roles.summary), stats[0])
     template = template_for(campaign)
@@ -60,10 +83,4 @@ def report_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
                      f"汇总数字取自这 {r.counted} 个单位的合格来件。")
         if fig.missing:
             lines.append(f"  尚未报送：{'、'.join(fig.missing)}（总结“存在的问题”中已列出）")
-    sweep_stale(folder)
-    write_all(files)
-    lines.append(f"上报材料已生成（{FOLDER}/）：")
-    lines += [f"  {p.name}" for p in files]
-    own = "" if template.parent != campaign.path.parent else "（使用活动设置文件夹中的模板）"
-    lines.append(f"活动总结为草稿{own}：请核对数字，补写“四、下一步工作打算”中【请填写】的内容后再上报。")
-    return lines
+    return files, lines
