@@ -181,6 +181,8 @@ def test_annex_table_totals_equal_the_rollup(county: tuple[Path, dict[str, int],
         filled = [int(v) for v in re.findall(r"（(\d+)）", row.cells[2].text)]
         assert filled == section_sums(s.id, sums)
     header = "".join(p.text for p in document.paragraphs)  # the lines above the table
+    fonts = {r.get(qn("w:eastAsia")) for r in document.element.body.iter(qn("w:rFonts"))}
+    assert fonts == {"黑体", "方正小标宋简体", "仿宋_GB2312"}
     c = rollup.campaign
     assert all(v in header for v in (c.bureau, c.contact_person, c.contact_phone, "2023年6月28日"))
 

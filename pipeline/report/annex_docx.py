@@ -65,7 +65,6 @@ def _cell(cell: Any, text: str, font: str, size: Pt, align: Any = None) -> None:
     first = cell.paragraphs[0]
     first._element.getparent().remove(first._element)
     _paragraph(cell, text, font, size, align)
-    cell.width = cell.width  # keep python-docx's tcW as set on the column
 
 
 def table_sentence(s: SectionFigures) -> str:
@@ -107,7 +106,6 @@ def build_annex(fig: Figures) -> Document:
     for row in table.rows:
         for cell, width in zip(row.cells, COLUMN_WIDTHS, strict=True):
             cell.width = width
-            cell.vertical_alignment = None
     grid = table._tbl.tblGrid
     for col, width in zip(grid.iter(qn("w:gridCol")), COLUMN_WIDTHS, strict=True):
         col.set(qn("w:w"), str(int(width.twips)))

@@ -101,7 +101,8 @@ def _leaders(rollup: Rollup, spec: FormSpec, section: Section) -> tuple[Leader, 
     counts = [f for f in section.fields if f.kind == "count"]
     people = [f for f in counts if f.unit in PEOPLE_UNITS] or counts
     units = {f.unit for f in people}
-    unit = people[0].unit if len(units) == 1 else ""
+    # One unit for all (人次), or 人次 for a mix of 人 and 人次; counts of different kinds are summed without one.
+    unit = next(iter(units)) if len(units) == 1 else ("人次" if units <= set(PEOPLE_UNITS) else "")
     ranked: list[tuple[int, int, str]] = []
     for order, st in enumerate(s for s in rollup.statuses if s.form_id == spec.id):
         if st.counted is None:
