@@ -352,7 +352,8 @@ def test_twenty_cases_at_the_length_limit(tmp_path: Path) -> None:
     """Twenty units with a 典型案例 at the form's limit: the 总结 lists each, shortened; the forms keep every total."""
     units = tuple(f"U{i:03d}" for i in range(1, 21))
     limit = TEXT_LIMITS["text"][0]
-    cases = {code: {"s4_case_details": f"{code}案例" + "安" * (limit - 7)} for code in units}
+    odd = "<&>{{ x }}"  # markup and tags a unit typed stay text
+    cases = {code: {"s4_case_details": f"{code}案例{odd}" + "安" * (limit - 7 - len(odd))} for code in units}
     sums = fill_inbox(tmp_path / "inbox", units, **cases)
     campaign = load_campaign(campaign_file(tmp_path / "settings"))
     folder = run_report(tmp_path, campaign)
@@ -360,6 +361,7 @@ def test_twenty_cases_at_the_length_limit(tmp_path: Path) -> None:
     listed = [p for p in paragraphs if re.match(r"\d+．", p)]
     assert len(listed) == 20 and all(len(p) <= CASE_CHARS + 40 for p in listed)
     assert [p.split("：", 1)[1][:4] for p in listed] == [code for code in units]
+    assert all(odd in p for p in listed)
     table, = docx.Document(str(folder / annex_name(spec(), campaign, ".docx"))).tables
     filled = [int(v) for row in table.rows[1:] for v in re.findall(r"（(\d+)）", row.cells[2].text)]
     assert filled == [sums[f] for f in count_ids()]
