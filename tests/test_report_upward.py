@@ -14,6 +14,7 @@ import docx
 import numpy as np
 import openpyxl
 import pytest
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml.ns import qn
 from docx.shared import Pt
 from office import convert, meta_rows, pdf_page_sizes, pdf_text, sheet_states
@@ -227,6 +228,10 @@ def test_summary_layout_reads_back(county: tuple[Path, dict[str, int], Rollup]) 
     assert footer.text.startswith("— ") and footer.text.endswith(" —")
     assert footer.style.element.rPr.rFonts.get(qn("w:eastAsia")) == "宋体" and footer.style.font.size == Pt(14)
     assert any(i.text.strip() == "PAGE" for i in footer._p.iter(qn("w:instrText")))
+    fonts = docx.oxml.parse_xml(document.part.part_related_by(RT.FONT_TABLE).blob)
+    alternatives = {f.get(qn("w:name")): [a.get(qn("w:val")) for a in f.iterchildren(qn("w:altName"))]
+                    for f in fonts.iterchildren(qn("w:font"))}
+    assert alternatives["仿宋_GB2312"] == ["仿宋"] and alternatives["楷体_GB2312"] == ["楷体"]  # for a PC without them
     assert [p.text for p in document.paragraphs if p.style.name == officedoc.STYLE_SIGNATURE] == [
         rollup.campaign.bureau, "2023年6月28日"]
 

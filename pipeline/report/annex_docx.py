@@ -29,6 +29,7 @@ from pipeline.report.officedoc import (
     SIZE_5,
     SIZE_SMALL_4,
     TITLE_FONT,
+    declare_fonts,
     official_styles,
     page_numbers,
     page_setup,
@@ -81,6 +82,7 @@ def build_annex(fig: Figures) -> Document:
     page_setup(document)
     official_styles(document)
     page_numbers(document)
+    declare_fonts(document)
     _paragraph(document, spec.annex, HEADING1_FONT, SIZE_3)
     title = _paragraph(document, spec.title_for(c.year), TITLE_FONT, SIZE_2, WD_ALIGN_PARAGRAPH.CENTER)
     title.paragraph_format.space_before = title.paragraph_format.space_after = Pt(12)

@@ -23,6 +23,7 @@ from pipeline.report.officedoc import (
     STYLE_PICTURE,
     STYLE_SIGNATURE,
     STYLE_TITLE,
+    declare_fonts,
     official_styles,
     page_numbers,
     page_setup,
@@ -98,6 +99,7 @@ def build_template(paragraphs: tuple[tuple[str, str], ...] = PARAGRAPHS) -> Docu
     page_setup(document)
     official_styles(document)
     page_numbers(document)
+    declare_fonts(document)
     for style, text in paragraphs:
         paragraph = document.add_paragraph(text, style=document.styles[style])
         if text == PHOTO_HEADING:  # the photos start on a page of their own

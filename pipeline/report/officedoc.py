@@ -13,10 +13,12 @@ from docx.document import Document
 from docx.enum.section import WD_SECTION_START
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-from docx.oxml import OxmlElement
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docx.styles.style import ParagraphStyle
+from lxml import etree
 
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"
@@ -35,6 +37,12 @@ PAGE_WIDTH, PAGE_HEIGHT = Mm(210), Mm(297)
 MARGIN_TOP, MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT = Mm(37), Mm(35), Mm(28), Mm(26)
 FOOTER_DISTANCE = Mm(28)  # the page number sits about 7 mm below the text block
 LINE_PITCH = Pt(28.9)  # 22 lines of 三号 in the 225 mm text block (GB/T 9704-2012 5.2.2)
+
+# Where a PC lacks an official font, the standard Windows font Word is told to use instead (w:altName); all
+# are GB2312 fonts (charset 86), so that even without the hint Word picks a Chinese font, not a Latin one.
+FONT_FALLBACKS = {TITLE_FONT: "宋体", BODY_FONT: "仿宋", HEADING1_FONT: "", HEADING2_FONT: "楷体",
+                  PAGE_NUMBER_FONT: ""}
+GB2312_CHARSET = "86"
 
 STYLE_BODY = "公文正文"
 STYLE_TITLE = "公文标题"
@@ -160,3 +168,19 @@ def page_numbers(document: Document) -> None:
         paragraph.add_run("— ")
         _field(paragraph, "PAGE")
         paragraph.add_run(" —")
+
+
+def declare_fonts(document: Document) -> None:
+    """List the official fonts in the document's font table, each with its GB2312 charset and Windows fallback."""
+    part = document.part.part_related_by(RELATIONSHIP_TYPE.FONT_TABLE)
+    table = parse_xml(part.blob)
+    known = {f.get(qn("w:name")) for f in table.iterchildren(qn("w:font"))}
+    for name, fallback in FONT_FALLBACKS.items():
+        if name in known:
+            continue
+        font = etree.SubElement(table, qn("w:font"), {qn("w:name"): name})
+        settings = ([("w:altName", fallback)] if fallback else []) + [
+            ("w:charset", GB2312_CHARSET), ("w:family", "modern"), ("w:pitch", "variable")]
+        for tag, value in settings:
+            etree.SubElement(font, qn(tag), {qn("w:val"): value})
+    part._blob = etree.tostring(table, xml_declaration=True, encoding="UTF-8", standalone=True)
