@@ -14,6 +14,7 @@ import docx
 import numpy as np
 import openpyxl
 import pytest
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml.ns import qn
 from docx.shared import Pt
@@ -224,10 +225,14 @@ def test_summary_layout_reads_back(county: tuple[Path, dict[str, int], Rollup]) 
     assert document.paragraphs[0].style.name == officedoc.STYLE_TITLE
     headings = [p.text for p in document.paragraphs if p.style.name == officedoc.STYLE_HEADING1]
     assert headings[:4] == ["一、基本情况", "二、主要做法和成效", "三、存在的问题", "四、下一步工作打算"]
-    footer = section.footer.paragraphs[0]
-    assert footer.text.startswith("— ") and footer.text.endswith(" —")
-    assert footer.style.element.rPr.rFonts.get(qn("w:eastAsia")) == "宋体" and footer.style.font.size == Pt(14)
-    assert any(i.text.strip() == "PAGE" for i in footer._p.iter(qn("w:instrText")))
+    assert document.settings.odd_and_even_pages_header_footer
+    for footer, align in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT), (section.even_page_footer,
+                                                                      WD_ALIGN_PARAGRAPH.LEFT)):
+        number = footer.paragraphs[0]
+        assert number.text.startswith("— ") and number.text.endswith(" —")
+        assert number.style.element.rPr.rFonts.get(qn("w:eastAsia")) == "宋体" and number.style.font.size == Pt(14)
+        assert any(i.text.strip() == "PAGE" for i in number._p.iter(qn("w:instrText")))
+        assert number.paragraph_format.alignment == align
     fonts = docx.oxml.parse_xml(document.part.part_related_by(RT.FONT_TABLE).blob)
     alternatives = {f.get(qn("w:name")): [a.get(qn("w:val")) for a in f.iterchildren(qn("w:altName"))]
                     for f in fonts.iterchildren(qn("w:font"))}

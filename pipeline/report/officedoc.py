@@ -159,15 +159,25 @@ def _field(paragraph: Any, instruction: str) -> None:
 
 
 def page_numbers(document: Document) -> None:
-    """“— 1 —” in 宋体 四号 centred at the bottom of every page (GB/T 9704-2012 7.5)."""
+    """“— 1 —” in 宋体 四号 at the bottom: odd pages on the right, even pages on the left, one character in
+    from the edge of the text block (GB/T 9704-2012 7.5)."""
+    document.settings.odd_and_even_pages_header_footer = True
+    one_char = Pt(SIZE_3.pt)
     for section in document.sections:
-        footer = section.footer
-        footer.is_linked_to_previous = False
-        paragraph = footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph()
-        paragraph.style = document.styles[STYLE_PAGE_NUMBER]
-        paragraph.add_run("— ")
-        _field(paragraph, "PAGE")
-        paragraph.add_run(" —")
+        for footer, align in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT), (section.even_page_footer,
+                                                                          WD_ALIGN_PARAGRAPH.LEFT)):
+            footer.is_linked_to_previous = False
+            paragraph = footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph()
+            paragraph.style = document.styles[STYLE_PAGE_NUMBER]
+            fmt = paragraph.paragraph_format
+            fmt.alignment = align
+            if align == WD_ALIGN_PARAGRAPH.RIGHT:
+                fmt.right_indent = one_char
+            else:
+                fmt.left_indent = one_char
+            paragraph.add_run("— ")
+            _field(paragraph, "PAGE")
+            paragraph.add_run(" —")
 
 
 def declare_fonts(document: Document) -> None:
