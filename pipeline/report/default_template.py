@@ -46,8 +46,8 @@ PARAGRAPHS: tuple[tuple[str, str], ...] = (
                  "组织开展了以“{{ theme }}”为主题的安全生产月活动。现将活动开展情况总结如下。"),
     (STYLE_HEADING1, "一、基本情况"),
     (STYLE_BODY, "本次活动全县交通运输行业应报送活动情况统计表的单位{{ units.due }}个。截至{{ report_date }}，"
-                 "已有{{ units.counted }}个单位报送并通过审核，报送率{{ rates.submitted }}；其中按时报送"
-                 "{{ units.on_time }}个，按时率{{ rates.on_time }}。"),
+                 "已有{{ units.sent }}个单位报送，报送率{{ rates.sent }}；其中通过审核、计入汇总的{{ units.accepted }}个，"
+                 "合格率{{ rates.accepted }}；按时报送并计入汇总的{{ units.on_time }}个，按时率{{ rates.on_time }}。"),
     (STYLE_HEADING1, "二、主要做法和成效"),
     (STYLE_BODY, "{%p for s in sections %}"),
     (STYLE_HEADING2, "（{{ s.number }}）{{ s.title }}"),

@@ -1,8 +1,9 @@
-"""报送率 and 按时率 of one form, from the unit statuses.
+"""报送率, 合格率 and 按时率 of one form, from the unit statuses.
 
-MERGE: the shared definition of the rates (报送率/合格率/按时率) is being added to
-:class:`pipeline.checks.rollup.Rollup` on another branch; once merged, :func:`form_rates` should
-return those instead of counting here. It counts as :func:`pipeline.job.summary_lines` does.
+MERGE: branch ``print`` defines the same three rates once, as ``Rollup.rates(form_id)`` returning
+``FormRates(due, sent, accepted, on_time)`` in :mod:`pipeline.checks.rollup`. :class:`Rates` has the
+same fields and definitions, so once that is merged :func:`form_rates` becomes
+``return rollup.rates(form_id)`` and this class goes.
 """
 
 from __future__ import annotations
@@ -15,21 +16,24 @@ from pipeline.model import Status
 
 @dataclass(frozen=True)
 class Rates:
-    """The counts behind the rates of one form: units due, returns counted, on time, passed without warning."""
+    """The counts behind the rates of one form, each rate over the units due (every roster unit).
+
+    报送率 = sent / due (sent anything, whatever became of it); 合格率 = accepted / due (a return counts);
+    按时率 = on_time / due (the counted return arrived by the deadline).
+    """
 
     due: int
-    counted: int
+    sent: int
+    accepted: int
     on_time: int
-    passed: int
 
 
 def form_rates(rollup: Rollup, form_id: str) -> Rates:
-    """The counts of one form: 报送率 = counted / due, 按时率 = on_time / due, 合格率 = passed / counted."""
+    """The counts of one form's rates."""
     statuses = [s for s in rollup.statuses if s.form_id == form_id]
-    counted = [s for s in statuses if s.counted is not None]
     return Rates(
-        due=len(rollup.roster),
-        counted=len(counted),
-        on_time=sum(bool(s.on_time) for s in counted),
-        passed=sum(s.status in (Status.PASSED, Status.WARNED) for s in statuses),
+        due=len(statuses),
+        sent=sum(s.status != Status.MISSING for s in statuses),
+        accepted=sum(s.counted is not None for s in statuses),
+        on_time=sum(s.counted is not None and bool(s.on_time) for s in statuses),
     )

@@ -79,8 +79,8 @@ def _documents(rollup: Rollup, stats: list[FormSpec], campaign: Campaign, folder
         else:
             files[folder / annex_name(spec, campaign, ".xlsx")] = own_template(fig)
         r = fig.rates
-        lines.append(f"{spec.annex}：应报 {r.due} 个单位，已计入汇总 {r.counted} 个，按时 {r.on_time} 个；"
-                     f"汇总数字取自这 {r.counted} 个单位的合格来件。")
+        lines.append(f"{spec.annex}：应报 {r.due} 个单位，已报送 {r.sent} 个，计入汇总 {r.accepted} 个，按时 {r.on_time} 个；"
+                     f"汇总数字取自这 {r.accepted} 个单位的合格来件。")
         if fig.missing:
             lines.append(f"  尚未报送：{'、'.join(fig.missing)}（总结“存在的问题”中已列出）")
     return files, lines
