@@ -49,9 +49,12 @@ _NUMBER = re.compile(r"\d[\d,]*")
 # ----------------------------------------------------------------------------- helpers
 
 
-def campaign_file(folder: Path, county: str = "清河县", extra: str = "") -> Path:
+def campaign_file(folder: Path, county: str = "清河县", extra: str = "", campaign_id: str = "") -> Path:
     """A copy of the repository's campaign.toml for ``county`` (its bureau named after it), with ``extra`` TOML."""
     text = (REPO / "campaign.toml").read_text(encoding="utf-8")
+    if campaign_id:
+        text, replaced = re.subn(r'(?m)^id = ".*"$', f'id = "{campaign_id}"', text)
+        assert replaced == 1
     text = text.replace('county = "清河县"', f'county = "{county}"')
     text = text.replace('bureau = "清河县交通运输局"', f'bureau = "{county}交通运输局"')
     folder.mkdir(parents=True, exist_ok=True)
@@ -402,12 +405,13 @@ def test_photos_are_captioned_and_can_be_turned_off(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- city level and 同比
 
 
-def _city(tmp: Path, counties: tuple[str, ...]) -> tuple[Campaign, Roster]:
+def _city(tmp: Path, counties: tuple[str, ...], campaign_id: str = "") -> tuple[Campaign, Roster]:
     rows = ["单位编码,单位名称,类别,邮箱"] + [f"C{i:02d},{c}交通运输局,县区,c{i}@example.com"
                                                for i, c in enumerate(counties, 1)]
     (tmp / "city").mkdir(parents=True)
     (tmp / "city" / "units.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return load_campaign(campaign_file(tmp / "city", "河间市")), load_roster(tmp / "city" / "units.csv")
+    return (load_campaign(campaign_file(tmp / "city", "河间市", campaign_id=campaign_id)),
+            load_roster(tmp / "city" / "units.csv"))
 
 
 @pytest.mark.parametrize("upper", [False, True], ids=["own-template", "upper-template"])
@@ -415,7 +419,8 @@ def test_city_reads_three_county_reports(tmp_path: Path, upper: bool) -> None:
     """Three counties' upward workbook and 总结 as a city's inbox: every county 已通过, the city totals are the sums,
     and each 总结 is the county's 活动总结 (material), not a return."""
     counties = ("清河县", "临河县", "平河县")
-    city_campaign, city_roster = _city(tmp_path, counties)
+    # The city's own campaign id is known to the counties only through its template (--upper).
+    city_campaign, city_roster = _city(tmp_path, counties, "2023-city-safety-month" if upper else "")
     forms = settings()[0]
     expected = dict.fromkeys(count_ids(), 0)
     for index, name in enumerate(counties):
