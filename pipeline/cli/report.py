@@ -18,7 +18,7 @@ def _date(text: str) -> dt.date:
 
 
 def _configure(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--date", type=_date, default=None, help="报告日期（默认今天），如 2023-06-30")
+    sub.add_argument("--date", type=_date, default=None, metavar="日期", help="报告日期（默认今天），如 2023-06-30")
     sub.add_argument("--upper", type=Path, default=None, metavar="文件",
                      help="上级下发的附件1模板（.xlsx）：填写该文件并保留其模板标识，代替本程序的模板")
 
