@@ -1,4 +1,4 @@
-# 常用命令：make init NOTICE=通知.docx（根据通知生成活动设置和表单）、make fetch（从邮箱收取来件）、make rollup（汇总）、make templates（生成模板）、make check FILE=文件（检查单个文件）、make test（测试）。
+# 常用命令：make init NOTICE=通知.docx（根据通知生成活动设置和表单）、make fetch（从邮箱收取来件）、make rollup（汇总）、make report（生成上报材料）、make templates（生成模板）、make check FILE=文件（检查单个文件）、make test（测试）。
 # 收取后立即汇总：make fetch rollup。
 PYTHON ?= python3
 VENV := .venv
@@ -18,9 +18,12 @@ NOTICE ?=
 CAMPAIGN_DIR ?= .
 FORCE ?=
 
+UPPER ?=
+DATE ?=
+
 PATHS := --campaign $(CAMPAIGN) --roster $(ROSTER)
 
-.PHONY: setup init templates fetch rollup check demo mail remind feedback test lint bench clean
+.PHONY: setup init templates fetch rollup report check demo mail remind feedback test lint bench clean
 
 SETUP_LOG := $(VENV)/setup.log
 # One line per step; pip's own output goes to $(SETUP_LOG) and is shown only when a step fails.
@@ -57,6 +60,11 @@ endif
 
 rollup: $(STAMP)
 	$(BIN)/python -m pipeline rollup $(PATHS) --inbox $(INBOX) --outbox $(OUTBOX)
+
+# 生成向上级报送的材料（活动总结草稿、本县汇总的附件1）到 $(OUTBOX)/上报/；
+# UPPER=市局下发的附件1.xlsx 时填写上级下发的模板；DATE=2023-06-30 指定报告日期（默认今天）。
+report: $(STAMP)
+	$(BIN)/python -m pipeline report $(PATHS) --inbox $(INBOX) --outbox $(OUTBOX) $(if $(UPPER),--upper "$(UPPER)") $(if $(DATE),--date $(DATE))
 
 # 只检查一个或几个文件，不写任何文件：make check FILE=收到的文件.xlsx（多个文件用空格隔开并加引号）。
 check: $(STAMP)

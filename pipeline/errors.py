@@ -25,3 +25,5 @@ class RosterError(PipelineError):
 
 class NoticeError(PipelineError):
     """A notice that ``init`` cannot turn into a campaign folder (encrypted, scanned, no 附件 table, …)."""
+class ReportError(PipelineError):
+    """The report upward (``report``) cannot be written: no returns yet, a broken 总结 template, a bad upper form."""

@@ -228,7 +228,7 @@ def test_aqscy_takes_the_makefile_target_names(typed: list[str], runs_as: list[s
     assert translate(typed) == runs_as
 
 
-LAUNCHERS = {"生成模板.bat": "templates", "汇总.bat": "rollup", "催报.bat": "remind"}
+LAUNCHERS = {"生成模板.bat": "templates", "汇总.bat": "rollup", "催报.bat": "remind", "上报材料.bat": "report"}
 
 
 @pytest.mark.parametrize(("name", "target"), list(LAUNCHERS.items()))

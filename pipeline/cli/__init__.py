@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from pipeline.settings.roster import Roster
 
 # Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
-COMMAND_MODULES = ("pipeline.cli.init", "pipeline.cli.commands", "pipeline.cli.mail", "pipeline.cli.fetch", "pipeline.cli.demo")
+COMMAND_MODULES = ("pipeline.cli.init", "pipeline.cli.commands", "pipeline.cli.mail", "pipeline.cli.fetch",
+                   "pipeline.cli.demo", "pipeline.cli.report")
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Command, tuple[str, ...]]] = {}

@@ -22,6 +22,7 @@ from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
 from pipeline.model import Finding, Severity, Status
+from pipeline.outputs.compare import write_compare_sheet
 from pipeline.outputs.limits import MAX_CELL_CHARS, MAX_ROWS, clip, clip_value, row_points, sheet_name
 from pipeline.outputs.materials_report import (
     material_rows,
@@ -555,6 +556,7 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
         for spec in stats:
             _cases_sheet(book, rollup, spec)
         write_materials_sheet(book, rollup, path.parent)
+        write_compare_sheet(book, rollup)
         book.fit_rows()
         book.wb.close()
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import CampaignError
+from pipeline.settings.report import ReportSettings, report_settings
 from pipeline.settings.textfile import UndecodableTextError, read_text
 from pipeline.settings.toml_text import (
     email_problem,
@@ -67,6 +68,7 @@ class Campaign:
     fetch: FetchSettings = FetchSettings()
     forms: Path | None = None  # the form specs' folder named by [campaign] forms, relative to this file
     name: str = "安全生产月"  # [campaign] name: the campaign the notice is about (消防宣传月, 安全生产大检查…)
+    report: ReportSettings = field(default_factory=ReportSettings)  # [report] and [compare]: the documents upward and 同比
 
     @property
     def forms_dir(self) -> Path | None:
@@ -200,6 +202,7 @@ def load_campaign(path: Path = DEFAULT_PATH) -> Campaign:
         fetch=fetch,
         forms=forms,
         name=_get(path, raw, "campaign", "name", str, text) if "name" in raw.get("campaign", {}) else "安全生产月",
+        report=report_settings(path, text, raw),
     )
 
 

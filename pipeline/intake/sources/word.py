@@ -7,8 +7,11 @@ workbook. A document in which no sentence is found is left to the next source (m
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from pipeline.documents.extract import OFFICE_KINDS, DocumentError, WordReturn, read_word_form
 from pipeline.forms.spec import FormSpec
+from pipeline.intake.materials import SUMMARY_WORD
 from pipeline.intake.sources import Context, Source
 from pipeline.model import RawCell, Submission
 from pipeline.safety.guards import FileTimeout, GuardError, check_size, time_limit
@@ -27,6 +30,14 @@ def _best(sub: Submission, kind: str, forms: list[FormSpec]) -> tuple[FormSpec, 
         if ret.is_form and (best is None or len(ret.found) > len(best[1].found)):
             best = (spec, ret)
     return best
+
+
+def is_summary(file: str, spec: FormSpec, ret: WordReturn) -> bool:
+    """A document named as a 总结 that fills in no 填报单位 is an 活动总结 quoting the form's sentences, not a return.
+
+    A county's own 总结 (``make report``) quotes every sentence with its totals; it is material.
+    """
+    return SUMMARY_WORD in PurePosixPath(file).name and not ret.header.get(spec.roles.unit)
 
 
 def _fill(sub: Submission, spec: FormSpec, ret: WordReturn) -> None:
@@ -53,6 +64,8 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
     if found is None:
         return False
     spec, ret = found
+    if is_summary(sub.file, spec, ret):
+        return False
     _fill(sub, spec, ret)
     check_identity(sub, spec, ctx.campaign, ctx.roster)
     normalise_submission(sub, spec, ctx.campaign.year)
