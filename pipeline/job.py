@@ -9,20 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.checks.rollup import Rollup, build_rollup
 from pipeline.faults import log_error, log_to
 from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.batch import cache_keys, expand, read_all
 from pipeline.intake.scan import hash_all, scan_inbox
 from pipeline.model import Outcome, Status, Submission
+from pipeline.safety.guards import require_safe_xml
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.atomic import kill_point
 from pipeline.store.collector import long_lived_batch
 from pipeline.store.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
 from pipeline.store.ledger import LEDGER_NAME, Ledger
+
+if TYPE_CHECKING:  # pandas and pandera: imported only once the inbox must really be read
+    from pipeline.checks.rollup import Rollup
 
 Progress = Callable[[Iterable[Path]], Iterable[Path]]
 
@@ -38,6 +41,10 @@ def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
 
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
                     campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None) -> Rollup:
+    from pipeline.checks.rollup import build_rollup
+    from pipeline.intake.batch import cache_keys, expand, read_all
+
+    require_safe_xml()  # returned files are untrusted: never parse them without defusedxml (imports openpyxl)
     subs = expand(read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger))
     for sub in subs:
         if sub.program_error:
@@ -123,8 +130,6 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
 
 def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
                       command_name: str, progress: Progress | None) -> list[str]:
-    from pipeline.outputs.feedback import summary_line
-    from pipeline.outputs.report import CSV_NAMES
     from pipeline.store.atomic import sweep_stale
 
     with long_lived_batch() as settle:
@@ -142,6 +147,9 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
             settle()
         failures: list[str] = []
         workbook, feedback = write_outputs(outbox, rollup, failures=failures)
+    from pipeline.outputs.feedback import summary_line
+    from pipeline.outputs.report import CSV_NAMES
+
     lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback, inbox)]
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
     if not program_errors(rollup, failures):  # a run with program errors is done again in full next time

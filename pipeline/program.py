@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).parent
@@ -28,3 +29,11 @@ def package_digest(package: Path) -> str:
 def program_digest() -> str:
     """The digest of this package's own code and form specs: a new program version redoes what it made."""
     return package_digest(_PACKAGE)
+
+
+READER_ENV = "PIPELINE_READER"
+
+
+def fast_reader_enabled() -> bool:
+    """False when ``PIPELINE_READER=full`` asks for the openpyxl reader only."""
+    return os.environ.get(READER_ENV, "fast") != "full"

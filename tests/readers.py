@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+import pipeline.program as program
 import pipeline.workbook.fastread as fastread
 from pipeline.forms.spec import FormSpec
 from pipeline.job import collect
@@ -53,7 +54,7 @@ def rollup_cli(settings: tuple[Path, Path], inbox: Path, outbox: Path, reader: s
                "--inbox", str(inbox), "--outbox", str(outbox)]
     # The subprocess imports this checkout's pipeline package, as the test itself does (not an installed copy).
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
-    env = {**os.environ, fastread.READER_ENV: reader, "PYTHONPATH": path}
+    env = {**os.environ, program.READER_ENV: reader, "PYTHONPATH": path}
     return subprocess.run(command, cwd=outbox.parent, env=env, capture_output=True, text=True, timeout=300,
                           check=False)
 
@@ -71,7 +72,7 @@ def tables_both(inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, 
     outboxes = {reader: root / f"outbox-{reader}" for reader in READERS}
     with pytest.MonkeyPatch.context() as patch:
         for reader, outbox in outboxes.items():
-            patch.setenv(fastread.READER_ENV, reader)
+            patch.setenv(program.READER_ENV, reader)
             outbox.mkdir(parents=True, exist_ok=True)
             write_tables(outbox, collect(inbox, outbox, forms, campaign, roster, "test"))
     return outboxes

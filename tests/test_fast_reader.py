@@ -35,6 +35,7 @@ from returns import address, clean_values, count_ids, make_return, read_csv, ros
 from returns import settings as repo_settings
 
 import pipeline.intake.batch as ingest
+import pipeline.program as program
 import pipeline.workbook.fastread as fastread
 from pipeline.forms.generate import FormContent, write_form
 from pipeline.model import Submission
@@ -48,7 +49,7 @@ def read_with(reader: str, path: Path) -> Submission:
     """One file read by ingest.read_file with ``PIPELINE_READER=reader``."""
     forms, campaign, roster = repo_settings()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(fastread.READER_ENV, reader)
+        patch.setenv(program.READER_ENV, reader)
         return ingest.read_file(path, path.parent, forms, campaign, roster)
 
 

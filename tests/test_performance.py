@@ -40,6 +40,7 @@ import pipeline.intake.batch as ingest
 import pipeline.intake.scan as scan
 import pipeline.outputs.report as report
 import pipeline.program as program
+import pipeline.store.freshness as freshness
 import pipeline.workbook.fastread as fastread
 import pipeline.workbook.sheetxml as sheetxml
 from pipeline.cli import main
@@ -156,15 +157,15 @@ def test_cli_runs_used_the_reader_they_were_asked_for(mixed: Mixed, monkeypatch:
     """Each run's parse cache is keyed by its own reader setting, so PIPELINE_READER reached the subprocess."""
     forms, campaign, roster = mixed.kit.forms, mixed.kit.campaign, mixed.kit.roster
     for reader, outbox in mixed.outboxes.items():
-        monkeypatch.setenv(fastread.READER_ENV, reader)
-        expected = ingest.settings_digest(forms, campaign, roster)
+        monkeypatch.setenv(program.READER_ENV, reader)
+        expected = freshness.settings_digest(forms, campaign, roster)
         with sqlite3.connect(outbox / LEDGER_NAME) as db:
             digests = {key.split(":")[1] for (key,) in db.execute("SELECT key FROM cache") if key.startswith("parse:")}
         assert digests == {expected}, reader
-    monkeypatch.setenv(fastread.READER_ENV, "full")
-    full = ingest.settings_digest(forms, campaign, roster)
-    monkeypatch.setenv(fastread.READER_ENV, "fast")
-    assert ingest.settings_digest(forms, campaign, roster) != full
+    monkeypatch.setenv(program.READER_ENV, "full")
+    full = freshness.settings_digest(forms, campaign, roster)
+    monkeypatch.setenv(program.READER_ENV, "fast")
+    assert freshness.settings_digest(forms, campaign, roster) != full
 
 
 def test_fast_reader_answers_for_plain_returns_and_declines_formulas(mixed: Mixed) -> None:
@@ -503,14 +504,14 @@ def test_reader_full_disables_the_fast_reader(
 
     path = small_inbox / "U001_附件1.xlsx"
     monkeypatch.setattr(fastread, "load_xlsx_fast", refuse)
-    monkeypatch.setenv(fastread.READER_ENV, "full")
-    assert fastread.fast_reader_enabled() is False
+    monkeypatch.setenv(program.READER_ENV, "full")
+    assert program.fast_reader_enabled() is False
     sub = ingest.read_file(path, small_inbox, forms, campaign, roster)
     assert calls == []
     assert sub.form_id == "annex1" and sub.unit is not None and sub.unit.code == "U001" and sub.findings == []
     assert sub.values["s1_center_study_times"] == 3
-    monkeypatch.delenv(fastread.READER_ENV)
-    assert fastread.fast_reader_enabled() is True
+    monkeypatch.delenv(program.READER_ENV)
+    assert program.fast_reader_enabled() is True
     ingest.read_file(path, small_inbox, forms, campaign, roster)
     assert calls == [path], "the spy does see the fast reader when it is enabled"
 

@@ -159,9 +159,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m pipeline") ->
     tolerant_console()  # a GBK console must not crash on an emoji in a file name
     args = build_parser(prog).parse_args(argv)
     try:
-        from pipeline.safety.guards import require_safe_xml
+        from pipeline.safety.guards import require_safe_xml_settings
 
-        require_safe_xml()  # returned files are untrusted: never parse them without defusedxml
+        require_safe_xml_settings()  # returned files are untrusted: never parse them without defusedxml
         return int(args.func(args))
     except PipelineError as exc:
         print(f"错误：{exc}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pipeline.cli import command, load_settings, progress_bar
-from pipeline.demo.build import DEMO_INBOX, DEMO_OUTBOX, TRUTH_NAME, run_demo
+from pipeline.demo.paths import DEMO_INBOX, DEMO_OUTBOX, TRUTH_NAME
 
 
 def _configure(sub: argparse.ArgumentParser) -> None:
@@ -21,6 +21,8 @@ def _configure(sub: argparse.ArgumentParser) -> None:
 @command("campaign", "roster")
 def cmd_demo(args: argparse.Namespace) -> int:
     """生成一套演示用的模拟来件（示例名录各单位的附件1、附件2，含常见填写问题）并立即汇总，另写出标准答案供核对；只用单独的演示目录，不会混入真实来件。"""
+    from pipeline.demo.build import run_demo
+
     forms, campaign, roster = load_settings(args)
     outbox = Path(args.outbox)
     truth = Path(args.truth) if args.truth else outbox.parent / TRUTH_NAME

@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 SEED = 20230601
 MARKER = ".demo"
 WRITTEN_BY = "python -m pipeline demo"
-DEMO_INBOX = Path("demo/inbox")
-DEMO_OUTBOX = Path("demo/outbox")
-TRUTH_NAME = "truth.json"
 
 # What a file should come to on its own, and what a unit's status should be (pipeline.checks.rollup's labels).
 

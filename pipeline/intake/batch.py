@@ -8,9 +8,7 @@ line of the program, misses the cache and parses the file again.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import hashlib
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -18,7 +16,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from pipeline import program
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.arrival import is_kept_mail
 from pipeline.intake.scan import new_submission
@@ -28,6 +25,7 @@ from pipeline.portable import pool_context
 from pipeline.safety.sniff import is_ignored, sniff
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
+from pipeline.store.freshness import settings_digest
 
 if TYPE_CHECKING:
     pass
@@ -79,17 +77,6 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
 def expand(subs: Iterable[Submission]) -> list[Submission]:
     """Every file and every member inside it, in order (a file is followed by its members)."""
     return [found for sub in subs for found in sub.flattened()]
-
-
-def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> str:
-    """A digest of everything besides the file that a parse depends on."""
-    from pipeline.workbook.fastread import fast_reader_enabled
-
-    # The campaign's content counts, not where its file lies (a relative or absolute --campaign).
-    parts = [program.program_digest(), repr(sorted((k, v.version) for k, v in forms.items())),
-             repr(dataclasses.replace(campaign, path=Path())),
-             repr(roster.units), str(fast_reader_enabled())]
-    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
 def cache_key(digest: str, sub: Submission) -> str:

@@ -55,8 +55,29 @@ class FileTimeout(BaseException):
     """
 
 
+_UNSAFE_XML = (
+    "openpyxl 没有启用 defusedxml 安全解析（可能未安装 defusedxml，或设置了环境变量 "
+    "OPENPYXL_DEFUSEDXML=False），读取外来文件不安全，程序拒绝运行。"
+    "请运行 make setup 重新安装依赖，并删除该环境变量后再试。"
+)
+
+
+def require_safe_xml_settings() -> None:
+    """Refuse to start when openpyxl would be told not to use defusedxml; cheap: imports nothing heavy.
+
+    openpyxl reads ``OPENPYXL_DEFUSEDXML`` when it is first imported; :func:`require_safe_xml`
+    checks the parser it then really chose, before any returned file is parsed.
+    """
+    import importlib.util
+    import os
+
+    if os.environ.get("OPENPYXL_DEFUSEDXML", "True") != "True" or importlib.util.find_spec("defusedxml") is None:
+        raise PipelineError(_UNSAFE_XML)
+
+
 def require_safe_xml() -> None:
     """Refuse to run unless openpyxl parses XML through defusedxml."""
+    require_safe_xml_settings()
     try:
         import defusedxml  # noqa: F401
         import openpyxl.xml
@@ -65,11 +86,7 @@ def require_safe_xml() -> None:
         raise PipelineError(f"缺少必需的组件（{exc.name}），请运行 make setup 重新安装。") from None
     parser_module = getattr(functions.iterparse, "__module__", "") or ""
     if openpyxl.xml.LXML or not openpyxl.xml.DEFUSEDXML or not parser_module.startswith("defusedxml"):
-        raise PipelineError(
-            "openpyxl 没有启用 defusedxml 安全解析（可能未安装 defusedxml，或设置了环境变量 "
-            "OPENPYXL_DEFUSEDXML=False），读取外来文件不安全，程序拒绝运行。"
-            "请运行 make setup 重新安装依赖，并删除该环境变量后再试。"
-        )
+        raise PipelineError(_UNSAFE_XML)
 
 
 def check_size(size: int, limits: Limits) -> None:

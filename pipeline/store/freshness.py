@@ -7,6 +7,7 @@ the last complete run and its outputs are still there, that run's results stand.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -14,10 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import program
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.batch import settings_digest
 from pipeline.model import Submission
-from pipeline.program import program_digest
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.ledger import Ledger
@@ -39,6 +39,15 @@ class LastRun:
         return all(Path(p).is_file() for p in self.outputs)
 
 
+def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> str:
+    """A digest of everything besides the file that a parse depends on."""
+    # The campaign's content counts, not where its file lies (a relative or absolute --campaign).
+    parts = [program.program_digest(), repr(sorted((k, v.version) for k, v in forms.items())),
+             repr(dataclasses.replace(campaign, path=Path())),
+             repr(roster.units), str(program.fast_reader_enabled())]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
 def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
                   inbox: Path, outbox: Path, today: dt.date | None = None) -> str:
     """One digest of everything the rollup's outputs depend on.
@@ -47,7 +56,7 @@ def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], ca
     The folders count because the 材料清单 links lead from the outbox to the inbox.
     """
     digest = hashlib.sha256()
-    for part in (settings_digest(forms, campaign, roster), program_digest(), str(inbox.resolve()),
+    for part in (settings_digest(forms, campaign, roster), program.program_digest(), str(inbox.resolve()),
                  str(outbox.resolve()), (today or dt.date.today()).isoformat()):
         digest.update(part.encode("utf-8") + b"\0")
     for sub in fresh:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import os
 import posixpath
 import zipfile
 from collections.abc import Callable
@@ -36,7 +35,6 @@ from pipeline.workbook.sheetxml import (
     sheet_facts,
 )
 
-READER_ENV = "PIPELINE_READER"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -44,11 +42,6 @@ _PLAIN_VALUES = (str, int, float, bool, dt.date)  # datetime is a date subclass
 _LAST_SERIAL = 2958465  # 9999-12-31, the last date Excel has; numbers outside [0, this) go to the full reader
 _FIXED_PARTS = {"sharedstrings.xml": SHARED_STRINGS, "styles.xml": STYLES}  # calamine reads them by these names
 _STATE = {"visible": "visible", "hidden": "hidden", "veryHidden": "veryHidden"}
-
-
-def fast_reader_enabled() -> bool:
-    """False when ``PIPELINE_READER=full`` asks for the openpyxl reader only."""
-    return os.environ.get(READER_ENV, "fast") != "full"
 
 
 Layout = tuple[tuple[tuple[str, str, str], ...], dict[str, tuple[str, str]]]

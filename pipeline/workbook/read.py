@@ -128,7 +128,8 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
         book = load_other(sub.path, sniffed.kind, limits, sniffed.streams)
         book.package = package
     else:
-        from pipeline.workbook.fastread import fast_reader_enabled, load_xlsx_fast
+        from pipeline.program import fast_reader_enabled
+        from pipeline.workbook.fastread import load_xlsx_fast
 
         package = check_package(sub.path, limits)
         fast = load_xlsx_fast(sub.path, package, limits) if sniffed is not None and sniffed.kind == WORKBOOK \
