@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
+import math
 import multiprocessing
 import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import xlsxwriter
 
 from pipeline.checks.rollup import Rollup, UnitStatus, records
@@ -23,7 +24,7 @@ from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
 from pipeline.model import Finding, Severity, Status
 from pipeline.outputs.compare import write_compare_sheet
-from pipeline.outputs.limits import MAX_CELL_CHARS, MAX_ROWS, clip, clip_value, row_points, sheet_name
+from pipeline.outputs.limits import MAX_CELL_CHARS, MAX_ROWS, clip, row_points, sheet_name
 from pipeline.outputs.materials_report import (
     material_rows,
     summary_cell,
@@ -44,22 +45,31 @@ RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
 
 
+def _csv_cell(value: Any) -> Any:
+    """One value as the CSV twin shows it: text clipped to Excel's cell limit and quote-prefixed when a
+    spreadsheet would evaluate it; None (and NaN) empty; numbers as they are."""
+    if isinstance(value, str):
+        # Excel opens the CSV: its cell limit holds there too, with room for the quote prefix.
+        value = clip(value, MAX_CELL_CHARS - 1)
+        return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value
+
+
 def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str]) -> None:
     """Rows (dicts or tuples in ``columns`` order) as UTF-8 with BOM, which Excel opens right; written atomically.
 
     Text a spreadsheet would evaluate (a leading = + - @ tab CR) gets a quote prefix (OWASP CSV injection).
+    Written with the csv module straight from the rows: no DataFrame, so no column turns 12 into 12.0.
     """
-    frame = pd.DataFrame(list(rows), columns=list(columns))
-    for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
-            # Excel opens the CSV: its cell limit holds there too, with room for the quote prefix below.
-            column = frame[name] = column.map(lambda v: clip_value(v, MAX_CELL_CHARS - 1))
-            risky = column.str.startswith(FORMULA_TRIGGERS, na=False)
-            if risky.any():
-                frame[name] = column.where(~risky, "'" + column.astype(str))
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    names = list(columns)
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(names)
+        for row in rows:
+            cells = [row.get(name) for name in names] if isinstance(row, Mapping) else row
+            writer.writerow([_csv_cell(v) for v in cells])
 
 
 def rollup_name(rollup: Rollup) -> str:
