@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from containers import compressed_bytes, counts, padded_docx, return_bytes, sevenzip_bytes, tar_bytes, zip_bytes
-from returns import CAMPAIGN_TOML, REPO, UNITS_CSV, count_ids, read_csv, rollup, roster_unit
+from corpus import with_macro
+from returns import CAMPAIGN_TOML, REPO, UNITS_CSV, clean_values, count_ids, make_return, read_csv, rollup, roster_unit
 
 from pipeline.checks.rollup import Rollup
 from pipeline.demo.samples import jpeg_bytes
 from pipeline.intake.members import unique_names
-from pipeline.model import Outcome, Submission
+from pipeline.model import Outcome, Severity, Submission
+from pipeline.outputs.mail.drafts import draft_feedback
 
 FIRST = count_ids()[0]
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -136,6 +138,34 @@ def test_docx_bomb_is_refused_before_python_docx_opens_it(dirs: tuple[Path, Path
     assert peak_kb * 1024 < 600 * MB, f"peak {peak_kb / 1024:.0f} MB"
     row = next(r for r in read_csv(outbox / "issues.csv") if r["file"] == "U013/附件1.docx")
     assert "压缩" in row["message"] or "上限" in row["message"], row
+
+
+# ----------------------------------------------------------------------------- macro-enabled workbooks
+
+VBA_MARK = b"Attribute VB_Name"  # the bytes of corpus.with_macro's VBA project
+
+
+def test_macro_workbook_is_read_by_its_values_and_its_macros_go_nowhere(dirs: tuple[Path, Path, Path]) -> None:
+    """An .xlsm with a VBA project is counted with a 警告; no output (feedback workbook, mail draft) holds a macro."""
+    src, inbox, outbox = dirs
+    path = make_return(src, "annex1", "U014", clean_values("annex1", **counts(7)), name="附件1.xlsx")
+    with_macro(path)
+    _put(inbox, "U014/附件1.xlsm", path.read_bytes())
+    result = rollup(inbox, outbox)
+    sub = _sub(result, "U014/附件1.xlsm")
+    assert sub.outcome == Outcome.ACCEPTED and sub.errors == 0
+    assert "含有宏" in [f.rule for f in sub.findings if f.severity == Severity.WARNING]
+    assert result.status("U014", "annex1").counted is sub and result.totals("annex1")[FIRST] == 7
+    draft_feedback(result, outbox, on=dt.date(2023, 6, 29))
+    written = [p for p in outbox.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".xlsx" and "U014" in p.name for p in written)  # the unit's feedback workbook
+    assert any(p.suffix == ".eml" for p in written)
+    for out in written:
+        data = out.read_bytes()
+        assert VBA_MARK not in data and b"vbaProject" not in data, out
+        if zipfile.is_zipfile(out):
+            with zipfile.ZipFile(out) as zf:
+                assert not any("vba" in n.lower() or "macro" in n.lower() for n in zf.namelist()), out
 
 
 # ----------------------------------------------------------------------------- member names

@@ -15,7 +15,6 @@ from pathlib import PurePosixPath
 from pipeline.settings.roster import Roster, Unit
 
 MAIL_FOLDER = "邮件"  # inbox/邮件/: what fetch saved
-RAW_MAIL_SUFFIX = ".eml"
 _DATE_FOLDER_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _UNIT_FOLDER_RE = re.compile(r"^([^_\s]+)_")
 
@@ -50,9 +49,3 @@ def folder_unit(file: str, roster: Roster) -> Unit | None:
         if unit is not None:
             return unit
     return None
-
-
-def is_kept_mail(file: str) -> bool:
-    """Whether ``file`` is a raw message fetch kept for audit beside its attachments (not a return itself)."""
-    path = PurePosixPath(file)
-    return path.suffix.lower() == RAW_MAIL_SUFFIX and len(path.parts) > 1 and path.parts[0] == MAIL_FOLDER

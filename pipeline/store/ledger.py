@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS fetched_mail (
     PRIMARY KEY (mailbox, uidvalidity, uid)
 );
 CREATE INDEX IF NOT EXISTS fetched_mail_by_id ON fetched_mail (message_id);
+CREATE TABLE IF NOT EXISTS kept_mail (
+    file TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL
+);
 """
 # A file whose times are this close to when it was hashed may have changed within the same clock tick.
 RACY_NS = 2 * 10**9
@@ -163,11 +167,28 @@ class Ledger:
         return None if row is None or row[0] is None else str(row[0])
 
     def record_fetch(self, mailbox: str, uidvalidity: int, uid: int, message_id: str, outcome: str,
-                     saved: Iterable[str] = ()) -> None:
-        """Remember one message as fetched: what became of it and the files saved from it."""
+                     saved: Iterable[str] = (), kept: tuple[str, str] | None = None) -> None:
+        """Remember one message as fetched: what became of it, the files saved from it and, as ``kept``, the raw
+        copy of the message saved beside them (its path under inbox/ and its sha256)."""
         self.db.execute("INSERT OR REPLACE INTO fetched_mail VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (mailbox, uidvalidity, uid, message_id, now(), outcome, "\n".join(saved)))
+        if kept is not None:
+            self.db.execute("INSERT OR REPLACE INTO kept_mail VALUES (?, ?)", kept)
         self.db.commit()
+
+    def kept_mail(self) -> dict[str, str]:
+        """The raw messages ``make fetch`` saved beside their attachments: path under inbox/ → sha256.
+
+        A ledger written before the sha256 was kept knows only the path (the last file saved from a
+        message is its raw copy); its sha256 is then "".
+        """
+        kept: dict[str, str] = {}
+        for (saved,) in self.db.execute("SELECT saved FROM fetched_mail WHERE saved != ''"):
+            last = str(saved).rsplit("\n", 1)[-1]
+            if last.lower().endswith(".eml"):
+                kept[last] = ""
+        kept.update((str(file), str(sha)) for file, sha in self.db.execute("SELECT file, sha256 FROM kept_mail"))
+        return kept
 
     def file_stats(self) -> StatCache:
         """The sha256 of each file hashed before, by path and ``stat`` (see :class:`StatCache`)."""

@@ -2,8 +2,10 @@
 
 The sender's address names the unit through the roster's 邮箱 (used when an attachment does
 not say its unit itself), and the mail's Date is the day it arrived (for on-time and for the
-order of resubmissions). The raw mails that ``python -m pipeline fetch`` keeps beside the
-attachments it saved are not read again (:func:`pipeline.intake.arrival.is_kept_mail`).
+order of resubmissions). A saved mail is read wherever it lies, under ``inbox/邮件/`` too and
+inside another mail or an archive; only the raw copies that ``python -m pipeline fetch`` kept beside
+the attachments it saved are not read again, and those are known by the ledger
+(:meth:`pipeline.store.ledger.Ledger.kept_mail`), not by their folder.
 """
 
 from __future__ import annotations
