@@ -38,8 +38,9 @@ def counts(n: int) -> dict[str, int]:
     return dict.fromkeys(count_ids(), n)
 
 
-def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: bool = False) -> bytes:
-    """A zip; with ``gbk`` the names are written in GBK without the UTF-8 flag, as Chinese Windows tools do.
+def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: bool = False, unflagged: str = "") -> bytes:
+    """A zip; with ``gbk`` the names are written in GBK without the UTF-8 flag, as Chinese Windows tools do
+    (``unflagged`` names another encoding written the same way, e.g. "utf-8" as some tools do).
 
     With ``encrypted`` every entry gets the “encrypted” flag bit in both headers (the data stays
     plain: zipfile cannot write a password, and the flag is what a reader goes by).
@@ -49,8 +50,8 @@ def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: bool =
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for index, (name, data) in enumerate(entries.items()):
             shown = name
-            if gbk:
-                raw = name.encode("gbk")
+            if gbk or unflagged:
+                raw = name.encode(unflagged or "gbk")
                 shown = f"{index:02d}".ljust(len(raw), "_")
                 placeholders[shown.encode()] = raw
             info = zipfile.ZipInfo(shown, (2023, 6, 28, 9, 0, 0))

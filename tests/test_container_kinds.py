@@ -22,6 +22,7 @@ from pipeline.demo.samples import jpeg_bytes
 from pipeline.intake.members import unique_names
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.outputs.mail.drafts import draft_feedback
+from pipeline.safety.guards import zip_entry_count
 
 FIRST = count_ids()[0]
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -101,6 +102,35 @@ def test_a_damaged_archive_says_why(dirs: tuple[Path, Path, Path]) -> None:
     broken = _sub(result, "U009报送.tar.gz")
     assert "损坏" in broken.note and "RAR" not in broken.note and "7z" not in broken.note
     assert broken.unit == roster_unit("U009")
+
+
+# ----------------------------------------------------------------------------- zip names and directories
+
+
+def test_zip_names_in_utf8_without_the_flag(dirs: tuple[Path, Path, Path]) -> None:
+    """Names written in UTF-8 without the UTF-8 flag (as some tools do) are read as written, GBK ones too."""
+    src, inbox, outbox = dirs
+    _put(inbox, "a.zip", zip_bytes({"报送/U015附件1.xlsx": return_bytes(src, "annex1", "U015")}, unflagged="utf-8"))
+    _put(inbox, "b.zip", zip_bytes({"报送/U016附件1.xlsx": return_bytes(src, "annex1", "U016")}, gbk=True))
+    result = rollup(inbox, outbox)
+    assert [m.file for m in _sub(result, "a.zip").members] == ["a.zip!/报送/U015附件1.xlsx"]
+    assert [m.file for m in _sub(result, "b.zip").members] == ["b.zip!/报送/U016附件1.xlsx"]
+
+
+@pytest.mark.parametrize(("count", "comment", "zip64"), [(0, b"", False), (3, b"note" * 40, False),
+                                                          (70_000, b"", False), (4, b"", True)])
+def test_zip_entry_count_reads_the_end_record(tmp_path: Path, count: int, comment: bytes, zip64: bool) -> None:
+    """The entry count read from the end record (zip64 too, comment or not) is the number of entries zipfile lists."""
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.comment = comment
+        for index in range(count):
+            with zf.open(f"{index}.txt", "w", force_zip64=zip64) as part:
+                part.write(b"x")
+    with zipfile.ZipFile(path) as zf:
+        assert zip_entry_count(path) == len(zf.infolist()) == count
+    (tmp_path / "b.zip").write_bytes(path.read_bytes()[: -(len(comment) + 22)])  # the end record cut off
+    assert zip_entry_count(tmp_path / "b.zip") is None
 
 
 # ----------------------------------------------------------------------------- 7z listing, .docx package

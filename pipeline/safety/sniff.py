@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
+
+from pipeline.safety.guards import zip_entry_count
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -76,7 +78,7 @@ class Sniffed:
                 BROKEN: "文件损坏"}.get(self.category, "无法读取")
 
 
-def is_ignored(path: Path) -> bool:
+def is_ignored(path: PurePath) -> bool:
     """Office lock files (~$…), hidden files and OS clutter are not submissions."""
     name = path.name
     return name.startswith(("~$", ".")) or name.lower() in IGNORED_NAMES
@@ -122,15 +124,8 @@ def _zip_mimetype(zf: zipfile.ZipFile) -> str:
         return ""
 
 
-def _zip_entries(path: Path) -> int | None:
-    """Entries the zip's end record announces, read without building the directory (None: no record)."""
-    with path.open("rb") as handle:
-        record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # stable since Python 2
-    return None if record is None else int(record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
-
-
 def _sniff_zip(path: Path) -> Sniffed:
-    entries = _zip_entries(path)
+    entries = zip_entry_count(path)
     if entries is not None and entries > MAX_SNIFF_ENTRIES:
         # Listing would cost memory for nothing: no workbook or document has this many parts.
         return Sniffed("zip", _named(path, "一个压缩包") + "不是报表。请解压后只发送填好的 .xlsx 报表。")

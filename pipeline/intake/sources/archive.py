@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from pipeline.intake.materials import ARCHIVE, SUMMARY, _entry_name, _is_clutter, _matcher, attribute
+from pipeline.intake.materials import ARCHIVE, SUMMARY, _matcher, attribute
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.safety.guards import FileTimeout, time_limit
-from pipeline.safety.sniff import Sniffed
+from pipeline.safety.sniff import Sniffed, is_ignored
 from pipeline.settings.campaign import Limits
 from pipeline.units import mismatch
 
@@ -87,6 +87,26 @@ def _guard(entries: list[Entry], limits: Limits, archive_size: int = 0) -> None:
         _check_name(e.name, names)
     if any(e.encrypted for e in entries):
         raise ArchiveError("压缩包设有密码", names)
+
+
+def _is_clutter(name: str) -> bool:
+    """What an archiver adds beside the files (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``, ``~$`` lock files)."""
+    return name.startswith("__MACOSX/") or is_ignored(PurePosixPath(name))
+
+
+# A zip name without the UTF-8 flag is in the writer's code page: UTF-8 (some tools omit the flag), else GBK
+# (Chinese Windows), else zipfile's own cp437. The strictest that decodes every name wins.
+_ZIP_NAME_ENCODINGS = ("utf-8", "gb18030", None)
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """A zip opened with the code page its unflagged names are in (``metadata_encoding``)."""
+    for encoding in _ZIP_NAME_ENCODINGS[:-1]:
+        try:
+            return zipfile.ZipFile(path, metadata_encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+    return zipfile.ZipFile(path)
 
 
 def _check_name(name: str, names: tuple[str, ...]) -> None:
@@ -141,14 +161,14 @@ def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
 
     try:
         check_zip_directory(path, limits)
-        zf = zipfile.ZipFile(path)
+        zf = open_zip(path)
     except GuardError:
         raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", (),
                            "请只把填好的报表和必要材料放进压缩包", _ODD) from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise ArchiveError("压缩包已损坏，无法读取其目录", (), "请联系报送单位重新压缩后发送") from None
     with zf:
-        entries = [Entry(_entry_name(i), i.file_size, i.compress_size, bool(i.flag_bits & 0x1), _stamp(i.date_time), i)
+        entries = [Entry(i.filename, i.file_size, i.compress_size, bool(i.flag_bits & 0x1), _stamp(i.date_time), i)
                    for i in zf.infolist() if not i.is_dir()]
         entries = [e for e in entries if not _is_clutter(e.name)]
         _guard(entries, limits, path.stat().st_size)
@@ -357,8 +377,8 @@ def _is_document_package(path: Path) -> bool:
 def _zip_names(path: Path) -> tuple[str, ...]:
     """The member names of a zip not unpacked (nested too deep), to tell whether it holds a return."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            return tuple(_entry_name(i) for i in zf.infolist()[:100] if not i.is_dir())
+        with open_zip(path) as zf:
+            return tuple(i.filename for i in zf.infolist()[:100] if not i.is_dir())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return ()
 
