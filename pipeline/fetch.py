@@ -41,6 +41,7 @@ from pipeline.intake.mailparts import (
     envelope,
     iter_attachments,
     parse_message,
+    plausible_time,
     safe_filename,
 )
 
@@ -56,7 +57,6 @@ IMAP_TIMEOUT = 60
 HEADER_BATCH = 200  # messages whose size and headers are asked for in one FETCH
 HEADER_FIELDS = b"BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID)]"
 MB = 1024 * 1024
-LATEST = dt.timedelta(days=2)  # a received time this far ahead of this computer's clock is not believed
 RAW_MAIL_NAME = "邮件原文"
 UNKNOWN_SENDER = "未知发件人"
 SAVED, NO_ATTACHMENTS, DUPLICATE = "saved", "no-attachments", "duplicate"  # ledger outcomes
@@ -294,25 +294,9 @@ def fetch_to_inbox(settings: ImapSettings, campaign: Campaign, roster: Roster, i
     return report
 
 
-def _plausible(when: dt.datetime | None) -> dt.datetime | None:
-    """A time fit to name a folder and stamp a file: local, after 1980 and not in the future; else None.
-
-    A Date header is typed by the sender's client: year 9999, a zone of −1200 at the end of time or
-    nonsense must neither stop the run nor file a mail under a date that never came.
-    """
-    if when is None:
-        return None
-    try:
-        local = _local(when)
-        local.timestamp()
-    except (OverflowError, ValueError, OSError):
-        return None
-    return local if dt.datetime(1980, 1, 1).astimezone() <= local <= dt.datetime.now().astimezone() + LATEST else None
-
-
 def arrival(internal: object, header: dt.datetime | None) -> dt.datetime:
     """When a message arrived: the server's INTERNALDATE, else its Date header, else now (all local time)."""
-    return (_plausible(internal if isinstance(internal, dt.datetime) else None) or _plausible(header)
+    return (plausible_time(internal if isinstance(internal, dt.datetime) else None) or plausible_time(header)
             or dt.datetime.now().astimezone())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,22 @@ def test_saved_mail_is_read_anywhere_unless_the_ledger_kept_it(dirs: tuple[Path,
     assert skipped.outcome == Outcome.IGNORED and skipped.members == []
     changed = _sub(result, "邮件/2023-06-26/U004_x/邮件原文_090000.eml")
     assert changed.outcome == Outcome.UNPACKED and len(changed.members) == 1
+
+
+def test_a_saved_mail_dated_9999_arrives_when_the_file_did(dirs: tuple[Path, Path, Path]) -> None:
+    """A saved mail whose Date says year 9999 is read; its arrival is the file's own time, not 9999."""
+    src, inbox, outbox = dirs
+    raw = eml_bytes(roster_unit("U007").email, dt.datetime(2023, 6, 26, tzinfo=CST),
+                    {"附件1.xlsx": return_bytes(src, "annex1", "U007", **counts(7))})
+    raw = raw.replace(email.utils.format_datetime(dt.datetime(2023, 6, 26, tzinfo=CST)).encode(),
+                      b"Fri, 31 Dec 9999 23:59:59 -1200")
+    path = _put(inbox, "来信/未来.eml", raw)
+    stamp = dt.datetime(2023, 6, 27, 15, tzinfo=CST).timestamp()
+    os.utime(path, (stamp, stamp))
+    result = rollup(inbox, outbox)
+    member = _sub(result, "来信/未来.eml!/附件1.xlsx")
+    assert member.outcome == Outcome.ACCEPTED and member.arrived != dt.date(9999, 12, 31)
+    assert result.status("U007", "annex1").on_time is True
 
 
 def _attached_mail(inner: bytes, how: str) -> bytes:

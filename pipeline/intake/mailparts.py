@@ -31,6 +31,7 @@ from pathvalidate import sanitize_filename
 MAX_DEPTH = 8  # nesting of multiparts and attached messages; real mail stays within 4
 MAX_NAME_BYTES = 150  # UTF-8 bytes of a saved name: 255 is the limit on most file systems, paths add more
 FALLBACK_NAME = "附件"
+LATEST = dt.timedelta(days=2)  # a time this far ahead of this computer's clock is not believed
 _GBK_LABELS = frozenset({"gb2312", "gbk", "cp936", "ms936", "windows-936", "x-gbk", "gb_2312-80", "euc-cn",
                          "csgb2312", "x-euc-cn", "gb18030"})
 # Defects after which the message's structure or an attachment's bytes cannot be trusted.
@@ -234,6 +235,23 @@ def _date(message: Message) -> dt.datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return date
+
+
+def plausible_time(when: dt.datetime | None) -> dt.datetime | None:
+    """A time fit to name a folder and stamp a file: local, after 1980 and not days ahead; else None.
+
+    A Date header is typed by the sender's client: year 9999, a zone of −1200 at the end of time or
+    nonsense must neither stop a run nor file a mail under a date that never came.
+    """
+    if when is None:
+        return None
+    try:
+        local = when.astimezone()
+        local.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None
+    latest = dt.datetime.now().astimezone() + LATEST
+    return local if dt.datetime(1980, 1, 1).astimezone() <= local <= latest else None
 
 
 def envelope(message: Message) -> Envelope:

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.intake.mailparts import FALLBACK_NAME, MalformedMessageError, envelope, iter_attachments, parse_message
+from pipeline.intake.mailparts import (
+    FALLBACK_NAME,
+    MalformedMessageError,
+    envelope,
+    iter_attachments,
+    parse_message,
+    plausible_time,
+)
 from pipeline.intake.materials import TEXT
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
 from pipeline.intake.sources import Context, Source
@@ -59,7 +66,7 @@ def _read_eml(path: Path) -> Mail:
     message = parse_message(path.read_bytes())
     head = envelope(message)
     files = [(a.safe_name, a.data) for a in iter_attachments(message)]
-    return Mail(head.sender, head.date, head.subject, files)
+    return Mail(head.sender, plausible_time(head.date), head.subject, files)  # year 9999 is no arrival date
 
 
 def _read_msg(path: Path) -> Mail:
@@ -73,7 +80,7 @@ def _read_msg(path: Path) -> Mail:
     msg: Any = extract_msg.openMsg(str(path))
     try:
         sender = parseaddr(str(msg.sender or ""))[1].lower()
-        date = msg.date if isinstance(msg.date, dt.datetime) else None
+        date = plausible_time(msg.date) if isinstance(msg.date, dt.datetime) else None
         files: list[tuple[str, bytes]] = []
         for att in msg.attachments:
             data = getattr(att, "data", None)
