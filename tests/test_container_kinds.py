@@ -15,7 +15,18 @@ from pathlib import Path
 import pytest
 from containers import compressed_bytes, counts, padded_docx, return_bytes, sevenzip_bytes, tar_bytes, zip_bytes
 from corpus import with_macro
-from returns import CAMPAIGN_TOML, REPO, UNITS_CSV, clean_values, count_ids, make_return, read_csv, rollup, roster_unit
+from returns import (
+    CAMPAIGN_TOML,
+    REPO,
+    UNITS_CSV,
+    clean_values,
+    count_ids,
+    make_return,
+    read_csv,
+    rollup,
+    roster_unit,
+    settings,
+)
 
 from pipeline.checks.rollup import Rollup
 from pipeline.demo.samples import jpeg_bytes
@@ -80,7 +91,8 @@ def test_tar_and_compressed_files_are_read_like_other_archives(dirs: tuple[Path,
     ("U002逃逸.tar.gz", tar_bytes({"../../逃逸.jpg": b"x"}, "gz"), "以外的位置"),
     ("U003炸弹.gz", compressed_bytes(bytes(40 * MB), "gz"), "压缩炸弹"),
     ("U004炸弹.tar.xz", tar_bytes({"大.bin": bytes(40 * MB)}, "xz"), "压缩炸弹"),
-], ids=["symlink", "traversal", "gzip-bomb", "tar-xz-bomb"])
+    ("U005过多.tar", tar_bytes({f"{i}.jpg": b"" for i in range(settings()[1].limits.max_zip_entries + 1)}), "文件过多"),
+], ids=["symlink", "traversal", "gzip-bomb", "tar-xz-bomb", "too-many"])
 def test_tar_guards(dirs: tuple[Path, Path, Path], name: str, data: bytes, reason: str) -> None:
     """A link, a name out of the archive or a compression bomb refuses the archive, and nothing lands in inbox/."""
     _, inbox, outbox = dirs

@@ -293,13 +293,14 @@ class _Counted:
         return self._pull(size)
 
 
-def _check_tar_member(info: tarfile.TarInfo, seen: list[str], limits: Limits) -> None:
+def _check_tar_member(info: tarfile.TarInfo, number: int, seen: list[str], limits: Limits) -> None:
+    """Refuse the archive at a link, a device, a name out of it, or the entry past the count limit (``number``)."""
     names = tuple(seen)
     if not (info.isreg() or info.isdir()):
         what = "链接" if info.issym() or info.islnk() else "设备或特殊文件"
         raise ArchiveError(f"压缩包内的“{info.name}”是{what}，正常的报送材料不会有这种文件", names,
                            "请先向报送单位核实，不要直接解压", _ODD)
-    if len(seen) >= limits.max_zip_entries:
+    if number > limits.max_zip_entries:
         raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", names[:20],
                            "请只把填好的报表和必要材料放进压缩包", _ODD)
     _check_name(info.name, names)
@@ -310,8 +311,8 @@ def _unpack_tar_stream(stream: _Counted, folder: Path) -> list[Packed]:
     names: list[str] = []
     written: list[tuple[Path, float]] = []
     with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
-        for info in tar:
-            _check_tar_member(info, names, stream.limits)
+        for number, info in enumerate(tar, 1):  # folders count too: a tar of endless empty folders is refused
+            _check_tar_member(info, number, names, stream.limits)
             if info.isdir() or _is_clutter(info.name):
                 continue
             if stream.total + info.size > stream.limits.max_unzipped_mb * _MB:
