@@ -361,7 +361,7 @@ def summary_lines(report: FetchReport, inbox: Path) -> list[str]:
              f"（下载 {report.downloaded / MB:.1f} MB）。"]
     saved = sum(len(paths) for paths in report.saved.values())
     if saved:
-        lines.append(f"本次保存附件 {saved} 个，存放在 {inbox / MAIL_FOLDER}/ 下（按邮件日期和发件单位分文件夹，"
+        lines.append(f"本次保存附件 {saved} 个，存放在 {inbox / MAIL_FOLDER}/ 下（按收到日期和发件单位分文件夹，"
                      "邮件原文一并留存）：")
         lines += [f"  {who}：{len(paths)} 个" for who, paths in report.saved.items()]
     else:

@@ -1,7 +1,7 @@
 """What a file's place under inbox/ says about its arrival: when it came and from which unit.
 
 ``python -m pipeline fetch`` saves each attachment as ``邮件/<YYYY-MM-DD>/<U013_单位名称>/<name>``:
-the date folder is the day the mail was sent (its Date header) and the unit folder is the
+the date folder is the day the mailbox received the mail (IMAP INTERNALDATE) and the unit folder is the
 sender's unit from the roster's 邮箱. A clerk who files returns by hand in date-named folders
 gets the same reading. Pure functions of the relative path: nothing here touches the disk.
 """
