@@ -182,6 +182,23 @@ def test_docx_bomb_is_refused_before_python_docx_opens_it(dirs: tuple[Path, Path
     assert "压缩" in row["message"] or "上限" in row["message"], row
 
 
+def test_7z_with_a_link_is_refused(dirs: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """A 7z holding a symbolic link is refused before extraction, as a tar is; nothing is followed."""
+    import py7zr
+
+    _, inbox, outbox = dirs
+    (tmp_path / "made").mkdir()
+    (tmp_path / "made" / "照片.jpg").write_bytes(jpeg_bytes())
+    (tmp_path / "made" / "密码").symlink_to("/etc/passwd")
+    with py7zr.SevenZipFile(inbox / "U011链接.7z", "w") as archive:
+        archive.write(tmp_path / "made" / "照片.jpg", "照片.jpg")
+        archive.write(tmp_path / "made" / "密码", "密码")
+    result = rollup(inbox, outbox)
+    refused = _sub(result, "U011链接.7z")
+    assert refused.members == [] and [f.rule for f in refused.findings] == ["压缩包异常"]
+    assert "链接" in refused.findings[0].message
+
+
 # ----------------------------------------------------------------------------- macro-enabled workbooks
 
 VBA_MARK = b"Attribute VB_Name"  # the bytes of corpus.with_macro's VBA project

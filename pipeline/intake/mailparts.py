@@ -254,9 +254,25 @@ def plausible_time(when: dt.datetime | None) -> dt.datetime | None:
     return local if dt.datetime(1980, 1, 1).astimezone() <= local <= latest else None
 
 
+def _sender(message: Message) -> tuple[str, str]:
+    """The From display name and address, as policy.default parses them; else read from the raw header.
+
+    Some clients encode the whole ``名字 <addr>`` as one encoded word; the standard parser then sees no
+    address (a defect) and the rescue decodes the raw header first and parses that.
+    """
+    try:
+        value = message.get("from")
+        addresses = getattr(value, "addresses", ())
+        if value is not None and not _undecoded(value) and len(addresses) == 1 and addresses[0].domain:
+            return str(addresses[0].display_name), str(addresses[0].addr_spec)
+    except (email_errors.HeaderParseError, ValueError, IndexError, TypeError, AttributeError):
+        pass  # the rescue below reads the raw header
+    return parseaddr(decode_text(_raw_header(message, "from")))
+
+
 def envelope(message: Message) -> Envelope:
     """The sender, subject, date and Message-ID of a message, decoded; never raises."""
-    name, address = parseaddr(header_text(message, "from"))
+    name, address = _sender(message)
     address = address.strip().lower()
     return Envelope(sender=address if "@" in address else "", sender_name=name,
                     subject=header_text(message, "subject"), date=_date(message),

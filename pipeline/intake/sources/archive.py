@@ -186,6 +186,10 @@ def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
     except Exception as exc:  # py7zr raises many types on a damaged archive
         raise ArchiveError(f"压缩包已损坏，无法读取其目录（{type(exc).__name__}）", (), "请联系报送单位重新压缩后发送") from None
     with szf:
+        links = [i.filename for i in szf.list() if i.is_symlink]
+        if links:  # py7zr would create the link, which could point anywhere on this computer
+            raise ArchiveError(f"压缩包内的“{links[0]}”是链接，正常的报送材料不会有这种文件", tuple(links),
+                               "请先向报送单位核实，不要直接解压", _ODD)
         infos = [i for i in szf.list() if not i.is_directory]
         entries = [Entry(i.filename, int(i.uncompressed or 0), int(i.compressed or 0), False,
                          i.creationtime.timestamp() if i.creationtime else 0.0, i) for i in infos]
