@@ -25,6 +25,7 @@ from email.parser import BytesParser
 from email.policy import default
 from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import PurePosixPath
+from typing import Any
 
 from pathvalidate import sanitize_filename
 
@@ -262,7 +263,7 @@ def _sender(message: Message) -> tuple[str, str]:
     """
     try:
         value = message.get("from")
-        addresses = getattr(value, "addresses", ())
+        addresses: tuple[Any, ...] = getattr(value, "addresses", ())
         if value is not None and not _undecoded(value) and len(addresses) == 1 and addresses[0].domain:
             return str(addresses[0].display_name), str(addresses[0].addr_spec)
     except (email_errors.HeaderParseError, ValueError, IndexError, TypeError, AttributeError):
