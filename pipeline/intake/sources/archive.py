@@ -7,8 +7,9 @@ drive; unpacking runs under the per-file time limit and writes only into a priva
 folder (:mod:`pipeline.intake.members`). A tar has no directory ahead of its data: it is read as a
 stream (stdlib :mod:`tarfile` over :mod:`gzip`, :mod:`bz2` or :mod:`lzma`), every header checked
 before its member is copied and every decompressed byte counted against the same limits; links
-and devices refuse the archive. A lone ``.gz``/``.bz2``/``.xz`` holds one file, named after it. Zip names written by Chinese Windows without the UTF-8
-flag are GBK. A .rar is read by :mod:`rarfile` through ``unar`` or ``bsdtar`` (Debian packages
+and devices refuse the archive. A lone ``.gz``/``.bz2``/``.xz`` holds one file, named after it.
+Zip names without the UTF-8 flag are read in UTF-8, else GBK (Chinese Windows), through zipfile's
+``metadata_encoding``. A .rar is read by :mod:`rarfile` through ``unar`` or ``bsdtar`` (Debian packages
 ``unar`` / ``libarchive-tools``). An archive holding only activity material (photos, videos)
 stays one 材料 entry with its members counted; one that cannot be opened is tied to its unit.
 """
