@@ -560,3 +560,26 @@ def test_a_reused_message_id_with_other_content_is_saved(server: Dovecot, tmp_pa
     saved = _tree(tmp_path / "inbox")
     assert sorted(v for k, v in saved.items() if k.endswith(".xlsx")) == [b"first", b"second"]
     assert report.new == 3 and len(report.duplicates) == 1
+
+
+@pytest.mark.slow
+def test_a_mail_attached_as_a_file_is_read_by_the_rollup(server: Dovecot, tmp_path: Path, roster_file: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit forwards its earlier mail as an .eml attachment: fetch saves it, the rollup opens it and counts the
+    return inside, while the raw copy fetch kept of the outer mail is skipped."""
+    when = dt.datetime(2023, 6, 28, 10, tzinfo=CHINA)
+    inner = mail("u003@example.com", "附件1", when - dt.timedelta(days=1),
+                 [("附件1.xlsx", _annex(tmp_path, "annex1", "U003"), "2231")])
+    server.deliver(mail("u003@example.com", "转发：附件1", when, [("原邮件.eml", inner, "2231")]))
+    for key, value in server.environ().items():
+        monkeypatch.setenv(key, value)
+    paths = ["--campaign", str(_campaign(tmp_path).path), "--roster", str(roster_file),
+             "--inbox", str(tmp_path / "inbox"), "--outbox", str(tmp_path / "out")]
+    assert main(["fetch", *paths]) == 0
+    assert main(["rollup", *paths]) == 0
+    files = {r["file"]: r for r in returns.read_csv(tmp_path / "out" / "files.csv")}
+    folder = f"邮件/{_day(when)}/U003_清河县安泰危险货物运输有限公司"
+    assert files[f"{folder}/原邮件.eml!/附件1.xlsx"]["outcome"] == Outcome.ACCEPTED
+    kept = [f for f in files if f.startswith(f"{folder}/邮件原文_")]
+    assert len(kept) == 1 and files[kept[0]]["outcome"] == Outcome.IGNORED
+    assert returns.statuses(tmp_path / "out")[("U003", "annex1")]["status"] == "已通过"
