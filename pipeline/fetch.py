@@ -3,12 +3,17 @@
 Every message received since ``--since`` (else ``[fetch] since``, else 30 days before the earliest
 deadline) is read over IMAP from a folder opened with EXAMINE, its body fetched with BODY.PEEK,
 so no message is ever flagged, moved or deleted. Each attachment is saved as
-``inbox/邮件/<mail date>/<U013_单位名称 or sender address>/<name>`` with the raw ``.eml`` beside
-it and the mail's date as the files' modification time; :mod:`pipeline.intake.arrival` turns both
-folders back into arrival date and unit for the rollup.
+``inbox/邮件/<arrival date>/<U013_单位名称 or sender address>/<name>`` with the raw ``.eml`` beside
+it and the arrival time as the files' modification time; :mod:`pipeline.intake.arrival` turns both
+folders back into arrival date and unit for the rollup. Arrival is the server's INTERNALDATE (when
+the mailbox received the message); the Date header, which the sender's client writes, is only the
+fallback, and an absurd one (year 9999) is never used.
 
-The ledger remembers each message by UIDVALIDITY + UID and by Message-ID, so a message is fetched
-once, even after ``make clean`` empties the outputs or the message is moved or copied in the mailbox.
+The ledger remembers each message by UIDVALIDITY + UID and by Message-ID together with the sha256
+of its bytes, so a message is fetched once, even after ``make clean`` empties the outputs or the
+message is moved or copied in the mailbox, while another mail that reuses a Message-ID is still
+saved. The raw copy kept beside the attachments is recorded too (:meth:`Ledger.kept_mail`): the
+rollup skips exactly that file, and reads any other ``.eml`` wherever it lies.
 
 The client is IMAPClient: it parses IMAP responses (FETCH items, literals, UIDVALIDITY, modified
 UTF-7 folder names) that imaplib leaves to its caller, and it sends the IMAP ID command that
@@ -36,6 +41,7 @@ from pipeline.intake.mailparts import (
     envelope,
     iter_attachments,
     parse_message,
+    plausible_time,
     safe_filename,
 )
 
@@ -241,7 +247,7 @@ def _header_bytes(item: Mapping[bytes, Any]) -> bytes:
 
 
 def _skipped(env: Envelope, when: dt.datetime | None, reason: str) -> Skipped:
-    shown = _local(when).strftime("%Y-%m-%d %H:%M") if when else ""
+    shown = when.strftime("%Y-%m-%d %H:%M") if when else ""
     return Skipped(env.sender or UNKNOWN_SENDER, env.subject or "（无主题）", shown, reason)
 
 
@@ -288,17 +294,17 @@ def fetch_to_inbox(settings: ImapSettings, campaign: Campaign, roster: Roster, i
     return report
 
 
+def arrival(internal: object, header: dt.datetime | None) -> dt.datetime:
+    """When a message arrived: the server's INTERNALDATE, else its Date header, else now (all local time)."""
+    return (plausible_time(internal if isinstance(internal, dt.datetime) else None) or plausible_time(header)
+            or dt.datetime.now().astimezone())
+
+
 def _fetch_one(client: IMAPClient, uid: int, item: Mapping[bytes, Any], uidvalidity: int, settings: ImapSettings,
                limits: FetchSettings, roster: Roster, inbox: Path, ledger: Ledger, report: FetchReport) -> None:
     """Decide on, download and save one message; a problem with it is recorded in ``report``, never raised."""
     head = envelope(parse_message(_header_bytes(item)))
-    internal = item.get(b"INTERNALDATE")
-    when: dt.datetime | None = head.date or (internal if isinstance(internal, dt.datetime) else None)
-    first = ledger.fetched_message(head.message_id) if head.message_id else None
-    if first is not None:
-        ledger.record_fetch(settings.mailbox, uidvalidity, uid, head.message_id, DUPLICATE)
-        report.duplicates.append(_skipped(head, when, f"与 {first} 已收取的邮件相同（Message-ID 相同），未重复保存"))
-        return
+    when = arrival(item.get(b"INTERNALDATE"), head.date)
     size = int(item.get(b"RFC822.SIZE", 0))
     if size > limits.max_message_mb * MB:
         report.refused.append(_skipped(head, when, f"邮件大小 {size / MB:.1f} MB，超过上限 {limits.max_message_mb} MB"
@@ -310,6 +316,7 @@ def _fetch_one(client: IMAPClient, uid: int, item: Mapping[bytes, Any], uidvalid
     fetched = client.fetch([uid], [b"BODY.PEEK[]"]).get(uid, {})
     raw = bytes(fetched.get(b"BODY[]") or b"")
     report.downloaded += len(raw)
+    digest = hashlib.sha256(raw).hexdigest()
     try:
         message = parse_message(raw)
         env = envelope(message)
@@ -317,14 +324,15 @@ def _fetch_one(client: IMAPClient, uid: int, item: Mapping[bytes, Any], uidvalid
     except MalformedMessageError as exc:
         report.refused.append(_skipped(head, when, f"邮件格式错误（{exc}），已跳过，请联系发件单位重新发送"))
         return
-    except Exception as exc:  # untrusted bytes: one odd message must never stop the run
-        report.refused.append(_skipped(head, when, f"邮件无法解析（{type(exc).__name__}），已跳过，请联系发件单位重新发送"))
+    except Exception:  # untrusted bytes: one odd message must never stop the run
+        report.refused.append(_skipped(head, when, "邮件无法解析，已跳过，请联系发件单位重新发送"))
         return
-    when = env.date or when or dt.datetime.now()
-    key = env.message_id or f"<sha256:{hashlib.sha256(raw).hexdigest()}>"
-    first = None if env.message_id else ledger.fetched_message(key)
+    # Same Message-ID and same bytes: the message was copied or moved in the mailbox. A client that reuses a
+    # Message-ID for another mail (some do) is not a duplicate: the content decides.
+    key = env.message_id or f"<sha256:{digest}>"
+    first = ledger.fetched_message(key, digest)
     if first is not None:
-        ledger.record_fetch(settings.mailbox, uidvalidity, uid, key, DUPLICATE)
+        ledger.record_fetch(settings.mailbox, uidvalidity, uid, key, DUPLICATE, digest=digest)
         report.duplicates.append(_skipped(env, when, f"与 {first} 已收取的邮件内容完全相同，未重复保存"))
         return
     if len(attachments) > limits.max_attachments:
@@ -332,16 +340,16 @@ def _fetch_one(client: IMAPClient, uid: int, item: Mapping[bytes, Any], uidvalid
                                        "（campaign.toml [fetch] max_attachments），未保存，请在邮箱中查看后手工保存附件"))
         return
     if not attachments:
-        ledger.record_fetch(settings.mailbox, uidvalidity, uid, key, NO_ATTACHMENTS)
+        ledger.record_fetch(settings.mailbox, uidvalidity, uid, key, NO_ATTACHMENTS, digest=digest)
         report.no_attachments.append(_skipped(env, when, "没有附件"))
         return
     unit = roster.by_email(env.sender) if env.sender else None
     label = _folder_label(unit, env.sender)
     paths = save_message(inbox, when, label, attachments, raw)
-    ledger.record_fetch(settings.mailbox, uidvalidity, uid, key, SAVED,
-                        [p.relative_to(inbox).as_posix() for p in paths])
+    saved = [p.relative_to(inbox).as_posix() for p in paths]
+    ledger.record_fetch(settings.mailbox, uidvalidity, uid, key, SAVED, saved, kept=(saved[-1], digest), digest=digest)
     shown = f"{unit.code} {unit.name}" if unit else f"{env.sender or UNKNOWN_SENDER}（{UNKNOWN_SENDER}）"
-    report.saved.setdefault(shown, []).extend(p.relative_to(inbox).as_posix() for p in paths[:-1])
+    report.saved.setdefault(shown, []).extend(saved[:-1])
     if unit is None:
         report.unknown_senders[env.sender or UNKNOWN_SENDER] += 1
 
@@ -353,7 +361,7 @@ def summary_lines(report: FetchReport, inbox: Path) -> list[str]:
              f"（下载 {report.downloaded / MB:.1f} MB）。"]
     saved = sum(len(paths) for paths in report.saved.values())
     if saved:
-        lines.append(f"本次保存附件 {saved} 个，存放在 {inbox / MAIL_FOLDER}/ 下（按邮件日期和发件单位分文件夹，"
+        lines.append(f"本次保存附件 {saved} 个，存放在 {inbox / MAIL_FOLDER}/ 下（按收到日期和发件单位分文件夹，"
                      "邮件原文一并留存）：")
         lines += [f"  {who}：{len(paths)} 个" for who, paths in report.saved.items()]
     else:

@@ -27,6 +27,7 @@ from pipeline.store.ledger import LEDGER_NAME, Ledger
 if TYPE_CHECKING:  # pandas and pandera: imported only once the inbox must really be read
     from pipeline.checks.rollup import Rollup
 
+KEPT_MAIL_NOTE = "收取邮件时留存的邮件原文，其附件已另存于同一文件夹"
 Progress = Callable[[Iterable[Path]], Iterable[Path]]
 
 
@@ -45,7 +46,14 @@ def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str,
     from pipeline.intake.batch import cache_keys, expand, read_all
 
     require_safe_xml()  # returned files are untrusted: never parse them without defusedxml (imports openpyxl)
-    subs = expand(read_all(fresh, forms, campaign, roster, progress=progress, cache=ledger))
+    kept = ledger.kept_mail()
+    skip = [s.file in kept and kept[s.file] in (s.sha256, "") for s in fresh]
+    for sub, kept_copy in zip(fresh, skip, strict=True):  # raw copies make fetch saved beside their attachments
+        if kept_copy:
+            sub.outcome, sub.note = Outcome.IGNORED, KEPT_MAIL_NOTE
+    read = iter(read_all([s for s, k in zip(fresh, skip, strict=True) if not k], forms, campaign, roster,
+                         progress=progress, cache=ledger))
+    subs = expand([s if k else next(read) for s, k in zip(fresh, skip, strict=True)])
     for sub in subs:
         if sub.program_error:
             log_error(f"读取文件“{sub.file}”时程序出错（{sub.path}）", sub.program_error)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import bz2
 import datetime as dt
+import gzip
 import io
+import lzma
 import struct
+import tarfile
 import warnings
 import zipfile
 import zlib
@@ -16,6 +20,8 @@ from typing import Any
 
 import openpyxl
 from returns import address, clean_values, count_ids, make_return
+
+from pipeline.demo.samples import docx_bytes
 
 
 def return_bytes(folder: Path, form_id: str, code: str | None, name: str = "", **values: Any) -> bytes:
@@ -32,8 +38,9 @@ def counts(n: int) -> dict[str, int]:
     return dict.fromkeys(count_ids(), n)
 
 
-def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: bool = False) -> bytes:
-    """A zip; with ``gbk`` the names are written in GBK without the UTF-8 flag, as Chinese Windows tools do.
+def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: bool = False, unflagged: str = "") -> bytes:
+    """A zip; with ``gbk`` the names are written in GBK without the UTF-8 flag, as Chinese Windows tools do
+    (``unflagged`` names another encoding written the same way, e.g. "utf-8" as some tools do).
 
     With ``encrypted`` every entry gets the “encrypted” flag bit in both headers (the data stays
     plain: zipfile cannot write a password, and the flag is what a reader goes by).
@@ -43,8 +50,8 @@ def zip_bytes(entries: dict[str, bytes], *, gbk: bool = False, encrypted: bool =
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for index, (name, data) in enumerate(entries.items()):
             shown = name
-            if gbk:
-                raw = name.encode("gbk")
+            if gbk or unflagged:
+                raw = name.encode(unflagged or "gbk")
                 shown = f"{index:02d}".ljust(len(raw), "_")
                 placeholders[shown.encode()] = raw
             info = zipfile.ZipInfo(shown, (2023, 6, 28, 9, 0, 0))
@@ -74,6 +81,46 @@ def sevenzip_bytes(entries: dict[str, bytes]) -> bytes:
         for name, data in entries.items():
             archive.writestr(data, name)
     return buffer.getvalue()
+
+
+def tar_bytes(entries: dict[str, bytes], compression: str = "", *, links: dict[str, str] | None = None) -> bytes:
+    """A tar archive (``compression`` "", "gz", "bz2" or "xz", by stdlib tarfile); ``links`` adds symbolic links."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=f"w:{compression}") as tar:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), int(dt.datetime(2023, 6, 28, 9).timestamp())
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def compressed_bytes(data: bytes, compression: str) -> bytes:
+    """One file compressed alone, as ``gzip``/``bzip2``/``xz`` on the command line do (“gz”, “bz2”, “xz”)."""
+    return {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}[compression](data)
+
+
+def padded_docx(path: Path, megabytes: int) -> Path:
+    """A .docx whose one paragraph holds ``megabytes`` MB of blanks: a few hundred KB that inflate to that much."""
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    with zipfile.ZipFile(io.BytesIO(docx_bytes(["附件1 情况统计表"]))) as small:
+        parts = {name: small.read(name) for name in small.namelist()}
+    head = f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{w}"><w:body><w:p><w:r><w:t xml:space="preserve">'
+    tail = "</w:t></w:r></w:p><w:sectPr/></w:body></w:document>"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in parts.items():
+            if name != "word/document.xml":
+                zf.writestr(name, data)
+        with zf.open("word/document.xml", "w", force_zip64=True) as part:
+            part.write(head.encode())
+            block = b" " * (1 << 20)
+            for _ in range(megabytes):
+                part.write(block)
+            part.write(tail.encode())
+    return path
 
 
 def _rar_block(head_type: int, flags: int, body: bytes) -> bytes:

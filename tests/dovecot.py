@@ -12,6 +12,7 @@ else, everything is that user.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import socket
@@ -31,6 +32,19 @@ def dovecot_path() -> str | None:
     """The dovecot binary, if installed."""
     found = shutil.which("dovecot") or (DOVECOT if Path(DOVECOT).is_file() else None)
     return found
+
+
+def _header_date(raw: bytes) -> dt.datetime | None:
+    """The Date header of a raw message, when it has one that names a real time."""
+    from email.parser import BytesHeaderParser
+    from email.utils import parsedate_to_datetime
+
+    value = BytesHeaderParser().parsebytes(raw).get("Date")
+    try:
+        when = parsedate_to_datetime(str(value)) if value else None
+        return when if when is not None and 1990 < when.year < 2100 else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _free_port() -> int:
@@ -64,13 +78,20 @@ class Dovecot:
             env["IMAP_CAFILE"] = str(self.cafile)
         return env
 
-    def deliver(self, raw: bytes) -> Path:
-        """Deliver one message into INBOX (tmp/ then new/, as a delivery agent does)."""
+    def deliver(self, raw: bytes, received: dt.datetime | None = None) -> Path:
+        """Deliver one message into INBOX (tmp/ then new/, as a delivery agent does).
+
+        The server's received time (IMAP INTERNALDATE, a Maildir file's time) is ``received``, else the
+        message's own Date header when it has a usable one (mail is received when it is sent), else now.
+        """
         self.counter += 1
         name = f"{int(time.time())}.M{self.counter}P{os.getpid()}.test"
         tmp = self.maildir / "tmp" / name
         tmp.write_bytes(raw)
         os.chown(tmp, *self.owner)
+        when = received or _header_date(raw)
+        if when is not None:
+            os.utime(tmp, (when.timestamp(), when.timestamp()))
         target = self.maildir / "new" / name
         tmp.rename(target)
         return target

@@ -9,7 +9,7 @@ import pytest
 from returns import UNITS_CSV, settings, submission
 
 from pipeline.checks.rollup import _select
-from pipeline.intake.arrival import arrival_date, folder_date, folder_unit, is_kept_mail
+from pipeline.intake.arrival import arrival_date, folder_date, folder_unit
 from pipeline.settings.roster import Roster, load_roster
 
 NOON_JULY_1 = dt.datetime(2023, 7, 1, 12).timestamp()
@@ -42,13 +42,6 @@ def test_folder_unit() -> None:
     assert folder_unit("邮件/2023-06-28/U999_别处/a.xlsx", roster) is None
     assert folder_unit("邮件/2023-06-28/u013@example.com/a.xlsx", roster) is None
     assert folder_unit("U013_a.xlsx", roster) is None
-
-
-def test_kept_mail() -> None:
-    """Only a .eml fetch kept under 邮件/ is the raw mail; a unit's own .eml elsewhere is not."""
-    assert is_kept_mail("邮件/2023-06-28/U001_x/邮件原文_101500.eml")
-    assert not is_kept_mail("转发/原邮件.eml")
-    assert not is_kept_mail("邮件/2023-06-28/U001_x/附件1.xlsx")
 
 
 def test_on_time_follows_the_mail_date_not_the_file_time() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ from pipeline.cli import main
 from pipeline.demo.samples import docx_bytes, jpeg_bytes, png_bytes
 from pipeline.model import Outcome, Status, Submission
 from pipeline.outputs.mail.drafts import draft_reminders
+from pipeline.store.ledger import LEDGER_NAME, Ledger
 
 CST = dt.timezone(dt.timedelta(hours=8))
 FIRST = count_ids()[0]
@@ -140,6 +143,9 @@ def test_saved_mail_attachments_sender_and_date(dirs: tuple[Path, Path, Path]) -
                      rfc2047=frozenset({"活动照片.jpg"}))
     _put(inbox, "来信/报送.eml", mail)
     _put(inbox, "邮件/2023-07-02/U006_x/原邮件.eml", mail)  # kept by fetch beside its saved attachments
+    with Ledger(outbox / LEDGER_NAME) as ledger:
+        ledger.record_fetch("box", 1, 7, "<m@x>", "saved", ["邮件/2023-07-02/U006_x/原邮件.eml"],
+                            kept=("邮件/2023-07-02/U006_x/原邮件.eml", hashlib.sha256(mail).hexdigest()))
     result = rollup(inbox, outbox)
     form = _sub(result, "来信/报送.eml!/附件1统计表.xlsx")
     photo = _sub(result, "来信/报送.eml!/活动照片.jpg")
@@ -170,6 +176,75 @@ def test_mail_reader_decodes_both_name_encodings() -> None:
     assert b"=?GB2312?B?" in raw and b"filename*=" in raw
     assert [a.name for a in iter_attachments(parse_message(raw))] == ["附件1.xlsx", "照片.jpg"]
     assert email.message_from_bytes(raw)["From"] == "a@example.com"
+
+
+def test_saved_mail_is_read_anywhere_unless_the_ledger_kept_it(dirs: tuple[Path, Path, Path]) -> None:
+    """An .eml under inbox/邮件/ is read like any other; only the raw copy fetch recorded (same bytes) is skipped."""
+    src, inbox, outbox = dirs
+    day = dt.datetime(2023, 6, 26, 9, tzinfo=CST)
+    forwarded = eml_bytes(roster_unit("U002").email, day, {"附件1.xlsx": return_bytes(src, "annex1", "U002", **counts(2))})
+    kept = eml_bytes(roster_unit("U003").email, day, {"附件1.xlsx": return_bytes(src, "annex1", "U003", **counts(3))})
+    _put(inbox, "邮件/2023-06-26/U002_x/转发的报送.eml", forwarded)  # saved by a clerk, or an .eml attached to a mail
+    _put(inbox, "邮件/2023-06-26/U003_x/邮件原文_090000.eml", kept)
+    _put(inbox, "邮件/2023-06-26/U004_x/邮件原文_090000.eml", b"X-Copy: 2\n" + kept)  # recorded, but other bytes
+    with Ledger(outbox / LEDGER_NAME) as ledger:
+        for code in ("U003", "U004"):
+            file = f"邮件/2023-06-26/{code}_x/邮件原文_090000.eml"
+            ledger.record_fetch("box", 1, int(code[1:]), f"<{code}@x>", "saved", [file],
+                                kept=(file, hashlib.sha256(kept).hexdigest()))
+    result = rollup(inbox, outbox)
+    assert _sub(result, "邮件/2023-06-26/U002_x/转发的报送.eml!/附件1.xlsx").outcome == Outcome.ACCEPTED
+    assert result.status("U002", "annex1").status == Status.PASSED
+    skipped = _sub(result, "邮件/2023-06-26/U003_x/邮件原文_090000.eml")
+    assert skipped.outcome == Outcome.IGNORED and skipped.members == []
+    changed = _sub(result, "邮件/2023-06-26/U004_x/邮件原文_090000.eml")
+    assert changed.outcome == Outcome.UNPACKED and len(changed.members) == 1
+
+
+def test_a_saved_mail_dated_9999_arrives_when_the_file_did(dirs: tuple[Path, Path, Path]) -> None:
+    """A saved mail whose Date says year 9999 is read; its arrival is the file's own time, not 9999."""
+    src, inbox, outbox = dirs
+    raw = eml_bytes(roster_unit("U007").email, dt.datetime(2023, 6, 26, tzinfo=CST),
+                    {"附件1.xlsx": return_bytes(src, "annex1", "U007", **counts(7))})
+    raw = raw.replace(email.utils.format_datetime(dt.datetime(2023, 6, 26, tzinfo=CST)).encode(),
+                      b"Fri, 31 Dec 9999 23:59:59 -1200")
+    path = _put(inbox, "来信/未来.eml", raw)
+    stamp = dt.datetime(2023, 6, 27, 15, tzinfo=CST).timestamp()
+    os.utime(path, (stamp, stamp))
+    result = rollup(inbox, outbox)
+    member = _sub(result, "来信/未来.eml!/附件1.xlsx")
+    assert member.outcome == Outcome.ACCEPTED and member.arrived != dt.date(9999, 12, 31)
+    assert result.status("U007", "annex1").on_time is True
+
+
+def _attached_mail(inner: bytes, how: str) -> bytes:
+    """A mail carrying ``inner`` as an attached message (message/rfc822) or as a plain .eml file (octet-stream)."""
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+    from email.policy import default
+
+    outer = EmailMessage()
+    outer["From"], outer["Subject"] = roster_unit("U005").email, "转发：报送"
+    outer["Date"] = email.utils.format_datetime(dt.datetime(2023, 6, 27, 9, tzinfo=CST))
+    outer.set_content("转发单位的报送邮件。")
+    if how == "rfc822":
+        outer.add_attachment(BytesParser(policy=default).parsebytes(inner), filename="报送.eml")
+    else:
+        outer.add_attachment(inner, maintype="application", subtype="octet-stream", filename="报送.eml")
+    return outer.as_bytes()
+
+
+@pytest.mark.parametrize("how", ["rfc822", "octet-stream"])
+def test_a_mail_attached_to_a_mail_is_opened(dirs: tuple[Path, Path, Path], how: str) -> None:
+    """A mail attached to another (as message/rfc822 or as an .eml file) is opened and its attachments counted."""
+    src, inbox, outbox = dirs
+    inner = eml_bytes(roster_unit("U005").email, dt.datetime(2023, 6, 26, tzinfo=CST),
+                      {"附件1.xlsx": return_bytes(src, "annex1", "U005", **counts(5))})
+    _put(inbox, "邮件/2023-06-27/U005_x/外层.eml", _attached_mail(inner, how))
+    result = rollup(inbox, outbox)
+    counted = result.status("U005", "annex1").counted
+    assert counted is not None and counted.file.endswith("附件1.xlsx") and counted.file.startswith("邮件/2023-06-27/")
+    assert result.totals("annex1")[FIRST] == 5
 
 
 # ----------------------------------------------------------------------------- several forms in one workbook

@@ -483,9 +483,103 @@ def test_ledger_keys_survive_a_new_ledger_object(tmp_path: Path) -> None:
     """The ledger answers by UIDVALIDITY+UID and by Message-ID after being closed and opened again."""
     path = tmp_path / LEDGER_NAME
     with Ledger(path) as ledger:
-        ledger.record_fetch("clerk@host/INBOX", 7, 3, "<a@b>", "saved", ["邮件/x/a.xlsx"])
+        ledger.record_fetch("clerk@host/INBOX", 7, 3, "<a@b>", "saved", ["邮件/x/a.xlsx", "邮件/x/邮件原文.eml"],
+                            kept=("邮件/x/邮件原文.eml", "d1"), digest="d1")
     with Ledger(path) as ledger:
         assert ledger.fetched_uids("clerk@host/INBOX", 7) == {3}
         assert ledger.fetched_uids("clerk@host/INBOX", 8) == set()  # a new UIDVALIDITY: UIDs mean other messages
-        assert ledger.fetched_message("<a@b>") is not None
-        assert ledger.fetched_message("<c@d>") is None
+        assert ledger.fetched_message("<a@b>", "d1") is not None
+        assert ledger.fetched_message("<a@b>", "d2") is None  # the Message-ID reused for other bytes
+        assert ledger.fetched_message("<c@d>", "d1") is None
+        assert ledger.kept_mail() == {"邮件/x/邮件原文.eml": "d1"}
+
+
+def test_a_ledger_from_before_digests_still_answers(tmp_path: Path) -> None:
+    """A ledger whose fetched_mail has no sha256 column gains it; its old rows match by Message-ID and saved path."""
+    import sqlite3
+
+    path = tmp_path / LEDGER_NAME
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE fetched_mail (mailbox TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,"
+                   " message_id TEXT NOT NULL, fetched_at TEXT NOT NULL, outcome TEXT NOT NULL,"
+                   " saved TEXT NOT NULL DEFAULT '', PRIMARY KEY (mailbox, uidvalidity, uid))")
+        db.execute("INSERT INTO fetched_mail VALUES ('b', 1, 1, '<a@b>', '2023-06-28 10:00:00', 'saved',"
+                   " '邮件/x/a.xlsx\n邮件/x/邮件原文_100000.eml')")
+    db.close()
+    with Ledger(path) as ledger:
+        assert ledger.fetched_message("<a@b>", "any") == "2023-06-28 10:00:00"
+        assert ledger.kept_mail() == {"邮件/x/邮件原文_100000.eml": ""}
+
+
+def _without_date(raw: bytes) -> bytes:
+    head, sep, body = raw.partition(b"\n\n")
+    return b"\n".join(line for line in head.split(b"\n") if not line.lower().startswith(b"date:")) + sep + body
+
+
+def test_absurd_or_missing_dates_never_stop_the_fetch(server: Dovecot, tmp_path: Path, roster: Roster) -> None:
+    """Dates of year 9999 −1200, year 1 or none at all: every mail is saved, under the day the server received it."""
+    received = dt.datetime(2023, 6, 28, 9, 30, tzinfo=CHINA)
+    odd = {
+        "9999": mail("u001@example.com", "9999", dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=12))),
+                     [("a.xlsx", b"a", "2231")]),
+        "none": _without_date(mail("u002@example.com", "none", received, [("b.xlsx", b"b", "2231")])),
+        "garbage": mail("u003@example.com", "garbage", received, [("c.xlsx", b"c", "2231")]).replace(
+            format_datetime(received).encode(), b"Mon, 32 Foo 0001 99:99:99 -9999"),
+    }
+    for raw in odd.values():
+        server.deliver(raw, received)
+    report = _fetch(server, tmp_path, roster)
+    saved = _tree(tmp_path / "inbox")
+    for name in ("a.xlsx", "b.xlsx", "c.xlsx"):
+        found = [path for path in saved if path.endswith("/" + name)]
+        assert len(found) == 1 and found[0].startswith(f"邮件/{_day(received)}/"), found
+        assert (tmp_path / "inbox" / found[0]).stat().st_mtime == received.timestamp()
+    assert report.new == 3 and not report.refused
+
+
+def test_arrival_is_the_servers_received_time(server: Dovecot, tmp_path: Path, roster: Roster) -> None:
+    """A mail dated 06-20 by its sender but received on 06-29 is filed under 06-29, with that time on its files."""
+    sent, received = dt.datetime(2023, 6, 20, 10, tzinfo=CHINA), dt.datetime(2023, 6, 29, 16, 5, tzinfo=CHINA)
+    server.deliver(mail("u001@example.com", "附件1", sent, [("附件1.xlsx", b"x", "2231")]), received)
+    _fetch(server, tmp_path, roster)
+    (path,) = [p for p in _tree(tmp_path / "inbox") if p.endswith("附件1.xlsx")]
+    assert path.startswith(f"邮件/{_day(received)}/")
+    assert (tmp_path / "inbox" / path).stat().st_mtime == received.timestamp()
+
+
+def test_a_reused_message_id_with_other_content_is_saved(server: Dovecot, tmp_path: Path, roster: Roster) -> None:
+    """Two different mails under one Message-ID are both saved; the same bytes again (a copy) are not."""
+    when = dt.datetime(2023, 6, 28, 10, tzinfo=CHINA)
+    first = mail("u001@example.com", "附件1", when, [("附件1.xlsx", b"first", "2231")], message_id="<same@example.com>")
+    second = mail("u001@example.com", "附件1（更正）", when + dt.timedelta(hours=1), [("附件1.xlsx", b"second", "2231")],
+                  message_id="<same@example.com>")
+    server.deliver(first)
+    server.deliver(second)
+    server.deliver(first)
+    report = _fetch(server, tmp_path, roster)
+    saved = _tree(tmp_path / "inbox")
+    assert sorted(v for k, v in saved.items() if k.endswith(".xlsx")) == [b"first", b"second"]
+    assert report.new == 3 and len(report.duplicates) == 1
+
+
+@pytest.mark.slow
+def test_a_mail_attached_as_a_file_is_read_by_the_rollup(server: Dovecot, tmp_path: Path, roster_file: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit forwards its earlier mail as an .eml attachment: fetch saves it, the rollup opens it and counts the
+    return inside, while the raw copy fetch kept of the outer mail is skipped."""
+    when = dt.datetime(2023, 6, 28, 10, tzinfo=CHINA)
+    inner = mail("u003@example.com", "附件1", when - dt.timedelta(days=1),
+                 [("附件1.xlsx", _annex(tmp_path, "annex1", "U003"), "2231")])
+    server.deliver(mail("u003@example.com", "转发：附件1", when, [("原邮件.eml", inner, "2231")]))
+    for key, value in server.environ().items():
+        monkeypatch.setenv(key, value)
+    paths = ["--campaign", str(_campaign(tmp_path).path), "--roster", str(roster_file),
+             "--inbox", str(tmp_path / "inbox"), "--outbox", str(tmp_path / "out")]
+    assert main(["fetch", *paths]) == 0
+    assert main(["rollup", *paths]) == 0
+    files = {r["file"]: r for r in returns.read_csv(tmp_path / "out" / "files.csv")}
+    folder = f"邮件/{_day(when)}/U003_清河县安泰危险货物运输有限公司"
+    assert files[f"{folder}/原邮件.eml!/附件1.xlsx"]["outcome"] == Outcome.ACCEPTED
+    kept = [f for f in files if f.startswith(f"{folder}/邮件原文_")]
+    assert len(kept) == 1 and files[kept[0]]["outcome"] == Outcome.IGNORED
+    assert returns.statuses(tmp_path / "out")[("U003", "annex1")]["status"] == "已通过"

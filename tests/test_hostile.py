@@ -485,7 +485,7 @@ def _other_units_name(path: Path) -> None:
 TAMPERING: list[tuple[str, Callable[[Path], object], str, str]] = [
     ("connections", lambda p: rewrite_zip(p, add={"xl/connections.xml": b"<connections/>"}), "数据连接", Outcome.ACCEPTED),
     ("embedded", lambda p: rewrite_zip(p, add={"xl/embeddings/oleObject1.bin": b"\x00" * 10}), "嵌入对象", Outcome.ACCEPTED),
-    ("macrosheet", lambda p: rewrite_zip(p, add={"xl/macrosheets/sheet1.xml": b"<xm/>"}), "含有宏", Outcome.REJECTED),
+    ("macrosheet", lambda p: rewrite_zip(p, add={"xl/macrosheets/sheet1.xml": b"<xm/>"}), "含有宏", Outcome.ACCEPTED),
     ("renamed", lambda p: edit(p, _rename_sheet), "工作表改名", Outcome.ACCEPTED),
     ("extra-sheet", lambda p: edit(p, lambda wb: wb.create_sheet("草稿").cell(1, 1, "随便写写")), "多出工作表",
      Outcome.ACCEPTED),

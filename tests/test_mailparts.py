@@ -98,8 +98,8 @@ def test_damage_is_malformed(raw: bytes, reason: str) -> None:
     ("C:\\Windows\\附件1.xlsx", "附件1.xlsx"),
     ("..", "附件"),
     (".bashrc", "bashrc"),
-    ("CON.txt", "_CON.txt"),
-    ("nul", "_nul"),
+    ("CON.txt", "CON_.txt"),
+    ("nul", "nul_"),
     ("a\x00b\u202ec\n.xlsx", "abc.xlsx"),
     ('报表<1>:"?*|.xlsx', "报表_1______.xlsx"),
     ("附件1.xlsx. . ", "附件1.xlsx"),
@@ -130,3 +130,16 @@ def test_envelope_without_date_or_sender() -> None:
     """A message without Date or a usable From gives None and an empty sender, never an exception."""
     env = envelope(parse_message(b"From: nobody\nDate: yesterday\n\nbody\n"))
     assert (env.sender, env.date) == ("", None)
+
+
+def test_envelope_with_the_whole_from_in_one_encoded_word() -> None:
+    """A From whose display name and address are one encoded word (as some clients write it) still gives both."""
+    encoded = base64.b64encode("李明 <U001@Example.com>".encode()).decode()
+    env = envelope(parse_message(f"From: =?utf-8?b?{encoded}?=\nSubject: x\n\nbody\n".encode()))
+    assert (env.sender, env.sender_name) == ("u001@example.com", "李明")
+
+
+def test_envelope_with_a_date_past_the_end_of_time() -> None:
+    """A Date of year 9999 at −1200 (past what a time can hold in UTC) gives None, never an exception."""
+    env = envelope(parse_message(b"From: a@b.cn\nDate: Fri, 31 Dec 9999 23:59:59 -1200\n\nbody\n"))
+    assert (env.sender, env.date) == ("a@b.cn", None)

@@ -1,7 +1,7 @@
 """What a file's place under inbox/ says about its arrival: when it came and from which unit.
 
 ``python -m pipeline fetch`` saves each attachment as ``邮件/<YYYY-MM-DD>/<U013_单位名称>/<name>``:
-the date folder is the day the mail was sent (its Date header) and the unit folder is the
+the date folder is the day the mailbox received the mail (IMAP INTERNALDATE) and the unit folder is the
 sender's unit from the roster's 邮箱. A clerk who files returns by hand in date-named folders
 gets the same reading. Pure functions of the relative path: nothing here touches the disk.
 """
@@ -15,7 +15,6 @@ from pathlib import PurePosixPath
 from pipeline.settings.roster import Roster, Unit
 
 MAIL_FOLDER = "邮件"  # inbox/邮件/: what fetch saved
-RAW_MAIL_SUFFIX = ".eml"
 _DATE_FOLDER_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _UNIT_FOLDER_RE = re.compile(r"^([^_\s]+)_")
 
@@ -50,9 +49,3 @@ def folder_unit(file: str, roster: Roster) -> Unit | None:
         if unit is not None:
             return unit
     return None
-
-
-def is_kept_mail(file: str) -> bool:
-    """Whether ``file`` is a raw message fetch kept for audit beside its attachments (not a return itself)."""
-    path = PurePosixPath(file)
-    return path.suffix.lower() == RAW_MAIL_SUFFIX and len(path.parts) > 1 and path.parts[0] == MAIL_FOLDER

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.arrival import is_kept_mail
 from pipeline.intake.scan import new_submission
 from pipeline.intake.sources import Context, sources
 from pipeline.model import Outcome, Submission
@@ -58,9 +57,6 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
     path = sub.path
     if is_ignored(path):
         sub.outcome, sub.note = Outcome.IGNORED, "临时文件或隐藏文件，已忽略"
-        return sub
-    if not sub.container and is_kept_mail(sub.file):
-        sub.outcome, sub.note = Outcome.IGNORED, "收取邮件时留存的邮件原文，其附件已另存于同一文件夹"
         return sub
     sniffed = sniff(path)
     sub.kind = sniffed.kind

@@ -58,17 +58,22 @@ def scratch_path(folder: Path, index: int, inner: str) -> Path:
 
 
 def unique_names(names: list[str]) -> list[str]:
-    """The names with repeats told apart (``附件.xlsx``, ``附件(2).xlsx``), so that every member has its own."""
-    seen: dict[str, int] = {}
+    """The names with repeats told apart as Windows does (``a``, ``a (2)``, ``a (3)``), so that every member has its own.
+
+    A numbered name never takes one that is already used, whether by a name given as it is or by
+    one numbered before it; names that differ only in case count as the same (as on Windows).
+    """
+    taken = {name.casefold() for name in names}
+    used: set[str] = set()
     out: list[str] = []
     for name in names:
-        count = seen.get(name, 0) + 1
-        seen[name] = count
-        if count == 1:
-            out.append(name)
-        else:
-            path = PurePosixPath(name)
-            out.append(str(path.with_name(f"{path.stem}({count}){path.suffix}")))
+        candidate, number = name, 1
+        path = PurePosixPath(name)
+        while candidate.casefold() in used or (number > 1 and candidate.casefold() in taken):
+            number += 1  # past a name already used, and past one that is itself a member's own name
+            candidate = str(path.with_name(f"{path.stem} ({number}){path.suffix}"))
+        used.add(candidate.casefold())
+        out.append(candidate)
     return out
 
 

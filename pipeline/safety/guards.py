@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import signal
+import struct
 import threading
 import unicodedata
 import zipfile
@@ -96,13 +97,46 @@ def check_size(size: int, limits: Limits) -> None:
                       "报表文件通常不到 1 MB，请确认发送的是填好的模板，不要在表格中插入照片等材料。" + _AGAIN)
 
 
+# The zip format's end records (PKWARE APPNOTE.TXT 4.3.16 and, for more than 65,535 entries, 4.3.14/4.3.15).
+_END_RECORD = struct.Struct("<4s4H2LH")  # signature, disk numbers, entries here, entries in all, size, offset, comment
+_END_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # signature, disk, offset of the zip64 end record, disks
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_ZIP64_END = struct.Struct("<4sQ2H2L2Q")  # signature, size, versions, disks, entries here, entries in all
+_ZIP64_END_SIGNATURE = b"PK\x06\x06"
+_MAX_COMMENT = 0xFFFF
+
+
+def zip_entry_count(path: Path) -> int | None:
+    """How many entries a zip's end record announces, read from the file's tail without building the directory
+    (zipfile has no public call for it); None when the file has no end record (not a complete zip)."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        start = max(0, size - _END_RECORD.size - _MAX_COMMENT - _ZIP64_LOCATOR.size)
+        handle.seek(start)
+        tail = handle.read()
+        at = tail.rfind(_END_SIGNATURE)
+        while at >= 0 and len(tail) - at < _END_RECORD.size:
+            at = tail.rfind(_END_SIGNATURE, 0, at)
+        if at < 0:
+            return None
+        entries = int(_END_RECORD.unpack_from(tail, at)[4])
+        locator = at - _ZIP64_LOCATOR.size
+        if entries != 0xFFFF or locator < 0 or tail[locator:locator + 4] != _ZIP64_LOCATOR_SIGNATURE:
+            return entries
+        offset = int(_ZIP64_LOCATOR.unpack_from(tail, locator)[2])
+        handle.seek(offset)
+        record = handle.read(_ZIP64_END.size)
+        if len(record) < _ZIP64_END.size or record[:4] != _ZIP64_END_SIGNATURE:
+            return entries
+        return int(_ZIP64_END.unpack(record)[7])
+
+
 def check_zip_directory(path: Path, limits: Limits) -> None:
     """Refuse a zip whose central directory announces too many entries, before building it."""
-    with path.open("rb") as handle:
-        record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # stable since Python 2
-    if record is None:
+    entries = zip_entry_count(path)
+    if entries is None:
         return  # not a complete zip: the sniffer reports it as broken
-    entries = int(record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
     if entries > limits.max_zip_entries:
         raise GuardError("部件过多", f"文件内部包含 {entries} 个部件，超过上限 {limits.max_zip_entries} 个，"
                       "不像是正常的报表，已拒绝读取。" + _AGAIN)

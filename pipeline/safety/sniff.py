@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
+
+from pipeline.safety.guards import zip_entry_count
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -42,7 +44,7 @@ _CATEGORY = {
     "pdf": MATERIAL, "doc": MATERIAL, "docx": MATERIAL, "ppt": MATERIAL, "pptx": MATERIAL,
     "odt": MATERIAL, "rtf": MATERIAL, "text": MATERIAL, "image": MATERIAL, "video": MATERIAL,
     "audio": MATERIAL,
-    "zip": ARCHIVE, "rar": ARCHIVE, "7z": ARCHIVE, "gzip": ARCHIVE,
+    "zip": ARCHIVE, "rar": ARCHIVE, "7z": ARCHIVE, "gzip": ARCHIVE, "bzip2": ARCHIVE, "xz": ARCHIVE, "tar": ARCHIVE,
 }
 
 _RESAVE = "请在 WPS 或 Excel 中打开下发的模板填写，另存为“Excel 工作簿(*.xlsx)”后重新发送。"
@@ -76,7 +78,7 @@ class Sniffed:
                 BROKEN: "文件损坏"}.get(self.category, "无法读取")
 
 
-def is_ignored(path: Path) -> bool:
+def is_ignored(path: PurePath) -> bool:
     """Office lock files (~$…), hidden files and OS clutter are not submissions."""
     name = path.name
     return name.startswith(("~$", ".")) or name.lower() in IGNORED_NAMES
@@ -122,15 +124,8 @@ def _zip_mimetype(zf: zipfile.ZipFile) -> str:
         return ""
 
 
-def _zip_entries(path: Path) -> int | None:
-    """Entries the zip's end record announces, read without building the directory (None: no record)."""
-    with path.open("rb") as handle:
-        record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # stable since Python 2
-    return None if record is None else int(record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
-
-
 def _sniff_zip(path: Path) -> Sniffed:
-    entries = _zip_entries(path)
+    entries = zip_entry_count(path)
     if entries is not None and entries > MAX_SNIFF_ENTRIES:
         # Listing would cost memory for nothing: no workbook or document has this many parts.
         return Sniffed("zip", _named(path, "一个压缩包") + "不是报表。请解压后只发送填好的 .xlsx 报表。")
@@ -169,11 +164,15 @@ _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"Rar!", "rar", "压缩包"),
     (b"7z\xbc\xaf", "7z", "压缩包"),
     (b"\x1f\x8b", "gzip", "压缩包"),
+    (b"\xfd7zXZ\x00", "xz", "压缩包"),
     (b"\x1aE\xdf\xa3", "video", "视频文件"),
     (b"FLV", "video", "视频文件"),
     (b"0&\xb2u\x8ef\xcf\x11", "video", "视频文件"),
     (b"ID3", "audio", "音频文件"),
 )
+# bzip2: “BZh”, the block size 1–9, then the magic of the first block (π) or of the end of stream (√π).
+_BZIP2_BLOCKS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+_TAR_MAGIC_AT = 257  # POSIX and GNU tar headers carry “ustar” here
 _IMAGE_BRANDS = (b"heic", b"heix", b"mif1", b"msf1", b"avif")
 # QuickTime files without an ftyp box start with one of these atoms.
 _QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
@@ -227,6 +226,10 @@ def _sniff_content(path: Path, head: bytes) -> Sniffed:
         return _sniff_ole(path)
     if head.startswith((ZIP_MAGIC, ZIP_EMPTY_MAGIC)):
         return _sniff_zip(path)
+    if head[_TAR_MAGIC_AT:_TAR_MAGIC_AT + 5] == b"ustar":
+        return Sniffed("tar", _named(path, "压缩包") + _NOT_FORM)
+    if head.startswith(b"BZh") and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS:
+        return Sniffed("bzip2", _named(path, "压缩包") + _NOT_FORM)
     for magic, kind, what in _MAGIC:
         if head.startswith(magic):
             return Sniffed(kind, _named(path, what) + _NOT_FORM)

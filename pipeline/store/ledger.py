@@ -64,9 +64,14 @@ CREATE TABLE IF NOT EXISTS fetched_mail (
     fetched_at TEXT NOT NULL,
     outcome TEXT NOT NULL,
     saved TEXT NOT NULL DEFAULT '',
+    sha256 TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (mailbox, uidvalidity, uid)
 );
 CREATE INDEX IF NOT EXISTS fetched_mail_by_id ON fetched_mail (message_id);
+CREATE TABLE IF NOT EXISTS kept_mail (
+    file TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL
+);
 """
 # A file whose times are this close to when it was hashed may have changed within the same clock tick.
 RACY_NS = 2 * 10**9
@@ -85,6 +90,9 @@ class Ledger:
         self.path = path
         self.db = sqlite3.connect(path, timeout=30)
         self.db.executescript(_SCHEMA)
+        columns = {str(row[1]) for row in self.db.execute("PRAGMA table_info(fetched_mail)")}
+        if "sha256" not in columns:  # a ledger from before fetched mail was known by its bytes too
+            self.db.execute("ALTER TABLE fetched_mail ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''")
         self.db.commit()
 
     def __enter__(self) -> Ledger:
@@ -157,17 +165,39 @@ class Ledger:
                                (mailbox, uidvalidity))
         return {uid for (uid,) in rows}
 
-    def fetched_message(self, message_id: str) -> str | None:
-        """When a message with this Message-ID was first fetched (under any UID), or None."""
-        row = self.db.execute("SELECT min(fetched_at) FROM fetched_mail WHERE message_id = ?", (message_id,)).fetchone()
+    def fetched_message(self, message_id: str, digest: str) -> str | None:
+        """When a message with this Message-ID and these bytes (sha256) was first fetched (under any UID), or None.
+
+        A row from before digests were kept matches on the Message-ID alone, as it did then.
+        """
+        row = self.db.execute("SELECT min(fetched_at) FROM fetched_mail WHERE message_id = ? AND sha256 IN (?, '')",
+                              (message_id, digest)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
     def record_fetch(self, mailbox: str, uidvalidity: int, uid: int, message_id: str, outcome: str,
-                     saved: Iterable[str] = ()) -> None:
-        """Remember one message as fetched: what became of it and the files saved from it."""
-        self.db.execute("INSERT OR REPLACE INTO fetched_mail VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (mailbox, uidvalidity, uid, message_id, now(), outcome, "\n".join(saved)))
+                     saved: Iterable[str] = (), kept: tuple[str, str] | None = None, digest: str = "") -> None:
+        """Remember one message as fetched: what became of it, the sha256 of its bytes, the files saved from it
+        and, as ``kept``, the raw copy of the message saved beside them (its path under inbox/ and its sha256)."""
+        self.db.execute("INSERT OR REPLACE INTO fetched_mail (mailbox, uidvalidity, uid, message_id, fetched_at, "
+                        "outcome, saved, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (mailbox, uidvalidity, uid, message_id, now(), outcome, "\n".join(saved), digest))
+        if kept is not None:
+            self.db.execute("INSERT OR REPLACE INTO kept_mail VALUES (?, ?)", kept)
         self.db.commit()
+
+    def kept_mail(self) -> dict[str, str]:
+        """The raw messages ``make fetch`` saved beside their attachments: path under inbox/ → sha256.
+
+        A ledger written before the sha256 was kept knows only the path (the last file saved from a
+        message is its raw copy); its sha256 is then "".
+        """
+        kept: dict[str, str] = {}
+        for (saved,) in self.db.execute("SELECT saved FROM fetched_mail WHERE saved != ''"):
+            last = str(saved).rsplit("\n", 1)[-1]
+            if last.lower().endswith(".eml"):
+                kept[last] = ""
+        kept.update((str(file), str(sha)) for file, sha in self.db.execute("SELECT file, sha256 FROM kept_mail"))
+        return kept
 
     def file_stats(self) -> StatCache:
         """The sha256 of each file hashed before, by path and ``stat`` (see :class:`StatCache`)."""

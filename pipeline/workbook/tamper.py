@@ -34,14 +34,16 @@ def _sheet_list(names: list[str]) -> str:
 
 
 def package_findings(sub: Submission, book: Book) -> None:
-    """Macros are an 错误; external links, data connections and embedded objects a 警告. None is followed."""
+    """Macros, external links, data connections and embedded objects are each a 警告: none is run or followed,
+    only the values saved in the cells are read."""
     parts = book.package.names if book.package else ()
     lower = [p.lower() for p in parts]
     macro = any(p.startswith(_MACRO_PARTS) for p in lower) or any(
         s.split("/")[0] in _OLE_MACRO_STREAMS for s in book.streams)
     if macro:
-        sub.add(Severity.ERROR, "含有宏", "文件含有宏（VBA 代码或宏表）。程序不会运行其中的任何代码，但含宏的文件不予采用。"
-                "请在 WPS 或 Excel 中“另存为”“Excel 工作簿(*.xlsx)”（不含宏）后重新发送。")
+        sub.add(Severity.WARNING, "含有宏", "文件含有宏（VBA 代码或宏表）。程序只读取表中保存的数值，不运行也不保留其中的"
+                "任何代码，宏计算出而未保存在表中的内容不会被读取，请核对汇总结果。今后请在 WPS 或 Excel 中“另存为”"
+                "“Excel 工作簿(*.xlsx)”（不含宏）后发送。")
     links = [p for p in parts if p.lower().startswith(_LINK_PARTS) and p.lower().endswith(".xml")]
     if links:
         sub.add(Severity.WARNING, "外部链接", f"文件中有 {len(links)} 个指向其他文件的外部链接，程序不会打开或跟随这些链接，"

@@ -1,35 +1,46 @@
-"""Archives (.zip, .7z, .rar): every member is read as if it lay in inbox/, shown as ``附件.zip!/U013附件1.xlsx``.
+"""Archives (.zip, .7z, .rar, .tar, .tar.gz/.tgz, .gz, .bz2, .xz): every member is read as if it lay in inbox/,
+shown as ``附件.zip!/U013附件1.xlsx``.
 
 Before anything is unpacked the directory passes the guards: the member count, the total
 unpacked size and the compression ratio (campaign.toml ``[limits]``), names without ``..`` or a
 drive; unpacking runs under the per-file time limit and writes only into a private temporary
-folder (:mod:`pipeline.intake.members`). Zip names written by Chinese Windows without the UTF-8
-flag are GBK. A .rar is read by :mod:`rarfile` through ``unar`` or ``bsdtar`` (Debian packages
+folder (:mod:`pipeline.intake.members`). A tar has no directory ahead of its data: it is read as a
+stream (stdlib :mod:`tarfile` over :mod:`gzip`, :mod:`bz2` or :mod:`lzma`), every header checked
+before its member is copied and every decompressed byte counted against the same limits; links
+and devices refuse the archive. A lone ``.gz``/``.bz2``/``.xz`` holds one file, named after it.
+Zip names without the UTF-8 flag are read in UTF-8, else GBK (Chinese Windows), through zipfile's
+``metadata_encoding``. A .rar is read by :mod:`rarfile` through ``unar`` or ``bsdtar`` (Debian packages
 ``unar`` / ``libarchive-tools``). An archive holding only activity material (photos, videos)
 stays one 材料 entry with its members counted; one that cannot be opened is tied to its unit.
 """
 
 from __future__ import annotations
 
+import bz2
 import datetime as dt
+import functools
+import gzip
+import lzma
 import shutil
+import tarfile
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from pipeline.intake.materials import ARCHIVE, SUMMARY, _entry_name, _is_clutter, _matcher, attribute
+from pipeline.intake.materials import ARCHIVE, SUMMARY, _matcher, attribute
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.safety.guards import FileTimeout, time_limit
-from pipeline.safety.sniff import Sniffed
+from pipeline.safety.sniff import Sniffed, is_ignored
 from pipeline.settings.campaign import Limits
 from pipeline.units import mismatch
 
-KINDS = frozenset({"zip", "7z", "rar"})
+KINDS = frozenset({"zip", "7z", "rar", "tar", "gzip", "bzip2", "xz"})
 _MB = 1 << 20
 _CHUNK = 1 << 16
 _NO_UNIT = "材料单位未识别"  # pipeline.intake.materials' warning for material that names no unit
@@ -59,13 +70,14 @@ class Entry:
     handle: Any  # the library's own record of the member (ZipInfo, RarInfo, py7zr FileInfo)
 
 
-def _guard(entries: list[Entry], limits: Limits) -> None:
+def _guard(entries: list[Entry], limits: Limits, archive_size: int = 0) -> None:
     names = tuple(e.name for e in entries)
     if len(entries) > limits.max_zip_entries:
         raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", names[:20],
                            "请只把填好的报表和必要材料放进压缩包", _ODD)
     unpacked = sum(e.size for e in entries)
-    packed = sum(e.packed for e in entries)
+    # The directory's packed sizes are the sender's word; the archive's own size bounds them.
+    packed = min(sum(e.packed for e in entries), archive_size) if archive_size else sum(e.packed for e in entries)
     if unpacked > limits.max_unzipped_mb * _MB:
         raise ArchiveError(f"解压后约 {unpacked / _MB:,.0f} MB，超过 {limits.max_unzipped_mb} MB 的上限", names,
                              "请先向报送单位核实，不要直接解压", _ODD)
@@ -73,11 +85,36 @@ def _guard(entries: list[Entry], limits: Limits) -> None:
         raise ArchiveError(f"压缩比约 {unpacked / max(packed, 1):,.0f} 倍，超过 {limits.max_compression_ratio} 倍的上限，"
                              "可能是恶意构造的“压缩炸弹”", names, "请先向报送单位核实，不要直接解压", _ODD)
     for e in entries:
-        parts = PurePosixPath(e.name.replace("\\", "/")).parts
-        if e.name.startswith(("/", "\\")) or ".." in parts or (parts and parts[0].endswith(":")):
-            raise ArchiveError(f"压缩包内的文件名“{e.name}”指向压缩包以外的位置", names, "请先向报送单位核实，不要直接解压", _ODD)
+        _check_name(e.name, names)
     if any(e.encrypted for e in entries):
         raise ArchiveError("压缩包设有密码", names)
+
+
+def _is_clutter(name: str) -> bool:
+    """What an archiver adds beside the files (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``, ``~$`` lock files)."""
+    return name.startswith("__MACOSX/") or is_ignored(PurePosixPath(name))
+
+
+# A zip name without the UTF-8 flag is in the writer's code page: UTF-8 (some tools omit the flag), else GBK
+# (Chinese Windows), else zipfile's own cp437. The strictest that decodes every name wins.
+_ZIP_NAME_ENCODINGS = ("utf-8", "gb18030", None)
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """A zip opened with the code page its unflagged names are in (``metadata_encoding``)."""
+    for encoding in _ZIP_NAME_ENCODINGS[:-1]:
+        try:
+            return zipfile.ZipFile(path, metadata_encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+    return zipfile.ZipFile(path)
+
+
+def _check_name(name: str, names: tuple[str, ...]) -> None:
+    """Refuse a member name that points out of the archive (absolute, a drive, or ``..``)."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and parts[0].endswith(":")):
+        raise ArchiveError(f"压缩包内的文件名“{name}”指向压缩包以外的位置", names, "请先向报送单位核实，不要直接解压", _ODD)
 
 
 def _copy(stream: IO[bytes], target: Path, cap: int) -> None:
@@ -125,17 +162,17 @@ def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
 
     try:
         check_zip_directory(path, limits)
-        zf = zipfile.ZipFile(path)
+        zf = open_zip(path)
     except GuardError:
         raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", (),
                            "请只把填好的报表和必要材料放进压缩包", _ODD) from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise ArchiveError("压缩包已损坏，无法读取其目录", (), "请联系报送单位重新压缩后发送") from None
     with zf:
-        entries = [Entry(_entry_name(i), i.file_size, i.compress_size, bool(i.flag_bits & 0x1), _stamp(i.date_time), i)
+        entries = [Entry(i.filename, i.file_size, i.compress_size, bool(i.flag_bits & 0x1), _stamp(i.date_time), i)
                    for i in zf.infolist() if not i.is_dir()]
         entries = [e for e in entries if not _is_clutter(e.name)]
-        _guard(entries, limits)
+        _guard(entries, limits, path.stat().st_size)
         broken = (zipfile.BadZipFile, OSError, EOFError, NotImplementedError)
         return _copy_members(entries, folder, lambda e: zf.open(e.handle), lambda exc: isinstance(exc, broken))
 
@@ -150,13 +187,17 @@ def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
     except Exception as exc:  # py7zr raises many types on a damaged archive
         raise ArchiveError(f"压缩包已损坏，无法读取其目录（{type(exc).__name__}）", (), "请联系报送单位重新压缩后发送") from None
     with szf:
+        links = [i.filename for i in szf.list() if i.is_symlink]
+        if links:  # py7zr would create the link, which could point anywhere on this computer
+            raise ArchiveError(f"压缩包内的“{links[0]}”是链接，正常的报送材料不会有这种文件", tuple(links),
+                               "请先向报送单位核实，不要直接解压", _ODD)
         infos = [i for i in szf.list() if not i.is_directory]
         entries = [Entry(i.filename, int(i.uncompressed or 0), int(i.compressed or 0), False,
                          i.creationtime.timestamp() if i.creationtime else 0.0, i) for i in infos]
         entries = [e for e in entries if not _is_clutter(e.name)]
         if szf.needs_password():
             raise ArchiveError("压缩包设有密码", tuple(e.name for e in entries))
-        _guard(entries, limits)
+        _guard(entries, limits, path.stat().st_size)  # from the listing, before anything is extracted
         raw = folder / "raw"
         try:
             szf.extract(path=raw, targets=[e.name for e in entries])
@@ -191,7 +232,7 @@ def _unpack_rar(path: Path, limits: Limits, folder: Path) -> list[Packed]:
         entries = [Entry(i.filename or "", int(i.file_size or 0), int(i.compress_size or 0), i.needs_password(),
                          _stamp(i.date_time), i) for i in rf.infolist() if not i.is_dir()]
         entries = [e for e in entries if e.name and not _is_clutter(e.name)]
-        _guard(entries, limits)
+        _guard(entries, limits, path.stat().st_size)
         try:
             return _copy_members(entries, folder, lambda e: rf.open(e.handle),
                                  lambda exc: isinstance(exc, rarfile.Error | OSError | EOFError)
@@ -200,8 +241,132 @@ def _unpack_rar(path: Path, limits: Limits, folder: Path) -> list[Packed]:
             raise ArchiveError("本机没有可解开 RAR 压缩包的组件", tuple(x.name for x in entries), _BACKEND) from None
 
 
+# ----------------------------------------------------------------------------- tar and lone compressed files
+
+_DECOMPRESS: dict[str, Callable[[Path], Any]] = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}
+_COMPRESSED_NAMES = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz"}
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".tgz", ".tbz2", ".txz")
+_TAR_BLOCK = 512
+_TAR_MAGIC_AT = 257
+# What a damaged or truncated stream raises: gzip.BadGzipFile and bz2's “Invalid data stream” are OSError.
+_STREAM_DAMAGE = (OSError, EOFError, lzma.LZMAError, zlib.error, tarfile.TarError)
+
+
+def _bomb(total: int, packed: int, limits: Limits) -> ArchiveError | None:
+    """The refusal for ``total`` unpacked bytes from ``packed`` bytes of archive, if they pass a limit."""
+    if total > limits.max_unzipped_mb * _MB:
+        return ArchiveError(f"解压后超过 {limits.max_unzipped_mb} MB 的上限", (), "请先向报送单位核实，不要直接解压", _ODD)
+    if total > _MB and total > limits.max_compression_ratio * max(packed, 1):
+        return ArchiveError(f"压缩比超过 {limits.max_compression_ratio} 倍的上限，可能是恶意构造的“压缩炸弹”", (),
+                            "请先向报送单位核实，不要直接解压", _ODD)
+    return None
+
+
+class _Counted:
+    """A decompressed stream that counts what it hands out and stops at the limits, with a look-ahead."""
+
+    def __init__(self, stream: IO[bytes], packed: int, limits: Limits) -> None:
+        self.stream, self.packed, self.limits = stream, packed, limits
+        self.total = 0
+        self.pending = b""
+
+    def _pull(self, size: int) -> bytes:
+        data = self.stream.read(size)
+        self.total += len(data)
+        problem = _bomb(self.total, self.packed, self.limits)
+        if problem is not None:
+            raise problem
+        return data
+
+    def peek(self, size: int) -> bytes:
+        """The next ``size`` bytes (fewer at the end), left to be read again."""
+        while len(self.pending) < size and (chunk := self._pull(size - len(self.pending))):
+            self.pending += chunk
+        return self.pending[:size]
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative)."""
+        if size is None or size < 0:
+            parts = [self.pending]
+            self.pending = b""
+            while chunk := self._pull(_CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        if self.pending:
+            out, self.pending = self.pending[:size], self.pending[size:]
+            return out
+        return self._pull(size)
+
+
+def _check_tar_member(info: tarfile.TarInfo, number: int, seen: list[str], limits: Limits) -> None:
+    """Refuse the archive at a link, a device, a name out of it, or the entry past the count limit (``number``)."""
+    names = tuple(seen)
+    if not (info.isreg() or info.isdir()):
+        what = "链接" if info.issym() or info.islnk() else "设备或特殊文件"
+        raise ArchiveError(f"压缩包内的“{info.name}”是{what}，正常的报送材料不会有这种文件", names,
+                           "请先向报送单位核实，不要直接解压", _ODD)
+    if number > limits.max_zip_entries:
+        raise ArchiveError(f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限）", names[:20],
+                           "请只把填好的报表和必要材料放进压缩包", _ODD)
+    _check_name(info.name, names)
+
+
+def _unpack_tar_stream(stream: _Counted, folder: Path) -> list[Packed]:
+    """Copy each regular file of a tar read as a stream, checking every header before its data."""
+    names: list[str] = []
+    written: list[tuple[Path, float]] = []
+    with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+        for number, info in enumerate(tar, 1):  # folders count too: a tar of endless empty folders is refused
+            _check_tar_member(info, number, names, stream.limits)
+            if info.isdir() or _is_clutter(info.name):
+                continue
+            if stream.total + info.size > stream.limits.max_unzipped_mb * _MB:
+                raise ArchiveError(f"解压后超过 {stream.limits.max_unzipped_mb} MB 的上限", tuple(names),
+                                   "请先向报送单位核实，不要直接解压", _ODD)
+            target = scratch_path(folder, len(names), info.name)
+            member = tar.extractfile(info)
+            if member is None:
+                continue
+            with member:
+                _copy(member, target, info.size)
+            names.append(info.name)
+            written.append((target, float(info.mtime or 0)))
+    return [Packed(name, target, mtime) for name, (target, mtime) in zip(unique_names(names), written, strict=True)]
+
+
+def _lone_name(path: Path) -> str:
+    """The name of the one file a lone .gz/.bz2/.xz holds: the archive's name without that extension."""
+    name = path.name
+    for suffix in _COMPRESSED_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return path.stem or name
+
+
+def _unpack_tar(path: Path, limits: Limits, folder: Path, kind: str) -> list[Packed]:
+    """A .tar, a compressed tar (.tar.gz/.tgz, .tar.bz2, .tar.xz) or a lone compressed file."""
+    packed = path.stat().st_size
+    opener = _DECOMPRESS.get(kind)
+    what = f"{_COMPRESSED_NAMES[kind]} 压缩文件" if kind in _COMPRESSED_NAMES else "tar 压缩包"
+    try:
+        with opener(path) if opener else path.open("rb") as raw:
+            stream = _Counted(raw, packed, limits)
+            head = stream.peek(_TAR_BLOCK)
+            if kind == "tar" or head[_TAR_MAGIC_AT:_TAR_MAGIC_AT + 5] == b"ustar":
+                return _unpack_tar_stream(stream, folder)
+            target = scratch_path(folder, 0, _lone_name(path))
+            with target.open("wb") as out:
+                while chunk := stream.read(_CHUNK):
+                    out.write(chunk)
+            return [Packed(_lone_name(path), target, path.stat().st_mtime)]
+    except _STREAM_DAMAGE:
+        raise ArchiveError(f"{what}已损坏或不完整（可能是下载或发送中断），无法解压", (),
+                           "请联系报送单位重新压缩后发送") from None
+
+
 _UNPACK: dict[str, Callable[[Path, Limits, Path], list[Packed]]] = {
     "zip": _unpack_zip, "7z": _unpack_7z, "rar": _unpack_rar,
+    **{kind: functools.partial(_unpack_tar, kind=kind) for kind in ("tar", "gzip", "bzip2", "xz")},
 }
 
 
@@ -218,8 +383,8 @@ def _is_document_package(path: Path) -> bool:
 def _zip_names(path: Path) -> tuple[str, ...]:
     """The member names of a zip not unpacked (nested too deep), to tell whether it holds a return."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            return tuple(_entry_name(i) for i in zf.infolist()[:100] if not i.is_dir())
+        with open_zip(path) as zf:
+            return tuple(i.filename for i in zf.infolist()[:100] if not i.is_dir())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return ()
 

@@ -6,9 +6,12 @@ without the form's sentences) is not material: it is 格式不符 (:mod:`pipelin
 
 from __future__ import annotations
 
+import zipfile
+
 from pipeline.intake.materials import IMAGE, OTHER, SUMMARY, TEXT, Recognised, recognise, register_material
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Submission
+from pipeline.safety.guards import GuardError, check_package
 from pipeline.safety.sniff import Sniffed
 from pipeline.units import mismatch
 
@@ -30,13 +33,24 @@ def _opening(sub: Submission, rec: Recognised, ctx: Context) -> list[str]:
     return []
 
 
-def _reason(sub: Submission, rec: Recognised, lines: list[str]) -> str:
+def _refused(sub: Submission, ctx: Context) -> str:
+    """Why the package guards refuse a .docx (“” when they let it through)."""
+    try:
+        check_package(sub.path, ctx.campaign.limits)
+    except GuardError as exc:
+        return f"它是 Word 文档，但未通过安全检查（{exc.rule}，如解压后过大或压缩比异常），程序未打开其内容"
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return ""
+    return ""
+
+
+def _reason(sub: Submission, rec: Recognised, lines: list[str], ctx: Context) -> str:
     if rec.kind == IMAGE:
         return "它是图片（照片或截图），不是可读取的表格"
     if rec.content == "pdf":
         return "它是 PDF 文档，" + ("找不到报表的填报语句" if lines else "没有文字层（扫描件）")
     if rec.content in ("docx", "doc", "rtf", "odt"):
-        return "它是 Word 文档，但找不到报表的填报语句"
+        return (rec.content == "docx" and _refused(sub, ctx)) or "它是 Word 文档，但找不到报表的填报语句"
     return sub.note or "文件内容无法识别"
 
 
@@ -50,7 +64,7 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
     lines = _opening(sub, material, ctx) if material.content in ("docx", "pdf") else []
     if mismatch.named_forms([*mismatch.name_texts(sub.file), *lines], ctx.forms):
         sub.findings = [f for f in sub.findings if not f.rule.startswith("材料") and f.rule != "不是报表"]
-        mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, _reason(sub, material, lines), lines)
+        mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, _reason(sub, material, lines, ctx), lines)
     elif sub.material_kind in (TEXT, OTHER):
         sub.mismatch = mismatch.ALONE  # 格式不符 if it turns out to be all its unit sent (pipeline.checks.rollup)
     return True

@@ -2,8 +2,10 @@
 
 The sender's address names the unit through the roster's 邮箱 (used when an attachment does
 not say its unit itself), and the mail's Date is the day it arrived (for on-time and for the
-order of resubmissions). The raw mails that ``python -m pipeline fetch`` keeps beside the
-attachments it saved are not read again (:func:`pipeline.intake.arrival.is_kept_mail`).
+order of resubmissions). A saved mail is read wherever it lies, under ``inbox/邮件/`` too and
+inside another mail or an archive; only the raw copies that ``python -m pipeline fetch`` kept beside
+the attachments it saved are not read again, and those are known by the ledger
+(:meth:`pipeline.store.ledger.Ledger.kept_mail`), not by their folder.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.intake.mailparts import FALLBACK_NAME, MalformedMessageError, envelope, iter_attachments, parse_message
+from pipeline.intake.mailparts import (
+    FALLBACK_NAME,
+    MalformedMessageError,
+    envelope,
+    iter_attachments,
+    parse_message,
+    plausible_time,
+)
 from pipeline.intake.materials import TEXT
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
 from pipeline.intake.sources import Context, Source
@@ -57,7 +66,7 @@ def _read_eml(path: Path) -> Mail:
     message = parse_message(path.read_bytes())
     head = envelope(message)
     files = [(a.safe_name, a.data) for a in iter_attachments(message)]
-    return Mail(head.sender, head.date, head.subject, files)
+    return Mail(head.sender, plausible_time(head.date), head.subject, files)  # year 9999 is no arrival date
 
 
 def _read_msg(path: Path) -> Mail:
@@ -71,7 +80,7 @@ def _read_msg(path: Path) -> Mail:
     msg: Any = extract_msg.openMsg(str(path))
     try:
         sender = parseaddr(str(msg.sender or ""))[1].lower()
-        date = msg.date if isinstance(msg.date, dt.datetime) else None
+        date = plausible_time(msg.date) if isinstance(msg.date, dt.datetime) else None
         files: list[tuple[str, bytes]] = []
         for att in msg.attachments:
             data = getattr(att, "data", None)

@@ -14,7 +14,7 @@ from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import SUMMARY_WORD
 from pipeline.intake.sources import Context, Source
 from pipeline.model import RawCell, Submission
-from pipeline.safety.guards import FileTimeout, GuardError, check_size, time_limit
+from pipeline.safety.guards import FileTimeout, GuardError, check_package, check_size, time_limit
 from pipeline.safety.sniff import Sniffed
 from pipeline.units.identity import check_identity
 from pipeline.values.normalise import normalise_submission
@@ -56,6 +56,8 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
     limits = ctx.campaign.limits
     try:
         check_size(sub.size, limits)
+        if sniffed.kind == "docx":  # the same package guards as a workbook, before python-docx inflates any part
+            check_package(sub.path, limits)
         with time_limit(limits.seconds_per_file):
             found = _best(sub, sniffed.kind, forms)
     except (DocumentError, GuardError, FileTimeout):
