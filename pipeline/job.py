@@ -7,15 +7,18 @@ times are used everywhere. :func:`rollup_to_outbox` adds the outputs and the fre
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.faults import log_error, log_to
+from pipeline.faults import DISK_RULE, DiskFullError, folder_size_mb, is_disk_full, log_detail, log_error, log_to
 from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.scan import hash_all, scan_inbox
 from pipeline.model import Outcome, Status, Submission
+from pipeline.safety.badbytes import technical
 from pipeline.safety.guards import require_safe_xml
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
@@ -28,6 +31,7 @@ if TYPE_CHECKING:  # pandas and pandera: imported only once the inbox must reall
     from pipeline.checks.rollup import Rollup
 
 KEPT_MAIL_NOTE = "收取邮件时留存的邮件原文，其附件已另存于同一文件夹"
+DISK_MARGIN_MB = 50  # what a rollup's outputs need at the least: the workbook, the CSVs, the feedback, the ledger
 Progress = Callable[[Iterable[Path]], Iterable[Path]]
 
 
@@ -57,6 +61,10 @@ def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str,
     for sub in subs:
         if sub.program_error:
             log_error(f"读取文件“{sub.file}”时程序出错（{sub.path}）", sub.program_error)
+        if sub.machine_fault:
+            log_detail(f"文件“{sub.file}”未能读取（本机问题）", sub.note)
+    if any(s.machine_fault == DISK_RULE for s in subs):  # the temporary folder is full: the run cannot go on
+        raise DiskFullError(Path(tempfile.gettempdir()), campaign.limits.max_unzipped_mb)
     kill_point("read")
     rollup = build_rollup(subs, forms, campaign, roster)
     ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
@@ -87,6 +95,21 @@ def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True,
         write_tables(outbox, rollup)
         feedback = write_feedback(outbox, rollup, failures)
     return workbook, feedback
+
+
+def machine_faults(rollup: Rollup) -> list[Submission]:
+    """The files this computer could not read (本机问题): read again by the next run."""
+    return [s for s in rollup.submissions if s.machine_fault]
+
+
+def machine_faults_lines(rollup: Rollup) -> list[str]:
+    """The summary lines about 本机问题, or [] when there were none."""
+    faults = machine_faults(rollup)
+    if not faults:
+        return []
+    lines = [f"本机问题 {len(faults)} 个（不是报送单位的责任，这些文件下次运行 make rollup 时会重新读取）："]
+    lines += [f"  {s.file}：{s.note}" for s in faults]
+    return lines
 
 
 def program_errors(rollup: Rollup, failures: Iterable[str] = ()) -> int:
@@ -121,6 +144,7 @@ def summary_lines(rollup: Rollup, workbook: Path, failures: Iterable[str] = ()) 
         lines += [f"  {line}" for line in failed]
     if line := program_errors_line(program_errors(rollup, failed), workbook.parent):
         lines.append(line)
+    lines += machine_faults_lines(rollup)
     return lines
 
 
@@ -133,7 +157,14 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     are logged to ``outbox/pipeline.log`` (:mod:`pipeline.faults`).
     """
     with log_to(outbox):
-        return _rollup_to_outbox(inbox, outbox, forms, campaign, roster, command_name, progress)
+        try:
+            return _rollup_to_outbox(inbox, outbox, forms, campaign, roster, command_name, progress)
+        except (OSError, sqlite3.Error) as exc:
+            if not is_disk_full(exc):
+                raise
+            log_detail("磁盘空间不足，本次汇总未完成", technical(exc))
+            folder = Path(exc.filename).parent if isinstance(exc, OSError) and exc.filename else outbox
+            raise DiskFullError(folder, max(DISK_MARGIN_MB, folder_size_mb(outbox))) from None
 
 
 def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
@@ -160,7 +191,8 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
 
     lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback, inbox)]
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
-    if not program_errors(rollup, failures):  # a run with program errors is done again in full next time
+    # A run with program errors or 本机问题 is done again in full next time, even if nothing changed.
+    if not program_errors(rollup, failures) and not machine_faults(rollup):
         with Ledger(outbox / LEDGER_NAME) as ledger:
             remember(ledger, LastRun(digest, lines, outputs, rollup.outcome_rows()))
     return lines

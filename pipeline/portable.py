@@ -1,8 +1,10 @@
 """What differs between the clerk's Windows PC and a POSIX machine, chosen by capability, never by platform name.
 
 * worker processes: ``fork`` where ``os.fork`` exists, else ``spawn`` (Windows' only method);
-* the per-file time limit: SIGALRM where it exists, else a watchdog thread
-  (:func:`pipeline.safety.guards.time_limit`);
+* ending a process with everything it started (:func:`kill_tree`): psutil walks the children on every
+  platform; on POSIX their process groups are killed too, so that a grandchild whose parent already
+  exited is not missed;
+* a child program in a group of its own (:func:`child_group`), so that it can be ended as a whole;
 * console output: a console whose code page cannot show a character (GBK and an emoji in a
   file name) gets a replacement, never a UnicodeEncodeError;
 * China time for mail headers, whether or not the machine has the tz database.
@@ -10,14 +12,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 from multiprocessing.context import BaseContext
-from typing import TextIO
+from typing import Any, TextIO
 
 # China has kept UTC+8 all year since 1991; the fixed offset stands in when there is no tz database.
 CHINA_OFFSET = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -28,9 +32,45 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
 
 
-def has_alarm() -> bool:
-    """Whether SIGALRM and an interval timer exist (never on Windows)."""
-    return hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
+def child_group() -> dict[str, Any]:
+    """``subprocess.Popen`` options that start a child program in a process group of its own."""
+    if hasattr(os, "setsid"):
+        return {"start_new_session": True}
+    return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def kill_tree(pid: int, *, include_self: bool = True, wait: float = 5.0) -> None:
+    """Kill process ``pid`` and every process it started, at once (SIGKILL / TerminateProcess).
+
+    The children are listed before anything is killed (a killed parent no longer lists them);
+    on POSIX each child's own process group is killed too (LibreOffice's soffice.bin, unar).
+    A process already gone is skipped; never raises.
+    """
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        family = root.children(recursive=True)
+    except psutil.Error:
+        return
+    if include_self:
+        family.insert(0, root)
+    own_group = os.getpgrp() if hasattr(os, "getpgrp") else None
+    groups: set[int] = set()
+    for proc in family:
+        if hasattr(os, "getpgid"):
+            try:
+                group = os.getpgid(proc.pid)
+            except OSError:
+                group = None
+            if group is not None and group != own_group and group > 1:
+                groups.add(group)
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    for group in groups:
+        with contextlib.suppress(OSError):  # the group is gone already
+            os.killpg(group, signal.SIGKILL)
+    psutil.wait_procs(family, timeout=wait)
 
 
 def pool_context() -> BaseContext | None:

@@ -13,7 +13,6 @@ import io
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -55,7 +54,9 @@ import pipeline.safety.guards as guards
 import pipeline.workbook.read as reader
 from pipeline.checks.rollup import build_rollup
 from pipeline.checks.validate import validate
-from pipeline.intake.batch import read_file
+from pipeline.faults import MACHINE_FAULT_NOTE, TIMEOUT_RULE
+from pipeline.intake.batch import read_all, read_file
+from pipeline.intake.scan import new_submission
 from pipeline.job import write_outputs
 from pipeline.model import Outcome, RawCell, Severity, Submission
 from pipeline.outputs.report import FORMULA_TRIGGERS
@@ -410,7 +411,7 @@ def test_huge_dimension_and_far_cells_cost_nothing(world: World) -> None:
 
 def test_slow_file_is_stopped_and_reported(kit_settings: tuple[Kit, tuple[Path, Path]], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file that takes longer than seconds_per_file is reported as 处理超时, and the next file reads normally."""
+    """A file still unread after seconds_per_file has its worker killed: 处理超时 (本机问题), and the next file reads normally."""
     files = write_settings(tmp_path / "settings", {"seconds_per_file": 1})
     kit = Kit.load(*files)
     first = kit.filled(tmp_path / "inbox" / "a.xlsx", "annex1", "T31")
@@ -418,22 +419,16 @@ def test_slow_file_is_stopped_and_reported(kit_settings: tuple[Kit, tuple[Path, 
     real_load = reader.load_xlsx
     monkeypatch.setenv("PIPELINE_READER", "full")  # the slow stand-in replaces the full reader
 
-    finished: list[Path] = []
-
     def slow(path: Path, limits: Limits) -> Any:
-        if path == first:  # never returns by itself: only the time limit can end it
+        if path == first:  # never returns by itself: only killing its process can end it
             threading.Event().wait()
-            finished.append(path)
         return real_load(path, limits)
 
-    monkeypatch.setattr(reader, "load_xlsx", slow)
-    previous = signal.getsignal(signal.SIGALRM)
-    slow_sub = read_file(first, first.parent, kit.forms, kit.campaign, kit.roster)
-    assert finished == []
-    assert slow_sub.outcome == Outcome.UNSUPPORTED and [f.rule for f in slow_sub.findings] == ["处理超时"]
-    assert "1 秒" in slow_sub.findings[0].message
-    assert signal.getsignal(signal.SIGALRM) == previous and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-    fine = read_file(second, second.parent, kit.forms, kit.campaign, kit.roster)
+    monkeypatch.setattr(reader, "load_xlsx", slow)  # the workers are forked: they inherit the stand-in
+    slow_sub, fine = read_all([new_submission(p, first.parent) for p in (first, second)], kit.forms, kit.campaign,
+                              kit.roster)
+    assert (slow_sub.outcome, slow_sub.machine_fault, slow_sub.findings) == (Outcome.UNSUPPORTED, TIMEOUT_RULE, [])
+    assert "1 秒" in slow_sub.note and slow_sub.note.startswith(MACHINE_FAULT_NOTE)
     assert not fine.outcome and fine.errors == 0
 
 

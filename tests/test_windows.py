@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,13 @@ from typing import Any
 import pytest
 from feedback_kit import submit, unit
 
-import pipeline.workbook.read
+import pipeline.portable
 from pipeline.cli.entry import translate
+from pipeline.faults import MACHINE_FAULT_NOTE, TIMEOUT_RULE
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.batch import read_all
 from pipeline.intake.scan import new_submission
 from pipeline.portable import CHINA_OFFSET, china_tz, tolerant_console
-from pipeline.safety.guards import timeout_message
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 
@@ -44,6 +43,22 @@ marks = os.environ.get("WINDOWS_LIKE_MARKS")
 if marks:
     with open(os.path.join(marks, str(os.getpid())), "w") as mark:
         mark.write(str(os.getppid()))
+'''
+
+# Loaded by the spawned workers of one test: reading a file named slow* is stuck in one call into C
+# (a regular expression that backtracks for hours), which no in-thread time limit can interrupt.
+STUCK_IN_C = '''
+import re
+import pipeline.workbook.read as read
+
+_real = read.read_workbook
+
+def _stuck_on_slow(sub, *args, **kwargs):
+    if "slow" in sub.file:
+        re.match(r"(a+)+$", "a" * 28 + "b")
+    return _real(sub, *args, **kwargs)
+
+read.read_workbook = _stuck_on_slow
 '''
 
 
@@ -159,26 +174,18 @@ def test_gbk_console_prints_what_it_cannot_encode_as_an_escape(runs: tuple[Run, 
     assert windows.check_out == normal.check_out.replace(EMOJI, "\\U0001f600")
 
 
-def test_time_limit_without_sigalrm_still_gives_the_timeout_finding(
+def test_time_limit_with_spawned_workers_stops_a_read_stuck_in_c(
     tmp_path: Path, template_dir: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With no SIGALRM, a parse that never ends gets its 处理超时 finding from the watchdog and the batch goes on."""
+    """With spawn only (no fork, no SIGALRM), a read stuck in C code is killed at the limit: 处理超时, and the batch goes on."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(STUCK_IN_C, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), str(REPO)]))
     monkeypatch.delattr(signal, "SIGALRM")
-    monkeypatch.delattr(signal, "setitimer")
-    real = pipeline.workbook.read.read_workbook
-
-    def stuck_on_slow(sub: Any, *args: Any, **kwargs: Any) -> Any:
-        """The test hook: the file named slow never finishes (pure Python, as a runaway parse would be)."""
-        if "slow" not in sub.file:
-            return real(sub, *args, **kwargs)
-        give_up = time.monotonic() + 120  # only if the watchdog failed: the test then fails, it does not hang
-        while time.monotonic() < give_up:
-            pass
-        return None
-
-    monkeypatch.setattr(pipeline.workbook.read, "read_workbook", stuck_on_slow)
-    limits = dataclasses.replace(campaign.limits, seconds_per_file=0.2)
+    monkeypatch.setattr(pipeline.portable, "can_fork", lambda: False)  # workers are spawned, as on Windows
+    limits = dataclasses.replace(campaign.limits, seconds_per_file=2)
     quick = dataclasses.replace(campaign, limits=limits)
     inbox = tmp_path / "inbox"
     slow = submit(template_dir, inbox, forms["annex1"], campaign, unit(roster, "U001"), name="slow.xlsx")
@@ -186,7 +193,8 @@ def test_time_limit_without_sigalrm_still_gives_the_timeout_finding(
 
     stuck, ok = read_all([new_submission(p, inbox) for p in (slow, fine)], forms, quick, roster)
 
-    assert [(f.rule, f.message) for f in stuck.findings] == [("处理超时", timeout_message(0.2))]
+    assert (stuck.machine_fault, stuck.findings) == (TIMEOUT_RULE, [])
+    assert stuck.note.startswith(f"{MACHINE_FAULT_NOTE}（{TIMEOUT_RULE}）")
     assert ok.unit is not None and ok.unit.code == "U002" and ok.errors == 0
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pipeline.settings.roster import Roster
 
 # Modules whose @command functions join the CLI (imported lazily so start-up stays fast).
+DISK_MARGIN_MB = 50  # the least a command's outputs need, said when a disk fills up
 COMMAND_MODULES = ("pipeline.cli.init", "pipeline.cli.commands", "pipeline.cli.mail", "pipeline.cli.fetch",
                    "pipeline.cli.demo", "pipeline.cli.report")
 
@@ -170,3 +171,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m pipeline") ->
         # Output piped into `head` and the like: stop quietly, as other CLI tools do.
         sys.stderr.close()
         return 0
+    except Exception as exc:  # our bug or a full disk: a Chinese message, the traceback goes to the log
+        print(f"错误：{_unexpected(exc, getattr(args, 'outbox', None) or Path())}", file=sys.stderr)
+        return 3
+
+
+def _unexpected(exc: Exception, outbox: Path) -> str:
+    """The message for an error no command handled: a full disk (本机问题), else a program error, logged."""
+    from pipeline.faults import LOG_NAME, DiskFullError, is_disk_full, log_error, log_to
+
+    if is_disk_full(exc):
+        folder = Path(exc.filename).parent if isinstance(exc, OSError) and exc.filename else outbox
+        return str(DiskFullError(folder, DISK_MARGIN_MB))
+    with log_to(outbox):
+        log_error("命令未能完成", exc)
+    return f"程序内部错误，命令未能完成，详见日志 {outbox / LOG_NAME}。这不是报送单位的责任，请将日志发给维护人员。"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -19,8 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from pipeline.documents.sentences import SentenceMatch, match_form, tidy_pdf_blocks
+from pipeline.faults import is_disk_full
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Severity
+from pipeline.portable import child_group, kill_tree
+from pipeline.safety.badbytes import describe, is_bad_bytes
+from pipeline.safety.guards import budget_left
 
 if TYPE_CHECKING:  # python-docx is imported when a .docx is read, not when the pipeline starts
     from docx.document import Document as DocxDocument
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # python-docx is imported when a .docx is read, not when the 
     from docx.text.paragraph import Paragraph
 
 SOFFICE_TIMEOUT = 120  # seconds for one conversion; a cold start of a fresh profile takes most of it
+BUDGET_MARGIN = 1.0  # seconds before the file's time limit at which soffice is ended by this process
 # Kinds (as pipeline.safety.sniff names them) that LibreOffice converts to .docx first.
 OFFICE_KINDS = ("doc", "wps", "odt", "rtf")
 RESAVE_ADVICE = "请另存为 .docx 或使用 Excel 模板"
@@ -111,7 +114,9 @@ def docx_blocks(path: Path) -> list[str]:
         document = docx.Document(str(path))
         return list(_container_blocks(document, set()))
     except Exception as exc:  # python-docx raises zip, lxml and key errors on damaged files
-        raise DocumentError(f"Word 文件“{path.name}”已损坏或无法打开（{type(exc).__name__}），{RESAVE_ADVICE}。",
+        if not is_bad_bytes(exc, ("docx", "zip", "xml", "text", "size")):
+            raise  # our bug, or a full disk: never the file's fault
+        raise DocumentError(f"Word 文件“{path.name}”已损坏或无法打开（{describe(exc)}），{RESAVE_ADVICE}。",
                             UNREADABLE) from exc
 
 
@@ -137,7 +142,9 @@ def pdf_blocks(path: Path) -> list[str]:
     except DocumentError:
         raise
     except Exception as exc:  # pypdf raises its own and many built-in errors on damaged files
-        raise DocumentError(f"PDF 文件“{path.name}”已损坏或无法读取（{type(exc).__name__}），{RESAVE_ADVICE}。",
+        if not is_bad_bytes(exc, ("pdf", "zip", "text", "size")):
+            raise  # our bug, a full disk or a missing component: never the file's fault
+        raise DocumentError(f"PDF 文件“{path.name}”已损坏或无法读取（{describe(exc)}），{RESAVE_ADVICE}。",
                             UNREADABLE) from exc
     blocks = [line for line in text.splitlines() if line.strip()]
     if not blocks:
@@ -173,15 +180,9 @@ def find_soffice(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """End soffice and what it started: its process group on POSIX, the process itself on Windows."""
-    if sys.platform != "win32":
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:  # already gone, or not a group leader
-            proc.kill()
-    else:
-        proc.kill()
-    proc.communicate()  # reaps it and closes its pipes
+    """End soffice and everything it started (soffice.bin), then reap it and close its pipes."""
+    kill_tree(proc.pid)
+    proc.communicate()
 
 
 def convert_with_office(path: Path, soffice: str, out_dir: Path, timeout: float = SOFFICE_TIMEOUT) -> Path:
@@ -197,22 +198,27 @@ def convert_with_office(path: Path, soffice: str, out_dir: Path, timeout: float 
     profile = out_dir / "profile"
     command = [soffice, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless", "--norestore",
                "--nologo", "--nolockcheck", "--convert-to", "docx", "--outdir", str(out_dir), str(source)]
+    # Within the file's own time budget (pipeline.safety.guards), so that soffice is ended here, by this
+    # process, before the reading process itself would be killed at the limit.
+    left = budget_left()
+    wait = timeout if left is None else max(0.1, min(timeout, left - BUDGET_MARGIN))
     try:
-        if sys.platform == "win32":
-            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
-        else:  # its own session, so that a timeout ends soffice.bin too, not only the launcher script
-            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        # its own process group, so that a timeout ends soffice.bin too, not only the launcher
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                **child_group())
     except OSError as exc:
-        raise DocumentError(f"无法启动 LibreOffice（{type(exc).__name__}），不能读取“{path.name}”，{RESAVE_ADVICE}。",
-                            NO_OFFICE) from exc
+        if is_disk_full(exc):
+            raise
+        raise DocumentError(f"无法启动 LibreOffice（{exc.strerror or '程序无法运行'}），不能读取“{path.name}”，"
+                            f"{RESAVE_ADVICE}。", NO_OFFICE) from exc
     try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
+        output, _ = proc.communicate(timeout=wait)
+    except BaseException as exc:  # the time is up, or this process is being stopped: soffice must not outlive it
         _kill(proc)
-        raise DocumentError(f"用 LibreOffice 转换“{path.name}”超过 {timeout:g} 秒仍未完成，{RESAVE_ADVICE}。",
-                            TIMEOUT) from exc
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise DocumentError(f"用 LibreOffice 转换“{path.name}”超过 {wait:g} 秒仍未完成，{RESAVE_ADVICE}。",
+                                TIMEOUT) from exc
+        raise
     result = out_dir / (source.stem + ".docx")
     if proc.returncode != 0 or not result.is_file():
         said = output.decode("utf-8", "replace").strip()[-200:]

@@ -8,28 +8,29 @@ line of the program, misses the cache and parses the file again.
 
 from __future__ import annotations
 
-import gc
 import os
 import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pipeline.faults import DISK_RULE, MACHINE_FAULT_NOTE, MachineFaultError, is_disk_full, log_detail
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.scan import new_submission
 from pipeline.intake.sources import Context, sources
+from pipeline.intake.workers import parse_killable
 from pipeline.model import Outcome, Submission
-from pipeline.portable import pool_context
 from pipeline.safety.sniff import is_ignored, sniff
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.freshness import settings_digest
+from pipeline.workbook.read import program_error
 
 if TYPE_CHECKING:
     pass
 
-PARALLEL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_FILES = 32  # files per worker process beyond the first (starting one costs more than a few files)
 
 
 class ParseCache(Protocol):
@@ -54,6 +55,30 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
     A container's members (archive members, mail attachments, the sheets of a workbook holding
     several forms) end up in ``sub.members``, read the same way; ``depth`` counts the containers around ``sub``.
     """
+    try:
+        return _parse_file(sub, forms, campaign, roster, depth)
+    except MachineFaultError as fault:
+        return mark_machine_fault(sub, fault)
+    except Exception as exc:  # every source is contained: our bug is logged, never blamed on the file
+        if is_disk_full(exc):
+            return mark_machine_fault(sub, MachineFaultError(DISK_RULE, f"临时文件夹“{tempfile.gettempdir()}”所在磁盘已满"))
+        program_error(sub, exc)
+        sub.members, sub.mismatch = [], ""
+        return sub
+
+
+def mark_machine_fault(sub: Submission, fault: MachineFaultError) -> Submission:
+    """This computer could not read the file: no finding for the unit, the note says what to do; never cached."""
+    sub.form_id, sub.unit, sub.located_by, sub.sheet, sub.members = None, None, "", "", []
+    sub.raw, sub.values, sub.meta, sub.findings = {}, {}, {}, []
+    sub.outcome, sub.mismatch = Outcome.UNSUPPORTED, ""
+    sub.machine_fault = fault.rule
+    sub.note = f"{MACHINE_FAULT_NOTE}（{fault.rule}）：{fault.message}"
+    return sub
+
+
+def _parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+                depth: int) -> Submission:
     path = sub.path
     if is_ignored(path):
         sub.outcome, sub.note = Outcome.IGNORED, "临时文件或隐藏文件，已忽略"
@@ -87,35 +112,23 @@ def cache_keys(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster
     return [cache_key(digest, s) for s in subs if s.sha256 and not s.container]
 
 
-# Worker processes receive the settings once, through the pool initializer.
-_WORKER: tuple[Mapping[str, FormSpec], Campaign, Roster] | None = None
-
-
-def _init_worker(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> None:
-    global _WORKER  # per-process state, set once by the pool initializer
-    _WORKER = (forms, campaign, roster)
-    # A worker keeps nothing between files, but an openpyxl workbook is a reference cycle: collect as usual,
-    # whatever the parent process does (see pipeline.cli.commands.rollup_to_outbox).
-    gc.enable()
-
-
-def _parse_in_worker(sub: Submission) -> bytes:
-    assert _WORKER is not None
-    # Pickled here, once: the same bytes cross to the parent and go into the cache as they are.
-    return pickle.dumps(parse_file(sub, *_WORKER), protocol=pickle.HIGHEST_PROTOCOL)
-
-
 def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
                 roster: Roster) -> Iterator[tuple[Submission, bytes | None]]:
-    """Each file's parse, with its pickle when a worker process made it."""
-    workers = min(os.cpu_count() or 1, max(1, len(subs) // max(1, PARALLEL_MIN_FILES // 2)))
-    if len(subs) < PARALLEL_MIN_FILES or workers < 2:
-        yield from ((parse_file(s, forms, campaign, roster), None) for s in subs)
+    """Each file's parse and its pickle, in order; every file is read in a worker killed at its time limit."""
+    if not subs:
         return
-    with ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_init_worker,
-                             initargs=(forms, campaign, roster)) as pool:
-        for payload in pool.map(_parse_in_worker, subs, chunksize=max(1, len(subs) // (workers * 8))):
-            yield pickle.loads(payload), payload
+    workers = min(os.cpu_count() or 1, max(1, len(subs) // max(1, PARALLEL_MIN_FILES // 2)))
+    done: dict[int, tuple[Submission, bytes | None]] = {}
+    following = 0
+    for index, result in parse_killable(subs, parse_file, (forms, campaign, roster),
+                                        campaign.limits.seconds_per_file, workers):
+        if isinstance(result, MachineFaultError):
+            done[index] = (mark_machine_fault(subs[index], result), None)
+        else:
+            done[index] = (pickle.loads(result), result)
+        while following in done:  # in order, as soon as the next one is there
+            yield done.pop(following)
+            following += 1
 
 
 def _unpickle(payload: bytes | None) -> Submission | None:
@@ -163,7 +176,11 @@ def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: C
     next(tick, None)
     for (index, _), (sub, payload) in zip(todo, parsed, strict=True):
         done[index] = sub
-        if cache is not None and sub.sha256 and not sub.program_error:  # a program error is retried next run
+        for found in sub.flattened():
+            for line in found.details:
+                log_detail(f"文件“{found.file}”", line)
+        # A program error or a machine fault (in the file or any member) is retried next run: never cached.
+        if cache is not None and sub.sha256 and not any(s.program_error or s.machine_fault for s in sub.flattened()):
             cache.cache_put(cache_key(digest, sub), payload or pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL))
         next(tick, None)
     return [done[i] for i in range(len(fresh))]

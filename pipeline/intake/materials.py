@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import defusedxml.ElementTree as SafeET
 
 from pipeline.model import Outcome, Severity, Submission
+from pipeline.safety.badbytes import describe, is_bad_bytes, technical
 from pipeline.safety.guards import GuardError, check_package, check_zip_directory
 from pipeline.safety.sniff import IGNORED_NAMES, MACRO_WORKBOOK, WORKBOOK, Sniffed
 from pipeline.settings.campaign import Campaign, Limits
@@ -310,7 +311,9 @@ def docx_paragraphs(path: Path, limits: Limits, count: int = SUMMARY_PARAGRAPHS)
                     paragraphs.append(text)
                     if len(paragraphs) >= count:
                         break
-    except Exception:  # malformed XML, DTD/entity bombs, bad zip: simply not a summary)
+    except Exception as exc:  # malformed XML, DTD/entity bombs, bad zip: simply not a summary
+        if not is_bad_bytes(exc, ("zip", "xml", "text", "size")):
+            raise
         return paragraphs
     return paragraphs
 
@@ -380,8 +383,11 @@ def register_material(sub: Submission, rec: Recognised, campaign: Campaign, rost
                     notes.append("文档超过安全上限，未读取其内容")
             if _is_summary(sub, rec, paragraphs):
                 kind = SUMMARY
-    except Exception as exc:  # one odd file must never stop the batch
-        notes.append(f"无法查看文件内容（{type(exc).__name__}）")
+    except Exception as exc:  # an odd file never stops the batch; our own bug is not an odd file
+        if not is_bad_bytes(exc):
+            raise
+        sub.details.append(technical(exc))
+        notes.append(f"无法查看文件内容（{describe(exc)}）")
     sub.material_kind = kind
     found = attribute(sub.file, _matcher(roster, campaign.county), "|".join(paragraphs[:TITLE_PARAGRAPHS]))
     if found.unit is None and not found.ambiguous and sub.sender and roster.by_code(sub.sender) is not None:

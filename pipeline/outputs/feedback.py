@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.faults import PROGRAM_ERROR_NOTE, log_error
+from pipeline.faults import PROGRAM_ERROR_NOTE, is_disk_full, log_error
 from pipeline.forms.generate import NOTICE_ROWS, FormContent, generated_at, write_form
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import Field, FormSpec, template_name
@@ -211,6 +211,8 @@ def write_planned(outbox: Path, rollup: Rollup, items: list[Feedback], failures:
             try:
                 write_form(item.path, item.spec, rollup.campaign, item.content)
             except Exception as exc:  # one unit's workbook must never stop the others
+                if is_disk_full(exc):
+                    raise  # no other output can be written either: the run ends (pipeline.job)
                 log_error(f"写审核反馈表“{item.path.name}”时出错", exc)
                 if failures is not None:
                     failures.append(failed_line(item))

@@ -597,8 +597,10 @@ def _workbook_in_child(path: Path, rollup: Rollup, parent: int) -> None:
     try:
         write_workbook(path, rollup)
     except Exception as exc:  # logged here; the parent writes it again in-process, where the error surfaces whole
-        from pipeline.faults import log_error
+        from pipeline.faults import is_disk_full, log_error
 
+        if is_disk_full(exc):
+            sys.exit(1)  # not a program error: the parent meets the full disk too and ends the run
         log_error(f"写汇总表“{path.name}”的子进程出错", exc)
         sys.exit(1)
     except BaseException:

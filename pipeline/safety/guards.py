@@ -3,27 +3,22 @@
 A returned file is hostile until proven otherwise. Before any parser sees it we check
 its size, and for a zip package (.xlsx/.xlsm) the number of parts, each part's declared
 size and compression ratio, the total uncompressed size, the number of XML tags in each
-part and the absence of DTDs. The whole read of one file runs under a wall-clock limit.
+part and the absence of DTDs. The whole read of one file runs in a process that is killed at its time limit
+(:mod:`pipeline.intake.workers`).
 XML is only ever parsed through defusedxml: the program refuses to start otherwise.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import signal
 import struct
-import threading
+import time
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 from pipeline.errors import PipelineError
-from pipeline.portable import has_alarm
 from pipeline.settings.campaign import Limits
 
 MB = 1 << 20
@@ -47,13 +42,6 @@ class GuardError(Exception):
         super().__init__(message)
         self.rule = rule
         self.message = message
-
-
-class FileTimeout(BaseException):
-    """Raised inside the reader when one file exceeds its time budget.
-
-    A BaseException, so that library code catching ``Exception`` cannot swallow it.
-    """
 
 
 _UNSAFE_XML = (
@@ -221,83 +209,20 @@ def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, li
     return None if kept is None else b"".join(kept)
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`FileTimeout` in the body once ``seconds`` of wall time have passed.
-
-    With SIGALRM (POSIX, main thread) the alarm's handler raises it. Without SIGALRM
-    (Windows) or off the main thread, a watchdog thread raises it in this thread instead.
-    Both act between two Python bytecodes, so both bound pure-Python parsing (openpyxl,
-    xlrd, the checks) alike; neither interrupts one long call into C, which the size,
-    part and tag caps above bound.
-    """
-    if seconds <= 0:
-        yield
-        return
-    if has_alarm() and threading.current_thread() is threading.main_thread():
-        with _alarm(seconds):
-            yield
-    else:
-        with _watchdog(seconds):
-            yield
+# The per-file time budget. The hard stop is the reading process being killed
+# (:mod:`pipeline.intake.workers`); code that waits on a child program (LibreOffice) reads the budget
+# left, so that it ends its child itself in time, on every platform.
+_DEADLINE: list[float] = []
 
 
-@contextlib.contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise FileTimeout(seconds)
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def start_budget(seconds: float) -> None:
+    """Start the time budget of one file in this process (``seconds`` <= 0: no budget)."""
+    _DEADLINE[:] = [time.monotonic() + seconds] if seconds > 0 else []
 
 
-# CPython's way for one thread to raise an exception in another (the interpreter's API, on every OS).
-_SET_ASYNC_EXC = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)
-
-
-@contextlib.contextmanager
-def _watchdog(seconds: float) -> Iterator[None]:
-    """A timer thread that raises :class:`FileTimeout` in this thread if the body is still running.
-
-    The lock makes "the body is done" and "the timer fired" exclusive: once the body has
-    ended the timer no longer fires, and a timeout raised but not yet delivered is withdrawn.
-    Without CPython's thread API (another interpreter) there is no limit, as before.
-    """
-    if _SET_ASYNC_EXC is None:  # pragma: no cover - CPython always has it
-        yield
-        return
-    target = ctypes.c_ulong(threading.get_ident())
-    lock = threading.Lock()
-    state = {"done": False, "fired": False}
-
-    def fire() -> None:
-        with lock:
-            if not state["done"]:
-                state["fired"] = True
-                _SET_ASYNC_EXC(target, ctypes.py_object(FileTimeout))
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        with lock:
-            state["done"] = True
-            if state["fired"]:
-                _SET_ASYNC_EXC(target, None)  # withdraw it if it is still pending
-        timer.cancel()
-
-
-def timeout_message(seconds: float) -> str:
-    """The Chinese message for a file that exceeded its time budget."""
-    return (f"读取该文件超过 {seconds:g} 秒仍未完成，已停止读取（文件可能异常或过于复杂）。"
-            "请在下发的模板上重新填写后发送；如仍有问题请联系局安全股。")
+def budget_left() -> float | None:
+    """Seconds left of the current file's budget, or None when there is none."""
+    return max(0.0, _DEADLINE[0] - time.monotonic()) if _DEADLINE else None
 
 
 def safe_name(name: str) -> str:

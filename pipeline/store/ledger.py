@@ -103,9 +103,11 @@ class Ledger:
         self.close()
 
     def close(self) -> None:
-        """Commit and close."""
-        self.db.commit()
-        self.db.close()
+        """Commit and close (closed even when the commit fails, e.g. on a full disk)."""
+        try:
+            self.db.commit()
+        finally:
+            self.db.close()
 
     def start_run(self, command: str) -> str:
         """Record a new run and return its id."""

@@ -26,14 +26,8 @@ from typing import TYPE_CHECKING
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Outcome, RawCell, Severity, Submission
-from pipeline.safety.guards import (
-    FileTimeout,
-    GuardError,
-    check_package,
-    check_size,
-    time_limit,
-    timeout_message,
-)
+from pipeline.safety.badbytes import describe, is_bad_bytes, technical
+from pipeline.safety.guards import GuardError, check_package, check_size
 from pipeline.safety.sniff import WORKBOOK, XLS, Sniffed
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
@@ -162,55 +156,20 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-# Libraries that parse a returned file's bytes: an exception raised inside them is the file's fault.
-_READER_MODULES = ("openpyxl", "xlrd", "zipfile", "zlib", "defusedxml", "xml", "python_calamine", "et_xmlfile",
-                   "olefile", "msoffcrypto", "struct", "codecs", "encodings", "_compression", "lzma", "bz2")
-
-
-def _raised_in(exc: BaseException) -> str:
-    """The module in which ``exc`` was raised (the innermost frame of its traceback)."""
-    tb = exc.__traceback__
-    if tb is None:
-        return ""
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return str(tb.tb_frame.f_globals.get("__name__", ""))
+# The libraries (pipeline.safety.badbytes) that parse a returned workbook's bytes.
+_READER_LIBRARIES = ("zip", "compression", "xml", "openpyxl", "xlrd", "calamine", "ole", "text", "size")
 
 
 def is_file_fault(exc: BaseException, sniffed: Sniffed) -> bool:
     """Whether ``exc`` is an expected fault of the file being read, not a fault of this program.
 
-    Expected: the kinds of error a broken, encrypted, unsafe or foreign file makes the readers
-    raise, or anything a parsing library raised from inside itself while reading the bytes.
+    Expected: what the spreadsheet readers raise for broken, encrypted, unsafe or foreign bytes
+    (listed per library in :mod:`pipeline.safety.badbytes`), or a zip-level password.
     An exception raised in the pipeline's own code (AttributeError, KeyError, …) is a program error.
     """
-    import zipfile
-    import zlib
-    from xml.etree.ElementTree import ParseError
-    from xml.parsers.expat import ExpatError
-
-    from defusedxml import DefusedXmlException
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    expected: tuple[type[BaseException], ...] = (
-        DefusedXmlException, MemoryError, RecursionError, zipfile.BadZipFile, zlib.error, EOFError, ParseError,
-        ExpatError, InvalidFileException, UnicodeDecodeError)
-    if sniffed.kind in FORMAT_NAMES:  # .ods/.xlsb/.et go through python-calamine, whose errors name the file's fault
-        import python_calamine
-
-        expected += (python_calamine.CalamineError, python_calamine.PasswordError, python_calamine.XmlError,
-                     python_calamine.ZipError)
-    if sniffed.kind == XLS:
-        import xlrd
-        from xlrd.compdoc import CompDocError
-
-        expected += (xlrd.XLRDError, CompDocError)
-    for e in _cause_chain(exc):
-        if isinstance(e, expected) or (isinstance(e, RuntimeError) and "encrypted" in str(e)):
-            return True
-        if _raised_in(e).split(".", 1)[0] in _READER_MODULES:
-            return True
-    return False
+    if is_bad_bytes(exc, _READER_LIBRARIES):
+        return True
+    return any(isinstance(e, RuntimeError) and "encrypted" in str(e) for e in _cause_chain(exc))
 
 
 def _describe(exc: Exception, sniffed: Sniffed) -> tuple[str, str]:
@@ -227,19 +186,19 @@ def _describe(exc: Exception, sniffed: Sniffed) -> tuple[str, str]:
     if any(isinstance(e, MemoryError) for e in chain):
         return "内容过多", "文件内容过多，超出了程序能处理的范围，已拒绝读取。" + _AGAIN
     if sniffed.kind in FORMAT_NAMES and sniffed.kind != XLS:
-        return "无法读取", (f"文件是 {FORMAT_NAMES[sniffed.kind]} 格式的表格，但无法读取（{type(exc).__name__}）。"
+        return "无法读取", (f"文件是 {FORMAT_NAMES[sniffed.kind]} 格式的表格，但无法读取（{describe(exc)}）。"
                         "请在 WPS 或 Excel 中打开，另存为“Excel 工作簿(*.xlsx)”后重新发送。")
     if sniffed.kind == XLS:
         if "encrypt" in str(exc).lower():
             return "有打开密码", "文件设置了打开密码，程序无法读取。请取消密码后重新发送。"
-        return "无法读取", (f"文件是旧版 Excel 97-2003（.xls）或 WPS 格式，但无法读取（{type(exc).__name__}）。"
+        return "无法读取", (f"文件是旧版 Excel 97-2003（.xls）或 WPS 格式，但无法读取（{describe(exc)}）。"
                         "请在 WPS 或 Excel 中打开，另存为“Excel 工作簿(*.xlsx)”后重新发送。")
     if any(isinstance(e, RuntimeError) and "encrypted" in str(e) for e in chain):  # a zip-level password
         return "有打开密码", ("文件中的内容设置了密码，程序无法读取。"
                           "请取消密码，另存为“Excel 工作簿(*.xlsx)”后重新发送。")
     if any(isinstance(e, zipfile.BadZipFile | zlib.error | EOFError) for e in chain):
-        return "文件损坏", f"文件已损坏或不完整（{type(exc).__name__}），可能是下载或发送中断。请重新保存后再发送一次。"
-    return "无法读取", f"文件无法作为 Excel 工作簿打开（{type(exc).__name__}）。" + _AGAIN
+        return "文件损坏", f"文件已损坏或不完整（{describe(exc)}），可能是下载或发送中断。请重新保存后再发送一次。"
+    return "无法读取", f"文件无法作为 Excel 工作簿打开（{describe(exc)}）。" + _AGAIN
 
 
 def read_return(sub: Submission, sniffed: Sniffed, forms: Mapping[str, FormSpec], campaign: Campaign,
@@ -257,8 +216,8 @@ def read_return(sub: Submission, sniffed: Sniffed, forms: Mapping[str, FormSpec]
     if not sub.sha256:
         _unsupported(sub, "无法读取", "文件无法读取（可能没有读取权限或已被移走）。请检查该文件，或请单位重新发送。")
         return None
-    try:
-        with time_limit(limits.seconds_per_file), warnings.catch_warnings():
+    try:  # the time limit: pipeline.intake.workers kills the reading process
+        with warnings.catch_warnings():
             # openpyxl warns about features it drops (e.g. unknown extensions); they do not affect values.
             warnings.simplefilter("ignore")
             check_size(sub.size, limits)
@@ -268,15 +227,13 @@ def read_return(sub: Submission, sniffed: Sniffed, forms: Mapping[str, FormSpec]
             return spec
     except GuardError as exc:
         _unsupported(sub, exc.rule, exc.message)
-    except FileTimeout:
-        _unsupported(sub, "处理超时", timeout_message(limits.seconds_per_file))
     except RecursionError:
         _unsupported(sub, "内容过多", "文件结构嵌套过深，不像是正常的报表，已拒绝读取。" + _AGAIN)
     except Exception as exc:  # one broken file must never stop the batch
-        if is_file_fault(exc, sniffed):
-            _unsupported(sub, *_describe(exc, sniffed))
-        else:
-            program_error(sub, exc)
+        if not is_file_fault(exc, sniffed):
+            raise  # our bug or this computer's (a full disk): pipeline.intake.batch.parse_file records it
+        sub.details.append(technical(exc))
+        _unsupported(sub, *_describe(exc, sniffed))
     return None
 
 

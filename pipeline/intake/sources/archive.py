@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from pipeline.faults import NO_TOOL_RULE, RETRY, MachineFaultError, is_disk_full
 from pipeline.intake.materials import ARCHIVE, SUMMARY, _matcher, attribute
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Severity, Submission
-from pipeline.safety.guards import FileTimeout, time_limit
+from pipeline.safety.badbytes import describe, is_bad_bytes
 from pipeline.safety.sniff import Sniffed, is_ignored
 from pipeline.settings.campaign import Limits
 from pipeline.units import mismatch
@@ -46,6 +47,8 @@ _CHUNK = 1 << 16
 _NO_UNIT = "材料单位未识别"  # pipeline.intake.materials' warning for material that names no unit
 _ODD = "压缩包异常"  # the rule of a guard that refused an archive
 _BACKEND = "请安装 unar 或 libarchive-tools（bsdtar）后重新汇总"
+_NO_RAR = f"本机没有可解开 RAR 压缩包的组件。{_BACKEND}，{RETRY}"
+_7Z = ("7z", "compression", "text", "size")  # pipeline.safety.badbytes
 _FORM_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".et", ".ods", ".doc", ".docx", ".wps", ".pdf"})
 
 
@@ -149,9 +152,9 @@ def _copy_members(entries: list[Entry], folder: Path, open_member: Callable[[Ent
             with open_member(e) as stream:
                 _copy(stream, target, e.size)
         except Exception as exc:
-            if not damaged(exc):
+            if not damaged(exc) or is_disk_full(exc):
                 raise
-            raise ArchiveError(f"压缩包已损坏，无法解压“{e.name}”（{type(exc).__name__}）", tuple(x.name for x in entries),
+            raise ArchiveError(f"压缩包已损坏，无法解压“{e.name}”（{describe(exc)}）", tuple(x.name for x in entries),
                                "请联系报送单位重新压缩后发送") from None
         out.append(Packed(name, target, e.mtime))
     return out
@@ -185,7 +188,9 @@ def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
     except py7zr.PasswordRequired:
         raise ArchiveError("压缩包设有密码（连文件名也已加密）") from None
     except Exception as exc:  # py7zr raises many types on a damaged archive
-        raise ArchiveError(f"压缩包已损坏，无法读取其目录（{type(exc).__name__}）", (), "请联系报送单位重新压缩后发送") from None
+        if not is_bad_bytes(exc, _7Z):
+            raise
+        raise ArchiveError(f"压缩包已损坏，无法读取其目录（{describe(exc)}）", (), "请联系报送单位重新压缩后发送") from None
     with szf:
         links = [i.filename for i in szf.list() if i.is_symlink]
         if links:  # py7zr would create the link, which could point anywhere on this computer
@@ -202,7 +207,9 @@ def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
         try:
             szf.extract(path=raw, targets=[e.name for e in entries])
         except Exception as exc:  # damaged data
-            raise ArchiveError(f"压缩包已损坏，无法解压（{type(exc).__name__}）", tuple(e.name for e in entries),
+            if not is_bad_bytes(exc, _7Z):
+                raise
+            raise ArchiveError(f"压缩包已损坏，无法解压（{describe(exc)}）", tuple(e.name for e in entries),
                                  "请联系报送单位重新压缩后发送") from None
     out: list[Packed] = []
     for index, (e, name) in enumerate(zip(entries, unique_names([e.name for e in entries]), strict=True)):
@@ -225,9 +232,11 @@ def _unpack_rar(path: Path, limits: Limits, folder: Path) -> list[Packed]:
     except rarfile.PasswordRequired:
         raise ArchiveError("压缩包设有密码（连文件名也已加密）") from None
     except rarfile.RarCannotExec:
-        raise ArchiveError("本机没有可解开 RAR 压缩包的组件", (), _BACKEND) from None
+        raise MachineFaultError(NO_TOOL_RULE, _NO_RAR) from None
     except Exception as exc:  # rarfile.Error and OSError on a damaged archive
-        raise ArchiveError(f"压缩包已损坏，无法读取其目录（{type(exc).__name__}）", (), "请联系报送单位重新压缩后发送") from None
+        if not is_bad_bytes(exc, ("rar", "text", "size")):
+            raise
+        raise ArchiveError(f"压缩包已损坏，无法读取其目录（{describe(exc)}）", (), "请联系报送单位重新压缩后发送") from None
     with rf:
         entries = [Entry(i.filename or "", int(i.file_size or 0), int(i.compress_size or 0), i.needs_password(),
                          _stamp(i.date_time), i) for i in rf.infolist() if not i.is_dir()]
@@ -238,7 +247,7 @@ def _unpack_rar(path: Path, limits: Limits, folder: Path) -> list[Packed]:
                                  lambda exc: isinstance(exc, rarfile.Error | OSError | EOFError)
                                  and not isinstance(exc, rarfile.RarCannotExec))
         except rarfile.RarCannotExec:
-            raise ArchiveError("本机没有可解开 RAR 压缩包的组件", tuple(x.name for x in entries), _BACKEND) from None
+            raise MachineFaultError(NO_TOOL_RULE, _NO_RAR) from None
 
 
 # ----------------------------------------------------------------------------- tar and lone compressed files
@@ -446,14 +455,10 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
                                        "请解压后直接发送其中的报表"), ctx)
         return True
     with scratch() as folder:
-        try:
-            with time_limit(ctx.campaign.limits.seconds_per_file):
-                packed = _UNPACK[sniffed.kind](sub.path, ctx.campaign.limits, folder)
+        try:  # the time limit: pipeline.intake.workers kills the reading process
+            packed = _UNPACK[sniffed.kind](sub.path, ctx.campaign.limits, folder)
         except ArchiveError as problem:
             _cannot_open(sub, problem, ctx)
-            return True
-        except FileTimeout:
-            _cannot_open(sub, ArchiveError(f"解压超过 {ctx.campaign.limits.seconds_per_file} 秒仍未完成"), ctx)
             return True
         members = [read_member(sub, p, ctx) for p in packed]
     if not members:

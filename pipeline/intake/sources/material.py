@@ -11,6 +11,7 @@ import zipfile
 from pipeline.intake.materials import IMAGE, OTHER, SUMMARY, TEXT, Recognised, recognise, register_material
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Submission
+from pipeline.safety.badbytes import is_bad_bytes
 from pipeline.safety.guards import GuardError, check_package
 from pipeline.safety.sniff import Sniffed
 from pipeline.units import mismatch
@@ -20,7 +21,7 @@ OPENING_LINES = 5  # a document's first lines that may name the form (“附件1
 
 def _opening(sub: Submission, rec: Recognised, ctx: Context) -> list[str]:
     """The first lines of a document's text, when it has any (Word, text PDF); [] otherwise."""
-    from pipeline.documents.extract import pdf_blocks
+    from pipeline.documents.extract import DocumentError, pdf_blocks
     from pipeline.intake.materials import docx_paragraphs
 
     try:
@@ -28,8 +29,12 @@ def _opening(sub: Submission, rec: Recognised, ctx: Context) -> list[str]:
             return docx_paragraphs(sub.path, ctx.campaign.limits, OPENING_LINES)
         if rec.content == "pdf":
             return pdf_blocks(sub.path)[:OPENING_LINES]
-    except Exception:  # an unreadable document simply has no opening lines
+    except (DocumentError, GuardError):  # an unreadable document simply has no opening lines
         return []
+    except Exception as exc:
+        if is_bad_bytes(exc):
+            return []
+        raise  # our bug: pipeline.intake.batch.parse_file records it
     return []
 
 

@@ -27,9 +27,11 @@ from pipeline.intake.materials import TEXT
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Severity, Submission
-from pipeline.safety.guards import FileTimeout, GuardError, check_size, time_limit
+from pipeline.safety.badbytes import describe, is_bad_bytes, technical
+from pipeline.safety.guards import GuardError, check_size
 from pipeline.safety.sniff import Sniffed
 
+_MAIL_LIBRARIES = ("mail", "ole", "text", "size")  # pipeline.safety.badbytes
 _HEADER_STARTS = (b"return-path:", b"received:", b"from:", b"mime-version:", b"message-id:", b"date:",
                   b"delivered-to:", b"x-")
 
@@ -99,11 +101,14 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool | list[Submis
     sub.outcome, sub.kind = Outcome.UNPACKED, "msg" if is_msg else "eml"
     try:
         check_size(sub.size, ctx.campaign.limits)
-        with time_limit(ctx.campaign.limits.seconds_per_file):
-            mail = _read_msg(sub.path) if is_msg else _read_eml(sub.path)
-    except (MalformedMessageError, GuardError, FileTimeout, Exception) as exc:  # a damaged mail never stops the batch
+        mail = _read_msg(sub.path) if is_msg else _read_eml(sub.path)
+    except Exception as exc:  # a damaged mail never stops the batch; our own bug is not a damaged mail
+        if not isinstance(exc, MalformedMessageError | GuardError) and not is_bad_bytes(exc, _MAIL_LIBRARIES):
+            raise
+        if not isinstance(exc, GuardError):
+            sub.details.append(technical(exc))
         reason = str(exc) if isinstance(exc, MalformedMessageError) else (
-            exc.message if isinstance(exc, GuardError) else f"无法解析（{type(exc).__name__}）")
+            exc.message if isinstance(exc, GuardError) else f"无法解析（{describe(exc)}）")
         sub.outcome, sub.material_kind = Outcome.MATERIAL, TEXT
         sub.note = f"邮件原文无法读取：{reason}"
         sub.add(Severity.WARNING, "邮件无法读取", f"这是一封保存下来的邮件，但{reason}，无法取出其中的附件。"

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from pipeline.documents.extract import OFFICE_KINDS, DocumentError, WordReturn, read_word_form
+from pipeline.documents.extract import NO_OFFICE, OFFICE_KINDS, TIMEOUT, DocumentError, WordReturn, read_word_form
+from pipeline.faults import NO_TOOL_RULE, RETRY, TIMEOUT_RULE, MachineFaultError
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.materials import SUMMARY_WORD
 from pipeline.intake.sources import Context, Source
 from pipeline.model import RawCell, Submission
-from pipeline.safety.guards import FileTimeout, GuardError, check_package, check_size, time_limit
+from pipeline.safety.badbytes import technical
+from pipeline.safety.guards import GuardError, check_package, check_size
 from pipeline.safety.sniff import Sniffed
 from pipeline.units.identity import check_identity
 from pipeline.values.normalise import normalise_submission
 
 KINDS = frozenset({"docx", "pdf", *OFFICE_KINDS})
+# Why LibreOffice could not convert a file, when that is this computer's fault, and what to do about it.
+MACHINE_REASONS = (NO_OFFICE, TIMEOUT)
+MACHINE_ADVICE = {
+    NO_OFFICE: f"本机问题：请安装 LibreOffice（免费软件，安装后无需设置）后重新运行 make rollup，{RETRY}",
+    TIMEOUT: f"本机问题：本机繁忙或 LibreOffice 启动过慢，{RETRY}",
+}
 
 
 def _best(sub: Submission, kind: str, forms: list[FormSpec]) -> tuple[FormSpec, WordReturn] | None:
@@ -58,10 +66,16 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
         check_size(sub.size, limits)
         if sniffed.kind == "docx":  # the same package guards as a workbook, before python-docx inflates any part
             check_package(sub.path, limits)
-        with time_limit(limits.seconds_per_file):
-            found = _best(sub, sniffed.kind, forms)
-    except (DocumentError, GuardError, FileTimeout):
+        found = _best(sub, sniffed.kind, forms)
+    except DocumentError as exc:
+        if exc.reason in MACHINE_REASONS:  # LibreOffice missing or too slow: this computer's problem, not the file's
+            raise MachineFaultError(TIMEOUT_RULE if exc.reason == TIMEOUT else NO_TOOL_RULE,
+                                    f"{exc}（{MACHINE_ADVICE[exc.reason]}）") from exc
+        if exc.__cause__ is not None:
+            sub.details.append(technical(exc.__cause__))
         # Not readable as a form here; the material source lists it, and says why when it is evidently a return.
+        return False
+    except GuardError:
         return False
     if found is None:
         return False

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.faults import PROGRAM_ERROR_NOTE, log_error
+from pipeline.faults import PROGRAM_ERROR_NOTE, is_disk_full, log_error
 from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.spec import FormSpec, template_name
 from pipeline.model import MAIL_KINDS, Status
@@ -94,6 +94,8 @@ def _guarded(batch: Batch, unit: Unit, what: str, write: Callable[[], None]) -> 
     try:
         write()
     except Exception as exc:  # one unit's draft must never stop the others
+        if is_disk_full(exc):
+            raise  # no other draft can be written either: the command ends with a message (pipeline.cli)
         log_error(f"写 {unit.code} {unit.name} 的邮件草稿（{what}）时出错", exc)
         batch.failed.append(f"{unit.code} {unit.name}（{what}）：邮件草稿未能生成，{PROGRAM_ERROR_NOTE}。")
 
