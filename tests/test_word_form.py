@@ -6,10 +6,12 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import docx
+import psutil
 import pytest
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -497,12 +499,22 @@ def test_converter_past_its_time_limit_is_ended(tmp_path: Path) -> None:
     assert caught.value.reason == TIMEOUT
 
 
-def test_kill_falls_back_to_the_process_itself_off_posix(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Windows branch of the timeout ends the converter process itself."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    monkeypatch.setattr(sys, "platform", "win32")
+def test_kill_ends_the_converter_and_what_it_started(tmp_path: Path) -> None:
+    """Ending a converter also ends the program it started in a session of its own (as soffice starts soffice.bin)."""
+    pids = tmp_path / "pids"
+    starter = (f"import subprocess, sys, time\n"
+               f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+               f"open({str(pids)!r}, 'w').write(str(child.pid))\n"
+               f"time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    give_up = time.monotonic() + 30
+    while not pids.exists() or not pids.read_text():
+        assert time.monotonic() < give_up, "the stand-in never started its child"
+        time.sleep(0.05)
+    child = int(pids.read_text())
     documents._kill(proc)
     assert proc.returncode is not None
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
 
 
 # ----------------------------------------------------------------------------- LibreOffice: .doc, .wps and PDF
