@@ -74,6 +74,17 @@ def log_to(folder: Path) -> Iterator[Path]:
         handler.close()
 
 
+def quiet_libraries() -> None:
+    """Keep what libraries log (pypdf's “EOF marker not found”, …) off the terminal: users read only Chinese.
+
+    Without any handler, Python's logging prints a library's warnings to stderr as they stand. A null
+    handler on the root logger stops that; this program's own loggers have their handlers.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
 def log_detail(what: str, detail: str) -> None:
     """Log a technical detail (an exception's type and text) that the Chinese message left out."""
     DETAIL.info("%s：%s", what, detail)
@@ -171,3 +182,27 @@ def folder_size_mb(folder: Path) -> int:
     except OSError:
         return 0
     return -(-total // _MB)
+
+
+def network_words(exc: BaseException) -> str:
+    """Why a connection to a mail server failed, in Chinese (never the exception's name); the detail goes to the log."""
+    import socket
+    import ssl
+
+    log_detail("网络错误", f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}")
+    for kind, words in ((socket.gaierror, "找不到该服务器，请检查服务器地址和网络"),
+                        (ConnectionRefusedError, "服务器拒绝连接，请检查端口"),
+                        (TimeoutError, "连接超时"), (ConnectionResetError, "连接被服务器中断"),
+                        (ssl.SSLError, "加密连接失败"), (ConnectionError, "连接中断")):
+        if isinstance(exc, kind):
+            return words
+    return "网络或服务器错误"
+
+
+def os_words(exc: OSError) -> str:
+    """Why a file or program could not be used, in Chinese (never the exception's name or its English text)."""
+    for kind, words in ((PermissionError, "没有权限"), (FileNotFoundError, "找不到该文件或文件夹"),
+                        (IsADirectoryError, "这是一个文件夹"), (NotADirectoryError, "路径中有同名文件")):
+        if isinstance(exc, kind):
+            return words
+    return "磁盘空间不足" if is_disk_full(exc) else "系统拒绝了该操作"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import PipelineError
+from pipeline.faults import DiskFullError, is_disk_full, log_detail, network_words, os_words
 from pipeline.intake.arrival import MAIL_FOLDER
 from pipeline.intake.mailparts import (
     Attachment,
@@ -44,6 +45,9 @@ from pipeline.intake.mailparts import (
     plausible_time,
     safe_filename,
 )
+from pipeline.safety.badbytes import describe, technical
+
+DISK_MARGIN_MB = 50  # the least room a fetch needs, said when the inbox's disk is full
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -129,7 +133,7 @@ def connect(settings: ImapSettings) -> IMAPClient:
                             "IMAP_PORT；服务器使用自签证书时请用 IMAP_CAFILE 指定其根证书。") from None
     except (IMAPClientError, OSError) as exc:
         _logout(client)
-        raise PipelineError(f"无法连接收信服务器 {where}（{type(exc).__name__}：{exc}），"
+        raise PipelineError(f"无法连接收信服务器 {where}（{network_words(exc)}），"
                             "请检查 IMAP_HOST、IMAP_PORT、IMAP_SECURITY 的设置和网络。") from None
     return client
 
@@ -284,10 +288,13 @@ def fetch_to_inbox(settings: ImapSettings, campaign: Campaign, roster: Roster, i
         raise PipelineError(f"收取邮件时与服务器 {settings.host} 的通信出错（{exc}）。已保存的邮件不会重复收取，"
                             "请稍后重新运行本命令。") from None
     except (TimeoutError, ConnectionError, ssl.SSLError) as exc:
-        raise PipelineError(f"收取邮件时与服务器 {settings.host} 的连接中断（{exc}）。已保存的邮件不会重复收取，"
+        raise PipelineError(f"收取邮件时与服务器 {settings.host} 的连接中断（{network_words(exc)}）。已保存的邮件不会重复收取，"
                             "请稍后重新运行本命令。") from None
     except OSError as exc:
-        raise PipelineError(f"保存附件到 {inbox} 时出错（{exc}），请检查磁盘空间和文件夹权限后重新运行本命令；"
+        if is_disk_full(exc):
+            raise DiskFullError(inbox, DISK_MARGIN_MB) from None
+        log_detail(f"保存附件到 {inbox} 时出错", technical(exc))
+        raise PipelineError(f"保存附件到 {inbox} 时出错（{os_words(exc)}），请检查磁盘空间和文件夹权限后重新运行本命令；"
                             "已保存的邮件不会重复收取。") from None
     finally:
         _logout(client)
@@ -324,8 +331,9 @@ def _fetch_one(client: IMAPClient, uid: int, item: Mapping[bytes, Any], uidvalid
     except MalformedMessageError as exc:
         report.refused.append(_skipped(head, when, f"邮件格式错误（{exc}），已跳过，请联系发件单位重新发送"))
         return
-    except Exception:  # untrusted bytes: one odd message must never stop the run
-        report.refused.append(_skipped(head, when, "邮件无法解析，已跳过，请联系发件单位重新发送"))
+    except Exception as exc:  # untrusted bytes: one odd message must never stop the run
+        log_detail(f"邮件无法解析（{head}）", technical(exc))
+        report.refused.append(_skipped(head, when, f"邮件无法解析（{describe(exc)}），已跳过，请联系发件单位重新发送"))
         return
     # Same Message-ID and same bytes: the message was copied or moved in the mailbox. A client that reuses a
     # Message-ID for another mail (some do) is not a duplicate: the content decides.

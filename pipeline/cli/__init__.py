@@ -155,9 +155,11 @@ def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m pipeline") -> int:
     """Run one command; settings problems become a Chinese message and exit code 2."""
+    from pipeline.faults import quiet_libraries
     from pipeline.portable import tolerant_console
 
     tolerant_console()  # a GBK console must not crash on an emoji in a file name
+    quiet_libraries()  # a library's English warnings are not for the clerk's terminal
     args = build_parser(prog).parse_args(argv)
     try:
         from pipeline.safety.guards import require_safe_xml_settings

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from pipeline.documents.sentences import SentenceMatch, match_form, tidy_pdf_blocks
-from pipeline.faults import is_disk_full
+from pipeline.faults import is_disk_full, os_words
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Severity
 from pipeline.portable import child_group, kill_tree
@@ -209,7 +209,7 @@ def convert_with_office(path: Path, soffice: str, out_dir: Path, timeout: float 
     except OSError as exc:
         if is_disk_full(exc):
             raise
-        raise DocumentError(f"无法启动 LibreOffice（{exc.strerror or '程序无法运行'}），不能读取“{path.name}”，"
+        raise DocumentError(f"无法启动 LibreOffice（{os_words(exc)}），不能读取“{path.name}”，"
                             f"{RESAVE_ADVICE}。", NO_OFFICE) from exc
     try:
         output, _ = proc.communicate(timeout=wait)

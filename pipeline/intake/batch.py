@@ -8,6 +8,8 @@ line of the program, misses the cache and parses the file again.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pickle
 import tempfile
@@ -55,6 +57,17 @@ def parse_file(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaig
     A container's members (archive members, mail attachments, the sheets of a workbook holding
     several forms) end up in ``sub.members``, read the same way; ``depth`` counts the containers around ``sub``.
     """
+    printed = io.StringIO()  # some libraries print to stdout (openpyxl: “0 is out of range”): never to the terminal
+    with contextlib.redirect_stdout(printed):
+        read = _contained(sub, forms, campaign, roster, depth)
+    if text := printed.getvalue().strip():
+        read.details.append(f"printed while reading: {text[:1000]}")
+    return read
+
+
+def _contained(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+               depth: int) -> Submission:
+    """:func:`_parse_file`, with our bugs and this computer's faults recorded on ``sub`` instead of raised."""
     try:
         return _parse_file(sub, forms, campaign, roster, depth)
     except MachineFaultError as fault:

@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from pipeline.faults import MachineFaultError, crash_fault, timeout_fault
+from pipeline.faults import MachineFaultError, crash_fault, quiet_libraries, timeout_fault
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Submission
 from pipeline.portable import kill_tree, pool_context
@@ -50,6 +50,7 @@ def _serve(conn: Connection, parse: Parse, settings: Settings, seconds: float) -
     # A worker keeps nothing between files, but an openpyxl workbook is a reference cycle: collect as usual,
     # whatever the parent process does (see pipeline.store.collector).
     gc.enable()
+    quiet_libraries()  # a spawned worker starts without the command line's logging set-up
     conn.send(None)  # ready: the clock of the first file starts now, not while this process was starting
     while True:
         try:

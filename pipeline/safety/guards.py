@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+from pipeline.safety.badbytes import describe
 from pipeline.settings.campaign import Limits
 
 MB = 1 << 20
@@ -204,7 +205,7 @@ def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, li
                                   f"{limits.max_columns} 列的规模），不像是本次报表，已拒绝读取。" + _AGAIN)
                 tail = window[-16:]
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise GuardError("文件损坏", f"文件中的部件“{info.filename}”已损坏（{type(exc).__name__}），"
+        raise GuardError("文件损坏", f"文件中的部件“{info.filename}”已损坏（{describe(exc)}），"
                          "可能是下载或发送中断。请重新保存后再发送一次。") from None
     return None if kept is None else b"".join(kept)
 

@@ -14,6 +14,8 @@ from pathlib import Path, PurePath
 
 from pipeline.safety.guards import zip_entry_count
 
+from pipeline.safety.badbytes import describe, is_bad_bytes
+
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 ZIP_EMPTY_MAGIC = b"PK\x05\x06"
@@ -48,6 +50,9 @@ _CATEGORY = {
 }
 
 _RESAVE = "请在 WPS 或 Excel 中打开下发的模板填写，另存为“Excel 工作簿(*.xlsx)”后重新发送。"
+# Why a file could not be opened, in words (an OSError's class, never shown by its name).
+_OS_WORDS: dict[type[OSError], str] = {PermissionError: "没有读取权限", FileNotFoundError: "文件已被移走或删除",
+                                       IsADirectoryError: "这是一个文件夹"}
 _NOT_FORM = "不是报表。如需报送报表，请在下发的 .xlsx 模板上填写后发送。"
 
 
@@ -99,7 +104,9 @@ def _sniff_ole(path: Path) -> Sniffed:
         with olefile.OleFileIO(str(path)) as ole:
             streams = frozenset("/".join(s).lower() for s in ole.listdir(streams=True, storages=True))
     except Exception as exc:  # olefile raises many types on a damaged file
-        return Sniffed("broken", f"文件已损坏，无法打开（{type(exc).__name__}）。{_RESAVE}")
+        if not is_bad_bytes(exc, ("ole", "text", "size")):
+            raise  # our bug, or a full disk: never the file's fault
+        return Sniffed("broken", f"文件已损坏，无法打开（{describe(exc)}）。{_RESAVE}")
     if "encryptedpackage" in streams or "encryptioninfo" in streams:
         return Sniffed("encrypted", "文件设置了打开密码，程序无法读取。请取消密码（文件→信息→保护工作簿→"
                        "用密码进行加密，清空密码）后重新发送。", streams)
@@ -211,12 +218,14 @@ def sniff(path: Path) -> Sniffed:
         with path.open("rb") as handle:
             head = handle.read(4096)
     except OSError as exc:
-        return Sniffed("unreadable", f"文件无法打开（{type(exc).__name__}：可能没有读取权限或已被移走）。"
+        return Sniffed("unreadable", f"文件无法打开（{_OS_WORDS.get(type(exc), '可能没有读取权限或已被移走')}）。"
                        "请检查该文件，或请单位重新发送。")
     try:
         return _sniff_content(path, head)
-    except Exception as exc:  # a damaged file must never stop the batch
-        return Sniffed("broken", f"文件已损坏，无法识别（{type(exc).__name__}）。{_RESAVE}")
+    except Exception as exc:  # a damaged file must never stop the batch; our own bug is not a damaged file
+        if not is_bad_bytes(exc):
+            raise
+        return Sniffed("broken", f"文件已损坏，无法识别（{describe(exc)}）。{_RESAVE}")
 
 
 def _sniff_content(path: Path, head: bytes) -> Sniffed:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.errors import PipelineError
+from pipeline.faults import network_words
 from pipeline.outputs.mail.drafts import Draft
 from pipeline.outputs.mail.mime import as_sent
 from pipeline.settings.campaign import Campaign
@@ -81,7 +82,7 @@ def _describe(exc: BaseException) -> str:
         return f"服务器拒绝（{exc.smtp_code} {_text(exc.smtp_error)}）"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return "与发信服务器的连接中断"
-    return f"{type(exc).__name__}：{exc}"
+    return network_words(exc)
 
 
 def _text(reply: bytes | str) -> str:
