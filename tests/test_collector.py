@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import pickle
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-import pipeline.intake.batch as ingest
 from pipeline.forms.spec import FormSpec
+from pipeline.intake.workers import parse_killable
+from pipeline.model import Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.collector import long_lived_batch
@@ -58,11 +61,17 @@ def test_batch_leaves_a_disabled_collector_disabled(collector_state: None) -> No
     assert not gc.isenabled()
 
 
+def _report_collector(sub: Submission, *settings: object) -> Submission:
+    """A stand-in parse that records whether the worker's collector is on."""
+    sub.note = "on" if gc.isenabled() else "off"
+    return sub
+
+
 def test_parse_workers_collect_even_when_the_parent_paused(collector_state: None, forms: dict[str, FormSpec],
-                                                           campaign: Campaign, roster: Roster,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                                           campaign: Campaign, roster: Roster) -> None:
     """A parse worker forked during the paused read turns the collector on: openpyxl workbooks are reference cycles."""
-    monkeypatch.setattr(ingest, "_WORKER", None)
     gc.disable()
-    ingest._init_worker(forms, campaign, roster)
-    assert gc.isenabled()
+    sub = Submission(file="a.xlsx", path=Path("a.xlsx"), sha256="", mtime=0.0)
+    ((_, payload),) = parse_killable([sub], _report_collector, (forms, campaign, roster), 30, 1)
+    assert isinstance(payload, bytes) and pickle.loads(payload).note == "on"
+    assert not gc.isenabled()
