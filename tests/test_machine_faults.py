@@ -120,6 +120,25 @@ def test_missing_libreoffice_is_named_and_the_file_is_read_again_next_run(tmp_pa
     assert _files(outbox)["恒通物流附件1.rtf"]["outcome"] == Outcome.ACCEPTED
 
 
+@posix_only
+def test_check_never_passes_a_file_this_computer_could_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` on a .rtf without LibreOffice says 本机问题 and what to install, exits 1, and never says 通过."""
+    from pipeline.cli import main
+
+    path = tmp_path / "恒通物流附件1.rtf"
+    path.write_bytes(RTF)
+    empty = tmp_path / "no-office"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+    code = main(["check", "--campaign", str(REPO / "campaign.toml"), "--roster", str(REPO / "units.csv"), str(path)])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"未能检查：{MACHINE_FAULT_NOTE}（{NO_TOOL_RULE}）" in out and "LibreOffice" in out and "：通过" not in out
+
+
 def _rar(path: Path) -> Path:
     """A tiny RAR 5 archive header: enough for rarfile to need its unar/bsdtar backend."""
     path.write_bytes(bytes.fromhex("526172211a070100") + b"\x00" * 64)

@@ -56,12 +56,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             verdict = f"内含 {len(sub.members)} 个文件，逐个列在下面"
         elif sub.mismatch:
             verdict = "格式不符（看起来是报表，但无法读取）"
+        elif sub.machine_fault or sub.program_error:
+            verdict = f"未能检查：{sub.note}"  # this computer's or this program's fault, never 通过
         unit = sub.unit.name if sub.unit else "单位未识别"
         how = f"，读取方式：{sub.read_as}" if sub.read_as else ""
         print(f"{sub.file}：{verdict}（{unit}{how}，错误 {errors} 个，警告 {warnings} 个）")
         for f in sub.findings:
             print(f"  [{f.severity}] {f.text}")
-        failed = failed or any(f.severity == Severity.ERROR for f in sub.findings)
+        failed = failed or any(f.severity == Severity.ERROR for f in sub.findings) or bool(sub.machine_fault
+                                                                                           or sub.program_error)
     return 1 if failed else 0
 
 
