@@ -139,6 +139,30 @@ def test_check_never_passes_a_file_this_computer_could_not_read(tmp_path: Path, 
     assert f"未能检查：{MACHINE_FAULT_NOTE}（{NO_TOOL_RULE}）" in out and "LibreOffice" in out and "：通过" not in out
 
 
+@posix_only
+def test_no_reminder_is_sent_while_a_file_could_not_be_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`mail reminders --send` refuses to send while a file is 本机问题: its unit may be listed 未报送 for nothing."""
+    from pipeline.cli import main
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "恒通物流附件1.rtf").write_bytes(RTF)
+    empty = tmp_path / "no-office"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", "1")  # nothing listens: a send attempt would fail differently
+
+    code = main(["mail", "reminders", "--send", "--campaign", str(REPO / "campaign.toml"), "--roster",
+                 str(REPO / "units.csv"), "--inbox", str(inbox), "--outbox", str(tmp_path / "outbox"),
+                 "--templates", str(tmp_path / "templates")])
+
+    said = capsys.readouterr()
+    assert code == 2
+    assert "恒通物流附件1.rtf" in said.out and "本次不发送邮件" in said.err
+
+
 def _rar(path: Path) -> Path:
     """A tiny RAR 5 archive header: enough for rarfile to need its unar/bsdtar backend."""
     path.write_bytes(bytes.fromhex("526172211a070100") + b"\x00" * 64)

@@ -28,7 +28,7 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
 
 def _mail(args: argparse.Namespace) -> int:
-    from pipeline.job import collect
+    from pipeline.job import collect, machine_faults_lines
     from pipeline.outputs.mail.drafts import batch_lines, draft_feedback, draft_reminders, draft_templates
     from pipeline.outputs.mail.smtp import send_drafts, send_lines, smtp_settings
     from pipeline.store.ledger import LEDGER_NAME
@@ -42,6 +42,13 @@ def _mail(args: argparse.Namespace) -> int:
             raise PipelineError(f"来件目录 {args.inbox} 不存在。催报和审核反馈要依据来件情况，"
                                 "请用 --inbox 指定来件目录。")
         rollup = collect(args.inbox, args.outbox, forms, campaign, roster, f"mail {args.kind}", progress_bar)
+        if unread := machine_faults_lines(rollup):
+            # Those files' units may be listed as 未报送 only because this computer could not read them.
+            print("\n".join(unread))
+            if settings is not None:
+                raise PipelineError("以上文件因本机问题未能读取，其报送单位可能被误列为未报送或退回。为免误发，本次不发送邮件；"
+                                    "请按提示解决后重新运行本命令。")
+            print("注意：以上文件因本机问题未能读取，相关单位的草稿可能有误，请解决后重新生成草稿再发送。")
         if args.kind == "reminders":
             batch = draft_reminders(rollup, args.templates, args.outbox)
         else:
