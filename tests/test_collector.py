@@ -61,10 +61,10 @@ def test_batch_leaves_a_disabled_collector_disabled(collector_state: None) -> No
     assert not gc.isenabled()
 
 
-def _report_collector(sub: Submission, *settings: object) -> Submission:
+def _report_collector(sub: Submission, *settings: object) -> bytes:
     """A stand-in parse that records whether the worker's collector is on."""
     sub.note = "on" if gc.isenabled() else "off"
-    return sub
+    return pickle.dumps(sub)
 
 
 def test_parse_workers_collect_even_when_the_parent_paused(collector_state: None, forms: dict[str, FormSpec],

@@ -125,6 +125,17 @@ def cache_keys(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster
     return [cache_key(digest, s) for s in subs if s.sha256 and not s.container]
 
 
+def parse_pickled(sub: Submission, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> bytes:
+    """:func:`parse_file`, pickled (in a worker process); a parse that does not pickle is our bug, recorded on the file."""
+    read = parse_file(sub, forms, campaign, roster)
+    try:
+        return pickle.dumps(read, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # e.g. a library object left on the submission
+        program_error(sub, exc)
+        sub.members, sub.mismatch = [], ""
+        return pickle.dumps(sub, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
                 roster: Roster) -> Iterator[tuple[Submission, bytes | None]]:
     """Each file's parse and its pickle, in order; every file is read in a worker killed at its time limit."""
@@ -133,7 +144,7 @@ def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign:
     workers = min(os.cpu_count() or 1, max(1, len(subs) // max(1, PARALLEL_MIN_FILES // 2)))
     done: dict[int, tuple[Submission, bytes | None]] = {}
     following = 0
-    for index, result in parse_killable(subs, parse_file, (forms, campaign, roster),
+    for index, result in parse_killable(subs, parse_pickled, (forms, campaign, roster),
                                         campaign.limits.seconds_per_file, workers):
         if isinstance(result, MachineFaultError):
             done[index] = (mark_machine_fault(subs[index], result), None)

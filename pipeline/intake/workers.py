@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import pickle
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -41,7 +40,8 @@ IN_FLIGHT = 2  # files sent ahead to one worker
 STOP_WAIT = 5.0  # seconds a worker has to end after being told to
 STARTUP_WAIT = 120.0  # seconds a new worker may take to start (spawn imports the program afresh)
 
-Parse = Callable[[Submission, Mapping[str, FormSpec], Campaign, Roster], Submission]
+# Parses one file and returns it pickled (the bytes cross to the parent and go into the cache as they are).
+Parse = Callable[[Submission, Mapping[str, FormSpec], Campaign, Roster], bytes]
 Settings = tuple[Mapping[str, FormSpec], Campaign, Roster]
 
 
@@ -61,10 +61,12 @@ def _serve(conn: Connection, parse: Parse, settings: Settings, seconds: float) -
             return
         index, sub = task
         start_budget(seconds)
-        # Pickled here, once: the same bytes cross to the parent and go into the cache as they are.
-        payload = pickle.dumps(parse(sub, *settings), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = parse(sub, *settings)
         start_budget(0)
-        conn.send((index, payload))
+        try:
+            conn.send((index, payload))
+        except OSError:  # the parent is gone
+            return
 
 
 @dataclass
