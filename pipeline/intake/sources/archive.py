@@ -176,8 +176,8 @@ def _unpack_zip(path: Path, limits: Limits, folder: Path) -> list[Packed]:
                    for i in zf.infolist() if not i.is_dir()]
         entries = [e for e in entries if not _is_clutter(e.name)]
         _guard(entries, limits, path.stat().st_size)
-        broken = (zipfile.BadZipFile, OSError, EOFError, NotImplementedError)
-        return _copy_members(entries, folder, lambda e: zf.open(e.handle), lambda exc: isinstance(exc, broken))
+        return _copy_members(entries, folder, lambda e: zf.open(e.handle),
+                             lambda exc: is_bad_bytes(exc, ("zip", "compression", "text", "size")))
 
 
 def _unpack_7z(path: Path, limits: Limits, folder: Path) -> list[Packed]:
@@ -244,8 +244,7 @@ def _unpack_rar(path: Path, limits: Limits, folder: Path) -> list[Packed]:
         _guard(entries, limits, path.stat().st_size)
         try:
             return _copy_members(entries, folder, lambda e: rf.open(e.handle),
-                                 lambda exc: isinstance(exc, rarfile.Error | OSError | EOFError)
-                                 and not isinstance(exc, rarfile.RarCannotExec))
+                                 lambda exc: is_bad_bytes(exc, ("rar", "text", "size")))
         except rarfile.RarCannotExec:
             raise MachineFaultError(NO_TOOL_RULE, _NO_RAR) from None
 
