@@ -1,5 +1,10 @@
 """inbox → read: hash every file, reuse cached parses, and parse the rest on all cores.
 
+Each file is parsed in a worker process that is killed at the per-file time limit
+(:mod:`pipeline.intake.workers`). Whatever a source raises is contained in :func:`parse_file`:
+a machine fault (本机问题) or a program error is recorded on that file, and neither is ever cached,
+so the next run reads the file again.
+
 A parse depends only on the file's bytes and name, the forms, the campaign and the roster,
 so it is cached in the ledger under a key made of all of them plus the program's own digest
 (:func:`pipeline.program.program_digest`). Changing any of those, or the file itself, or any

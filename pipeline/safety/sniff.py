@@ -213,7 +213,7 @@ def _sniff_text(path: Path, head: bytes) -> Sniffed:
 
 
 def sniff(path: Path) -> Sniffed:
-    """Classify a file by its content; never raises (an unreadable file is kind ``unreadable``)."""
+    """Classify a file by its content; never raises for a bad file (an unreadable file is kind ``unreadable``)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(4096)
