@@ -139,6 +139,37 @@ def test_check_never_passes_a_file_this_computer_could_not_read(tmp_path: Path, 
     assert f"未能检查：{MACHINE_FAULT_NOTE}（{NO_TOOL_RULE}）" in out and "LibreOffice" in out and "：通过" not in out
 
 
+def test_check_stops_a_file_that_hangs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` reads in killable workers too: a file whose read never ends is reported 处理超时, the next one is checked."""
+    import threading
+
+    from corpus import write_settings
+
+    import pipeline.workbook.read as reader
+    from pipeline.cli import main
+
+    campaign_toml, units_csv = write_settings(tmp_path / "settings", {"seconds_per_file": 2})
+    stuck = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1"), name="stuck.xlsx")
+    fine = make_return(tmp_path / "in", "annex1", "U002", clean_values("annex1"), name="fine.xlsx")
+    real = reader.load_xlsx
+
+    def hang(path: Path, *args: Any) -> Any:
+        if path.name == "stuck.xlsx":
+            threading.Event().wait()  # never returns: only killing its process ends it
+        return real(path, *args)
+
+    monkeypatch.setenv("PIPELINE_READER", "full")
+    monkeypatch.setattr(reader, "load_xlsx", hang)  # the workers are forked: they inherit it
+
+    code = main(["check", "--campaign", str(campaign_toml), "--roster", str(units_csv), str(stuck), str(fine)])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"stuck.xlsx：未能检查：{MACHINE_FAULT_NOTE}（{TIMEOUT_RULE}）" in out
+    assert "fine.xlsx：通过" in out
+
+
 @posix_only
 def test_no_reminder_is_sent_while_a_file_could_not_be_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:

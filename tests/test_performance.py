@@ -21,7 +21,6 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,17 +248,17 @@ def test_parallel_parse_equals_serial_parse(mixed: Mixed, monkeypatch: pytest.Mo
     forms, campaign, roster = mixed.kit.forms, mixed.kit.campaign, mixed.kit.roster
     paths = scan_inbox(mixed.inbox)
     assert len(paths) >= ingest.PARALLEL_MIN_FILES
-    pools: list[int | None] = []
+    pools: list[int] = []
+    real = ingest.parse_killable
 
-    class CountingPool(ProcessPoolExecutor):
-        def __init__(self, max_workers: int | None = None, **kwargs: Any) -> None:
-            pools.append(max_workers)
-            super().__init__(max_workers, **kwargs)
+    def counting(subs: list[Submission], parse: Any, settings: Any, seconds: float, workers: int) -> Any:
+        pools.append(workers)
+        return real(subs, parse, settings, seconds, workers)
 
-    monkeypatch.setattr(ingest, "ProcessPoolExecutor", CountingPool)
-    monkeypatch.setattr(ingest.os, "cpu_count", lambda: 2)  # a pool even on a one-core runner
+    monkeypatch.setattr(ingest, "parse_killable", counting)
+    monkeypatch.setattr(ingest.os, "cpu_count", lambda: 2)  # two workers even on a one-core runner
     parallel = read_inbox(paths, mixed.inbox, forms, campaign, roster)
-    assert pools == [2], "the pool was not used"
+    assert pools == [2], "two workers were not used"
     serial = [ingest.read_file(p, mixed.inbox, forms, campaign, roster) for p in paths]
     assert [s.path for s in parallel] == paths
     for a, b in zip(parallel, serial, strict=True):
@@ -282,15 +281,15 @@ def small_inbox(tmp_path: Path) -> Path:
 
 
 def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the file of every parse from now on (runs below PARALLEL_MIN_FILES parse in this process)."""
+    """Record the file of every parse from now on (each file sent to the worker processes)."""
     parsed: list[str] = []
-    real = ingest.parse_file
+    real = ingest.parse_killable
 
-    def spy(sub: Submission, *args: Any) -> Submission:
-        parsed.append(sub.file)
-        return real(sub, *args)
+    def spy(subs: list[Submission], *args: Any) -> Any:
+        parsed.extend(sub.file for sub in subs)
+        return real(subs, *args)
 
-    monkeypatch.setattr(ingest, "parse_file", spy)
+    monkeypatch.setattr(ingest, "parse_killable", spy)
     return parsed
 
 

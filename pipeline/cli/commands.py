@@ -36,15 +36,17 @@ def _configure_check(sub: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     """只检查指定的报表文件并列出问题，不写任何文件；有“错误”时退出码为 1。"""
     from pipeline.checks.rollup import build_rollup
-    from pipeline.intake.batch import read_file
+    from pipeline.intake.batch import expand, read_all
+    from pipeline.intake.scan import new_submission
 
     forms, campaign, roster = load_settings(args)
-    subs = []
     for path in args.files:
         if not path.is_file():
             raise PipelineError(f"找不到文件 {path}。")
-        # An archive, a saved mail or a workbook of several forms is listed with each of its members.
-        subs.extend(read_file(path.resolve(), path.resolve().parent, forms, campaign, roster).flattened())
+    # Read in worker processes, as rollup does: a file that hangs is stopped at the time limit.
+    fresh = [new_submission(path.resolve(), path.resolve().parent) for path in args.files]
+    # An archive, a saved mail or a workbook of several forms is listed with each of its members.
+    subs = expand(read_all(fresh, forms, campaign, roster))
     build_rollup(subs, forms, campaign, roster)
     failed = False
     for sub in subs:
