@@ -1,7 +1,9 @@
 """The text of a returned document, as a list of blocks: .docx, text PDFs, and .doc/.wps through LibreOffice.
 
-A block is one paragraph or one table cell, in document order. Nothing here raises anything but
-:class:`DocumentError`, whose message is Chinese and can be shown to the unit as it stands.
+A block is one paragraph or one table cell, in document order. A file that cannot be read raises
+:class:`DocumentError`, whose message is Chinese and can be shown to the unit as it stands; a missing
+component raises :class:`pipeline.faults.MachineFaultError`; our own bugs and a full disk propagate
+(the intake records them, :func:`pipeline.intake.batch.parse_file`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from pipeline.documents.sentences import SentenceMatch, match_form, tidy_pdf_blocks
-from pipeline.faults import is_disk_full, os_words
+from pipeline.faults import NO_TOOL_RULE, RETRY, MachineFaultError, is_disk_full, os_words
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Severity
 from pipeline.portable import child_group, kill_tree
-from pipeline.safety.badbytes import describe, is_bad_bytes
+from pipeline.safety.badbytes import describe, is_bad_bytes, is_missing_tool
 from pipeline.safety.guards import budget_left
 
 if TYPE_CHECKING:  # python-docx is imported when a .docx is read, not when the pipeline starts
@@ -142,8 +144,11 @@ def pdf_blocks(path: Path) -> list[str]:
     except DocumentError:
         raise
     except Exception as exc:  # pypdf raises its own and many built-in errors on damaged files
+        if is_missing_tool(exc):  # pypdf lacks the cryptography package for an AES-encrypted PDF
+            raise MachineFaultError(NO_TOOL_RULE, f"读取 PDF 文件“{path.name}”需要的组件（cryptography）本机没有安装，"
+                                    f"请运行 make setup 重新安装后重新汇总，{RETRY}") from exc
         if not is_bad_bytes(exc, ("pdf", "zip", "text", "size")):
-            raise  # our bug, a full disk or a missing component: never the file's fault
+            raise  # our bug or a full disk: never the file's fault
         raise DocumentError(f"PDF 文件“{path.name}”已损坏或无法读取（{describe(exc)}），{RESAVE_ADVICE}。",
                             UNREADABLE) from exc
     blocks = [line for line in text.splitlines() if line.strip()]
@@ -336,8 +341,8 @@ def word_return(match: SentenceMatch, spec: FormSpec, read_as: str) -> WordRetur
 def read_word_form(path: Path, kind: str, spec: FormSpec, soffice: str | None = None) -> WordReturn:
     """Read 附件1 filled in on the notice's own Word form (.docx, .doc/.wps through LibreOffice) or a text PDF.
 
-    ``kind`` is pipeline.safety.sniff's kind of the file: docx, pdf, or one of OFFICE_KINDS. Raises only
-    :class:`DocumentError` (damaged file, no text layer, LibreOffice absent or too slow).
+    ``kind`` is pipeline.safety.sniff's kind of the file: docx, pdf, or one of OFFICE_KINDS. Raises
+    :class:`DocumentError` for a damaged file, no text layer, LibreOffice absent or too slow (see the module docstring).
     """
     blocks = document_blocks(path, kind, soffice)
     if kind == "pdf":
