@@ -102,6 +102,7 @@ def summary_line(count: int, folder: Path) -> str:
 
 MACHINE_FAULT_NOTE = "本机问题"
 TIMEOUT_RULE = "处理超时"
+CRASH_RULE = "读取中止"
 NO_TOOL_RULE = "缺少组件"
 DISK_RULE = "磁盘空间不足"
 RETRY = "下次运行 make rollup 时会重新读取该文件（即使来件没有变化）"
@@ -110,7 +111,7 @@ RETRY = "下次运行 make rollup 时会重新读取该文件（即使来件没�
 class MachineFaultError(Exception):
     """This computer could not read the file (time, a missing tool, disk space); ``str()`` is Chinese.
 
-    ``rule`` is the short name (处理超时, 缺少组件, 磁盘空间不足); the message says what to install or retry.
+    ``rule`` is the short name (处理超时, 读取中止, 缺少组件, 磁盘空间不足); the message says what to install or retry.
     """
 
     def __init__(self, rule: str, message: str) -> None:
@@ -122,14 +123,14 @@ class MachineFaultError(Exception):
 def timeout_fault(seconds: float) -> MachineFaultError:
     """The machine fault of a file whose reading was stopped at the per-file time limit."""
     return MachineFaultError(TIMEOUT_RULE, f"读取该文件超过 {seconds:g} 秒仍未完成，已停止读取（本机繁忙，或文件过于复杂）。"
-                        f"{RETRY}；如仍超时，可在 campaign.toml 的 [limits] 中调大 seconds_per_file，"
-                        "或请报送单位在下发的模板上重新填写后发送")
+                             f"{RETRY}；如仍超时，可在 campaign.toml 的 [limits] 中调大 seconds_per_file，"
+                             "或请报送单位在下发的模板上重新填写后发送")
 
 
 def crash_fault() -> MachineFaultError:
     """The machine fault of a file whose reading process ended abruptly (out of memory, a crash in a library)."""
-    return MachineFaultError(TIMEOUT_RULE, "读取该文件的进程意外中止（可能是本机内存不足）。"
-                        f"{RETRY}；如仍中止，请关闭其他程序后再试，或请报送单位在下发的模板上重新填写后发送")
+    return MachineFaultError(CRASH_RULE, "读取该文件的进程意外中止（可能是本机内存不足）。"
+                             f"{RETRY}；如仍中止，请关闭其他程序后再试，或请报送单位在下发的模板上重新填写后发送")
 
 
 def is_disk_full(exc: BaseException | None) -> bool:

@@ -110,7 +110,7 @@ class Submission:
     date_field: str = ""  # the form's 填报日期 field id (its spec's roles.report_date), once the form is known
     kind: str = ""  # what the content is (pipeline.safety.sniff kind: workbook, xls, pdf, image, ...)
     program_error: str = ""  # traceback text when this program (not the file) failed on it; see pipeline.faults
-    machine_fault: str = ""  # 本机问题: the rule (处理超时, 缺少组件, 磁盘空间不足) when this computer could not read it
+    machine_fault: str = ""  # 本机问题: the rule (处理超时, 读取中止, 缺少组件, 磁盘空间不足) when this computer could not read it
     details: list[str] = field(default_factory=list)  # technical detail for pipeline.log only, never shown to users
     # Containers (pipeline.intake.members): an archive, a saved mail or a workbook holding several forms.
     members: list[Submission] = field(default_factory=list)  # what was read inside this file, each with its outcome
