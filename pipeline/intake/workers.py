@@ -48,7 +48,9 @@ Settings = tuple[Mapping[str, FormSpec], Campaign, Roster]
 def _serve(conn: Connection, parse: Parse, settings: Settings, seconds: float) -> None:
     """A worker's life: parse each file it is sent (index, submission), send back (index, pickled result)."""
     # A worker keeps nothing between files, but an openpyxl workbook is a reference cycle: collect as usual,
-    # whatever the parent process does (see pipeline.store.collector).
+    # whatever the parent process does (see pipeline.store.collector). What a forked worker inherited (the
+    # parent's cached parses) is frozen first, so that no collection walks it.
+    gc.freeze()
     gc.enable()
     quiet_libraries()  # a spawned worker starts without the command line's logging set-up
     conn.send(None)  # ready: the clock of the first file starts now, not while this process was starting
