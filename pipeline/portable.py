@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from multiprocessing.context import BaseContext
 from typing import Any, TextIO
 
@@ -70,7 +71,15 @@ def kill_tree(pid: int, *, include_self: bool = True, wait: float = 5.0) -> None
     for group in groups:
         with contextlib.suppress(OSError):  # the group is gone already
             os.killpg(group, signal.SIGKILL)
-    psutil.wait_procs(family, timeout=wait)
+    deadline = time.monotonic() + wait
+    for proc in family:  # gone, or a zombie (dead; its parent or init reaps it)
+        while time.monotonic() < deadline:
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.Error:
+                break
+            time.sleep(0.01)
 
 
 def pool_context() -> BaseContext | None:

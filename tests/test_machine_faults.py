@@ -73,6 +73,8 @@ def test_hanging_conversion_is_stopped_with_all_it_started(tmp_path: Path, monke
     doc = next(s for s in result.submissions if s.file.endswith(".rtf"))
     assert (doc.outcome, doc.machine_fault, doc.findings, doc.mismatch) == (Outcome.UNSUPPORTED, TIMEOUT_RULE, [], "")
     assert doc.note.startswith(f"{MACHINE_FAULT_NOTE}（{TIMEOUT_RULE}）") and "填报语句" not in doc.note
+    # Which of the two stopped it: the converter ends soffice itself within the budget, else the worker is killed.
+    assert ("LibreOffice" in doc.note) == (who_stops_it != "the worker's killer")
     started = [int(line) for line in pids.read_text().split()]
     assert len(started) == 2
     alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]

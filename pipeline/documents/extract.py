@@ -221,7 +221,7 @@ def convert_with_office(path: Path, soffice: str, out_dir: Path, timeout: float 
     except BaseException as exc:  # the time is up, or this process is being stopped: soffice must not outlive it
         _kill(proc)
         if isinstance(exc, subprocess.TimeoutExpired):
-            raise DocumentError(f"用 LibreOffice 转换“{path.name}”超过 {wait:g} 秒仍未完成，{RESAVE_ADVICE}。",
+            raise DocumentError(f"用 LibreOffice 转换“{path.name}”超过 {wait:.0f} 秒仍未完成，{RESAVE_ADVICE}。",
                                 TIMEOUT) from exc
         raise
     result = out_dir / (source.stem + ".docx")
