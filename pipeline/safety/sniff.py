@@ -12,9 +12,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from pipeline.safety.guards import zip_entry_count
-
 from pipeline.safety.badbytes import describe, is_bad_bytes
+from pipeline.safety.guards import zip_entry_count
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"

@@ -367,7 +367,9 @@ def _unpack_tar(path: Path, limits: Limits, folder: Path, kind: str) -> list[Pac
                 while chunk := stream.read(_CHUNK):
                     out.write(chunk)
             return [Packed(_lone_name(path), target, path.stat().st_mtime)]
-    except _STREAM_DAMAGE:
+    except _STREAM_DAMAGE as exc:
+        if not is_bad_bytes(exc, ("compression", "zip")):
+            raise  # a full temporary folder, or our bug: never the file's fault
         raise ArchiveError(f"{what}已损坏或不完整（可能是下载或发送中断），无法解压", (),
                            "请联系报送单位重新压缩后发送") from None
 
