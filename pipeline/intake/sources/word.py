@@ -25,8 +25,10 @@ KINDS = frozenset({"docx", "pdf", *OFFICE_KINDS})
 # Why LibreOffice could not convert a file, when that is this computer's fault, and what to do about it.
 MACHINE_REASONS = (NO_OFFICE, TIMEOUT)
 MACHINE_ADVICE = {
-    NO_OFFICE: f"本机问题：请安装 LibreOffice（免费软件，安装后无需设置）后重新运行 make rollup，{RETRY}",
-    TIMEOUT: f"本机问题：本机繁忙或 LibreOffice 启动过慢，{RETRY}",
+    NO_OFFICE: "“{name}”是旧版 Word/WPS 文字格式（或 RTF、ODT），读取它需要 LibreOffice，本机没有安装或无法启动。"
+               f"请安装 LibreOffice（免费软件，安装后无需设置），{RETRY}",
+    TIMEOUT: "用 LibreOffice 转换“{name}”超时，已停止转换（本机繁忙或 LibreOffice 启动过慢）。"
+             f"{RETRY}；如仍超时，可在 campaign.toml 的 [limits] 中调大 seconds_per_file",
 }
 
 
@@ -70,7 +72,7 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
     except DocumentError as exc:
         if exc.reason in MACHINE_REASONS:  # LibreOffice missing or too slow: this computer's problem, not the file's
             raise MachineFaultError(TIMEOUT_RULE if exc.reason == TIMEOUT else NO_TOOL_RULE,
-                                    f"{exc}（{MACHINE_ADVICE[exc.reason]}）") from exc
+                                    MACHINE_ADVICE[exc.reason].format(name=PurePosixPath(sub.file).name)) from exc
         if exc.__cause__ is not None:
             sub.details.append(technical(exc.__cause__))
         # Not readable as a form here; the material source lists it, and says why when it is evidently a return.
