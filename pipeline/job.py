@@ -106,12 +106,12 @@ def summary_lines(rollup: Rollup, workbook: Path, failures: Iterable[str] = ()) 
     for spec in rollup.forms.values():
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
         by = {k: sum(s.status == k for s in sts) for k in Status}
-        accepted = sum(s.counted is not None for s in sts)
-        on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
+        rates = rollup.rates(spec.id)
         lines.append(
             f"{spec.annex}：应报 {units} 个单位，"
             + "，".join(f"{k.value} {by[k]}" for k in Status if k != Status.MISMATCH or by[k])
-            + f"；报送率 {accepted / units:.0%}，按时率 {on_time / units:.0%}"
+            + f"；报送率 {rates.sent_rate:.0%}（{rates.sent} 个单位报送），合格率 {rates.accepted_rate:.0%}，"
+            f"按时率 {rates.on_time_rate:.0%}"
         )
     lines.append(materials_line(rollup))
     lines.append(f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv）")

@@ -17,7 +17,7 @@ from typing import Any
 
 import xlsxwriter
 
-from pipeline.checks.rollup import Rollup, UnitStatus, records
+from pipeline.checks.rollup import RATE_NOTE, Rollup, UnitStatus, records
 from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import FormSpec
@@ -38,8 +38,8 @@ from pipeline.store.atomic import atomic_path
 STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISMATCH, Status.MISSING)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
-STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "read_as", "report_date", "on_time", "errors",
-                  "warnings", "note"]
+STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "read_as", "report_date", "arrival", "on_time",
+                  "errors", "warnings", "note"]
 RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 # One row per file under inbox/, so that every file is accounted for exactly once.
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
@@ -104,7 +104,7 @@ def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
         date = basis.report_date if basis else None
         rows.append({"unit_code": st.unit.code, "unit_name": st.unit.name, "form": st.form_id, "status": st.status,
                      "file": basis.file if basis else "", "read_as": basis.read_as if basis else "",
-                     "report_date": date.isoformat() if date else "",
+                     "report_date": date.isoformat() if date else "", "arrival": arrival_cell(st),
                      "on_time": "" if st.on_time is None else ("是" if st.on_time else "否"),
                      "errors": st.latest.errors if st.latest else 0,
                      "warnings": st.latest.warnings if st.latest else 0, "note": status_note(st)})
@@ -154,6 +154,7 @@ class _Book:
             "ok": {**base, "border": 1, "bg_color": "#C6EFCE"},
             "text": {**base, "text_wrap": True, "valign": "top", "border": 1, "font_size": 10.5},
             "plain": base,
+            "note": {**base, "text_wrap": True, "valign": "top"},
             "bold": {**base, "bold": True},
             # 分单位明细's free text: one line per unit, cut off in print (the full text is in 典型案例).
             "line": {**base, "border": 1},
@@ -413,13 +414,23 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
 
 
 STATUS_SCALE = 90  # percent: the sheet's 10 pt text prints at 9 pt
-# 单位编码 单位名称 表 状态 采用文件 填报日期 收到时间 是否按时 错误数 警告数 说明 活动总结; the wrapped ones give way first.
-STATUS_WIDTHS = (5.5, 17.0, 5.0, 6.5, 17.0, 9.0, 10.5, 10.0, 4.5, 4.0, 4.0, 22.0, 6.5)
-STATUS_FLEXIBLE = (1, 4, 5, 11)
+# 单位编码 单位名称 表 状态 采用文件 读取方式 填报日期 收到日期（依据） 是否按时 首次发现 错误数 警告数 说明 活动总结;
+# the wrapped ones give way first.
+STATUS_WIDTHS = (5.5, 17.0, 5.0, 6.5, 17.0, 9.0, 10.5, 11.0, 4.5, 10.0, 4.0, 4.0, 22.0, 6.5)
+STATUS_FLEXIBLE = (1, 4, 5, 12)
+RATE_HEADS = ("应报单位", "已报送", "报送率", "合格", "合格率", "按时合格", "按时率")
+STATUS_COLUMN_HEADS = ("单位编码", "单位名称", "表", "状态", "采用文件", "读取方式", "填报日期", "收到日期（依据）",
+                       "是否按时", "首次发现时间", "错误数", "警告数", "说明", "活动总结")
+
+
+def arrival_cell(st: UnitStatus) -> str:
+    """The day the on-time judgement used, with its year and its source: “2023-06-23（日期文件夹）”."""
+    return f"{st.arrival.isoformat()}（{st.arrival_source}）" if st.arrival is not None else ""
 
 
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
-    """报送情况: rates at the top, a status chart, then one row per unit and form; A4 landscape at 9 pt."""
+    """报送情况: the three rates at the top with their definitions, a status chart, then one row per unit and form;
+    A4 landscape at 9 pt."""
     from pipeline.outputs.printing import page_room, printed_points
 
     ws = book.wb.add_worksheet("报送情况")
@@ -431,28 +442,30 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
         for i in STATUS_FLEXIBLE:
             widths[i] -= over / printed_points(1) * widths[i] / flexible
     book.columns(ws, widths)
-    units = len(rollup.roster)
     check_rc(ws.merge_range(0, 0, 0, 1, "表", book.f["head"]), "head")
-    for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=2):
+    first_status = 2 + len(RATE_HEADS)
+    for col, head in enumerate((*RATE_HEADS, *STATUSES), start=2):
         book.text(ws, 0, col, head, "head")
     ws.set_row(0, 30)
     for r, spec in enumerate(rollup.forms.values(), start=1):
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
-        accepted = sum(s.counted is not None for s in sts)
-        on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
+        rates = rollup.rates(spec.id)
         check_rc(ws.merge_range(r, 0, r, 1, f"{spec.annex} {spec.title_for(rollup.campaign.year)}", book.f["cell"]),
                  "form")
         ws.set_row(r, 30)
-        check_rc(ws.write_number(r, 2, units, book.f["num"]), "units")
-        check_rc(ws.write_number(r, 3, accepted, book.f["num"]), "accepted")
-        check_rc(ws.write_number(r, 4, accepted / units if units else 0, book.f["pct"]), "rate")
-        check_rc(ws.write_number(r, 5, on_time, book.f["num"]), "on time")
-        check_rc(ws.write_number(r, 6, on_time / units if units else 0, book.f["pct"]), "on time rate")
+        figures = (rates.due, rates.sent, rates.sent_rate, rates.accepted, rates.accepted_rate, rates.on_time,
+                   rates.on_time_rate)
+        for c, figure in enumerate(figures, start=2):
+            check_rc(ws.write_number(r, c, figure, book.f["pct" if isinstance(figure, float) else "num"]), "rate")
         counts = Counter(s.status for s in sts)
-        for c, status in enumerate(STATUSES, start=7):
+        for c, status in enumerate(STATUSES, start=first_status):
             check_rc(ws.write_number(r, c, counts.get(status, 0), book.f["num"]), "count")
+    note_row = len(rollup.forms) + 1
+    last_col = len(STATUS_COLUMN_HEADS) - 1
+    check_rc(ws.merge_range(note_row, 0, note_row, last_col, "说明：" + RATE_NOTE, book.f["note"]), "rate note")
+    ws.set_row(note_row, row_points(13.0 * text_lines(RATE_NOTE, sum(widths), 0.9) + 4))
     chart = book.wb.add_chart({"type": "column", "subtype": "stacked"})
-    for c, status in enumerate(STATUSES, start=7):
+    for c, status in enumerate(STATUSES, start=first_status):
         chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
                           "values": ["报送情况", 1, c, len(rollup.forms), c],
                           "fill": {"color": {Status.PASSED: "#70AD47", Status.WARNED: "#FFC000", Status.RETURNED: "#C00000",
@@ -461,18 +474,17 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     chart.set_legend({"position": "bottom", "font": {"name": BODY_FONT}})
     chart.set_x_axis({"num_font": {"name": BODY_FONT}})
     chart.set_size({"width": 620, "height": 260})
-    check_rc(ws.insert_chart(len(rollup.forms) + 2, 0, chart), "chart")
-    start = len(rollup.forms) + 17
-    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "读取方式", "填报日期", "收到时间", "是否按时", "错误数", "警告数",
-             "说明", "活动总结")
-    for col, head in enumerate(heads):
+    check_rc(ws.insert_chart(note_row + 2, 0, chart), "chart")
+    start = note_row + 17
+    for col, head in enumerate(STATUS_COLUMN_HEADS):
         book.text(ws, start, col, head, "head")
     summary_form, summaries = summary_form_id(rollup), summary_units(rollup)
     for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
         basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
-                  row["read_as"], row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
-                  row["warnings"], row["note"], summary_cell(st, summary_form, summaries))
+                  row["read_as"], row["report_date"], row["arrival"], row["on_time"],
+                  basis.first_seen if basis else "", row["errors"], row["warnings"], row["note"],
+                  summary_cell(st, summary_form, summaries))
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
@@ -481,12 +493,12 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
             else:
                 book.value(ws, r, c, value)
     ws.repeat_rows(start)
-    ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)
+    ws.autofilter(start, 0, start + len(rollup.statuses), last_col)
     ws.set_landscape()
     ws.set_paper(9)
     ws.set_margins(**margins)
     ws.set_print_scale(STATUS_SCALE)
-    ws.print_area(0, 0, start + len(rollup.statuses), len(heads) - 1)
+    ws.print_area(0, 0, start + len(rollup.statuses), last_col)
     ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
