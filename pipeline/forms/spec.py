@@ -30,6 +30,8 @@ UNITS = ("次", "场", "场次", "人次", "人", "篇", "个", "条", "家", "�
 CHECKS = ("second_ge_first", "first_zero_second_zero")
 
 META_SHEET = "_meta"  # the very hidden sheet carrying a template's identity
+NOTICE_SHEET = "审核意见"  # a feedback workbook's first sheet: the problems, so that the form keeps its cells
+PROGRAM_SHEETS = (META_SHEET, NOTICE_SHEET)  # sheets the program adds beside the form: never read as a return
 MAX_COUNT = 1_000_000  # a count above this is not believable
 MAX_TEXT = 2000  # characters in a free-text field
 # Per kind of text field: the most characters accepted, and the input prompt the template shows.

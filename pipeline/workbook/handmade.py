@@ -32,7 +32,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from pipeline.documents.sentences import match_form
-from pipeline.forms.spec import META_SHEET, Field, FormSpec
+from pipeline.forms.spec import PROGRAM_SHEETS, Field, FormSpec
 from pipeline.model import RawCell, Severity, Submission
 from pipeline.workbook.book import Book, Grid, cell_address
 
@@ -416,7 +416,7 @@ def read_handmade(book: Book, forms: Mapping[str, FormSpec]) -> HandRead | None:
     """The form, sheet and layout placing the most items; None when no sheet reads as any form."""
     best: HandRead | None = None
     for grid in book.sheets:
-        if grid.title == META_SHEET or grid.state != "visible" or not grid.cells:
+        if grid.title in PROGRAM_SHEETS or grid.state != "visible" or not grid.cells:
             continue
         for spec in forms.values():
             read = _read_sheet(grid, spec)
