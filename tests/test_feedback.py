@@ -271,3 +271,18 @@ def test_every_address_in_feedback_and_mail_is_the_one_in_issues_csv_and_holds_i
             assert body is not None
             quoted.update(_cells_quoted(body.get_content()))  # type: ignore[attr-defined]
         assert sorted(quoted) == sorted(cells), code
+
+
+def test_a_warned_form_never_demands_what_its_headline_waives(
+    tmp_path: Path, template_dir: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster
+) -> None:
+    """A blank 联系人 leaves the form 有警告: its notice says no resubmission is needed and never says 必须."""
+    inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
+    submit(template_dir, inbox, forms["annex1"], campaign, unit(roster, "U003"), contact=None)
+    rollup = rollup_of(inbox, forms, campaign, roster, outbox)
+    assert rollup.status("U003", "annex1").status == Status.WARNED
+
+    [item] = plan_feedback(outbox, rollup)
+
+    assert "无需再次报送" in item.content.notice[0]
+    assert item.problems and not any("必须" in line for line in item.content.notice)

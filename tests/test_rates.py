@@ -51,3 +51,22 @@ def test_arrival_cell_names_the_date_on_time_used_and_its_source() -> None:
     assert arrival_cell(st1) == f"{folder_day.isoformat()}（{FOLDER_DATE}）"
     assert (st2.arrival, st2.arrival_source) == (mailed.arrived, MAIL_DATE)
     assert st1.on_time is (folder_day <= campaign.deadline(forms["annex1"].deadline))
+
+
+def test_a_count_read_as_zero_from_a_dash_is_not_flagged_again_as_an_outlier() -> None:
+    """“—” read as 0 carries its one finding; the outlier check, which would flag that 0, says nothing more."""
+    forms, campaign, roster = settings()
+    field_id = count_ids()[1]  # a 参与人次: its 0 breaks no pair rule
+    codes = [u.code for u in roster][:10]
+    subs = [submission("annex1", clean_values("annex1", **{field_id: 100 + i}), code) for i, code in enumerate(codes)]
+    subs.append(submission("annex1", clean_values("annex1", **{field_id: "—"}), [u.code for u in roster][10]))
+    lone = subs[-1]
+    assert lone.values[field_id] == 0
+    build_rollup(subs, {"annex1": forms["annex1"]}, campaign, roster)
+    on_cell = [f for f in lone.findings if f.field_id == field_id]
+    assert len(on_cell) == 1, on_cell
+    assert on_cell[0].rule != "数值异常"
+    control = submission("annex1", clean_values("annex1", **{field_id: 0}), [u.code for u in roster][10])
+    build_rollup([*[submission("annex1", clean_values("annex1", **{field_id: 100 + i}), code)
+                    for i, code in enumerate(codes)], control], {"annex1": forms["annex1"]}, campaign, roster)
+    assert [f.rule for f in control.findings if f.field_id == field_id] == ["数值异常"]  # a typed 0 is flagged

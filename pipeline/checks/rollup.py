@@ -205,6 +205,8 @@ def _outliers(subs: list[Submission], spec: FormSpec) -> None:
     z = (0.6745 * (frame - median) / mad.where(usable)).abs()
     for row, col in zip(*(z > OUTLIER_Z).to_numpy().nonzero(), strict=True):
         sub, f = subs[row], counts[col]
+        if any(found.field_id == f.id for found in sub.findings):
+            continue  # already named once (“—” read as 0, “约20”…): one finding per cell, said once
         raw = sub.raw.get(f.id)
         sub.add(Severity.WARNING, "数值异常", f"数值明显偏离其他单位（各单位中位数为 {median[f.id]:g}），请核实。",
                 f.id, f.label, raw.address if raw else "", str(sub.values.get(f.id)))

@@ -72,10 +72,13 @@ def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str]) -> None:
             writer.writerow([_csv_cell(v) for v in cells])
 
 
+ROLLUP_SUFFIX = "安全生产月活动情况汇总.xlsx"
+
+
 def rollup_name(rollup: Rollup) -> str:
     """File name of the rollup workbook: county, year, form title."""
     c = rollup.campaign
-    return f"{c.county}{c.year}年安全生产月活动情况汇总.xlsx"
+    return f"{c.county}{c.year}年{ROLLUP_SUFFIX}"
 
 
 def issue_rows(rollup: Rollup) -> list[dict[str, Any]]:
@@ -228,6 +231,7 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """汇总表: the official 附件1 layout with the county totals in the 进展情况 sentences."""
     c = rollup.campaign
     ws = book.sheet("汇总表", spec)
+    spec = spec.for_campaign(c.year, c.theme, c.edition)  # {theme}, {year}, {edition} in the sentences
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 38)
     ws.set_column(2, 2, 52)

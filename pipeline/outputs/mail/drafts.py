@@ -86,6 +86,7 @@ class Batch:
     drafts: list[Draft] = field(default_factory=list)
     no_email: list[str] = field(default_factory=list)  # Chinese lines, one per unit (and form)
     generated: int = 0  # templates generated because they were missing or stale
+    templates: Path | None = None  # where those templates were written
     failed: list[str] = field(default_factory=list)  # Chinese lines: drafts that could not be written (logged)
 
 
@@ -168,7 +169,7 @@ def draft_templates(forms: Mapping[str, FormSpec], campaign: Campaign, roster: R
                     outbox: Path, on: dt.date | None = None) -> Batch:
     """One message per roster unit with its 附件1 and 附件2 templates attached."""
     on = on or today()
-    batch = Batch("templates", _start_folder(outbox, "templates"))
+    batch = Batch("templates", _start_folder(outbox, "templates"), templates=templates)
     specs = list(forms.values())
     subject = f"关于报送{joint_title(specs, campaign.year)}的通知"
     about = campaign.id + "|" + "|".join(f"{s.id}={s.version}" for s in specs)
@@ -224,7 +225,7 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
     """催报: one message per unit listing each form 未报送 (blank template) or 退回 (feedback workbook) and the 活动总结."""
     on = on or today()
     campaign = rollup.campaign
-    batch = Batch("reminders", _start_folder(outbox, "reminders"))
+    batch = Batch("reminders", _start_folder(outbox, "reminders"), templates=templates)
     items = plan_feedback(outbox, rollup, on)
     written = set(write_planned(outbox, rollup, items, batch.failed))
     feedback = {(i.status.unit.code, i.spec.id): i for i in items if i.path in written}
@@ -310,7 +311,7 @@ def batch_lines(batch: Batch) -> list[str]:
     """The Chinese summary of the drafts written."""
     lines: list[str] = []
     if batch.generated:
-        lines.append(f"已补充生成缺少或过期的模板 {batch.generated} 个。")
+        lines.append(f"已补充生成缺少或过期的模板 {batch.generated} 个，保存在 {batch.templates}/。")
     count = len(batch.drafts)
     where = f"保存在 {batch.folder}/"
     if batch.kind == "templates":
