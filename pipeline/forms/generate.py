@@ -17,7 +17,16 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines
-from pipeline.forms.spec import MAX_COUNT, META_SHEET, NOTICE_SHEET, TEXT_LIMITS, Field, FormSpec, template_name
+from pipeline.forms.spec import (
+    MAX_COUNT,
+    META_SHEET,
+    NOTICE_SHEET,
+    READ_MAP_SHEET,
+    TEXT_LIMITS,
+    Field,
+    FormSpec,
+    template_name,
+)
 from pipeline.outputs.limits import MAX_COMMENT_CHARS, clip, row_points
 from pipeline.portable import pool_context
 from pipeline.settings.campaign import Campaign
@@ -78,6 +87,7 @@ class FormContent:
     values: Mapping[str, Any] = field(default_factory=dict)
     marks: Mapping[str, str] = field(default_factory=dict)  # field id -> message (feedback)
     notice: Sequence[str] = ()  # lines of a feedback workbook's 审核意见 sheet, one row each
+    read_map: Sequence[tuple[str, str, str]] = ()  # a hand-made return: (cell, its text, items read) for 读取对应
 
 
 def generated_at() -> str:
@@ -178,6 +188,23 @@ def _notice_sheet(wb: Any, notice: Sequence[str], campaign: Campaign) -> None:
                                 "format_columns": True, "format_rows": True})
 
 
+def _read_map_sheet(wb: Any, read_map: Sequence[tuple[str, str, str]]) -> None:
+    """读取对应 of a feedback workbook: how the unit's own sheet was read, one label a row, in its own cells."""
+    ws = wb.add_worksheet(READ_MAP_SHEET)
+    head = wb.add_format(_STYLES["col_header"])
+    cell = wb.add_format({**_STYLES["label"], "valign": "top"})
+    for col, (text, width) in enumerate((("原表单元格", 12), ("原表中的文字", 40), ("读作填报项", 44))):
+        ws.set_column(col, col, width)
+        check_rc(ws.write_string(0, col, text, head), "read map head")
+    for r, row in enumerate(read_map, start=1):
+        for col, value in enumerate(row):
+            check_rc(ws.write_string(r, col, clip(value), cell), "read map row")
+    ws.repeat_rows(0)
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.protect(SHEET_PASSWORD, {"select_locked_cells": True, "select_unlocked_cells": True})
+
+
 def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormContent) -> Path:
     """Write one form workbook to ``path`` atomically and return the path.
 
@@ -198,6 +225,8 @@ def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormCont
         _render(wb, ws, layout, campaign, content)
         if content.notice:
             ws.set_header(FEEDBACK_HEADER)
+        if content.read_map:
+            _read_map_sheet(wb, content.read_map)
         _write_meta(wb, spec, campaign, content.unit, 0)
         for cell in layout.inputs:
             assert cell.field is not None

@@ -32,7 +32,8 @@ CHECKS = ("second_ge_first", "first_zero_second_zero")
 
 META_SHEET = "_meta"  # the very hidden sheet carrying a template's identity
 NOTICE_SHEET = "审核意见"  # a feedback workbook's first sheet: the problems, so that the form keeps its cells
-PROGRAM_SHEETS = (META_SHEET, NOTICE_SHEET)  # sheets the program adds beside the form: never read as a return
+READ_MAP_SHEET = "读取对应"  # how a hand-made sheet was read, one row per label (rollup and feedback workbooks)
+PROGRAM_SHEETS = (META_SHEET, NOTICE_SHEET, READ_MAP_SHEET)  # sheets the program adds beside the form: never read
 MAX_COUNT = 1_000_000  # a count above this is not believable
 MAX_TEXT = 2000  # characters in a free-text field
 # Per kind of text field: the most characters accepted, and the input prompt the template shows.

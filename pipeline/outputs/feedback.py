@@ -179,7 +179,8 @@ def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> li
         due = campaign.deadline(spec.deadline)
         notice = (headline(spec, st, campaign.year, due, on), *problems)
         content = FormContent(unit=st.unit, values=_prefill(spec, sub, set(marks)),
-                              marks={fid: "\n".join(msgs) for fid, msgs in marks.items()}, notice=notice)
+                              marks={fid: "\n".join(msgs) for fid, msgs in marks.items()}, notice=notice,
+                              read_map=tuple(sub.read_map))
         path = outbox / FEEDBACK_DIR / feedback_name(spec, st)
         items.append(Feedback(st, spec, sub, path, tuple(problems), content))
     return items
@@ -191,7 +192,8 @@ def _digest(item: Feedback, rollup: Rollup) -> str:
     from pipeline.program import program_digest
 
     parts = (program_digest(), item.spec.version, repr(rollup.campaign), generated_at(), repr(content.unit),
-             repr(sorted(content.values.items())), repr(sorted(content.marks.items())), repr(content.notice))
+             repr(sorted(content.values.items())), repr(sorted(content.marks.items())), repr(content.notice),
+             repr(content.read_map))
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -20,7 +20,7 @@ import xlsxwriter
 from pipeline.checks.rollup import RATE_NOTE, Rollup, UnitStatus, records
 from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.forms.layout import section_heading, text_lines
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import READ_MAP_SHEET, FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
 from pipeline.model import Finding, Severity, Status
 from pipeline.outputs.compare import write_compare_sheet
@@ -148,7 +148,7 @@ class _Book:
             "annex": {"font_name": HEAD_FONT, "font_size": 14},
             "head": {**base, "font_name": HEAD_FONT, "bold": True, "border": 1, "align": "center", "text_wrap": True,
                      "bg_color": "#D9D9D9"},
-            "cell": {**base, "border": 1, "text_wrap": True},
+            "cell": {**base, "border": 1, "text_wrap": True, "valign": "top"},  # a long cell reads from its top
             "num": {**base, "border": 1, "num_format": "#,##0", "align": "right"},
             "pct": {**base, "border": 1, "num_format": "0.0%"},
             "total": {**base, "border": 1, "bold": True, "num_format": "#,##0", "bg_color": "#F2F2F2"},
@@ -529,6 +529,30 @@ def _issues_sheet(book: _Book, rollup: Rollup) -> None:
     _print_table(ws, header_row=0)
 
 
+def _read_map_sheet(book: _Book, rollup: Rollup) -> None:
+    """读取对应: for each sheet a unit made itself, which of its labels was read as which item, one row each."""
+    subs = [s for s in rollup.submissions for s in s.flattened() if s.read_map]
+    if not subs:
+        return
+    ws = book.wb.add_worksheet(READ_MAP_SHEET)
+    heads = ("文件", "单位编码", "单位名称", "表", "单元格", "表中文字", "读作填报项")
+    book.columns(ws, (30, 9, 24, 6, 7, 30, 36))
+    for col, head in enumerate(heads):
+        book.text(ws, 0, col, head, "head")
+    annex = {k: v.annex for k, v in rollup.forms.items()}
+    r = 1
+    for sub in subs:
+        for cell, text, items in sub.read_map:
+            values = (sub.file, sub.unit.code if sub.unit else "", sub.unit.name if sub.unit else "",
+                      annex.get(sub.form_id or "", ""), cell, text, items)
+            for c, value in enumerate(values):
+                book.text(ws, r, c, value)
+            r += 1
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(r - 1, 1), len(heads) - 1)
+    _print_table(ws, header_row=0)
+
+
 def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """典型案例: the free-text answers, by unit."""
     ws = book.sheet("典型案例", spec)
@@ -579,6 +603,7 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
             _liaison_sheet(book, rollup, spec)
         _status_sheet(book, rollup)
         _issues_sheet(book, rollup)
+        _read_map_sheet(book, rollup)
         for spec in stats:
             _cases_sheet(book, rollup, spec)
         write_materials_sheet(book, rollup, path.parent)
