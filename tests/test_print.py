@@ -144,7 +144,7 @@ def test_sheets_print_at_nine_points_or_more(demo: Demo) -> None:
             assert not ws.sheet_properties.pageSetUpPr or not ws.sheet_properties.pageSetUpPr.fitToPage, name
             assert 10 * ws.page_setup.scale / 100 >= 9, name
         detail = wb["分单位明细"]
-        assert detail.print_title_rows == "$1:$2" and detail.print_title_cols == "$A:$B"
+        assert detail.print_title_rows == "$1:$3" and detail.print_title_cols == "$A:$B"
     finally:
         wb.close()
 

@@ -111,7 +111,7 @@ def test_totals_are_exactly_the_sums(units: list[dict[str, int | None]]) -> None
                     if f.kind == "count":
                         assert f"（{totals[f.id]}）" in sentence
             detail = wb["分单位明细"]
-            total_row = UNITS + 3
+            total_row = UNITS + 4  # three header rows (section, item, unit), then the units
             assert detail.cell(row=total_row, column=1).value == "合计"
             for col, f in enumerate(form.body_fields, start=5):
                 if f.kind == "count":

@@ -34,6 +34,28 @@ def page_room(scale: int, left: float, right: float, paper: tuple[float, float] 
     return (paper[0] - 72 * (left + right)) * 100 / scale * SAFETY
 
 
+MIN_SCALE = 90  # percent: the tables' 10 pt text never prints below 9 pt
+MIN_WRAPPED = 6.0  # units: a wrapped column is never narrowed below this
+
+
+def fitted_widths(widths: Sequence[float], flexible: Sequence[int], scale: int, left: float, right: float,
+                  paper: tuple[float, float] = A4_LANDSCAPE) -> list[float]:
+    """Column widths that fit one page across at ``scale`` percent (margins in inches), in the wider rendering.
+
+    Only the ``flexible`` columns (wrapped text) give way, in proportion to their widths and never below
+    :data:`MIN_WRAPPED`; the others keep theirs. A table that still does not fit prints its last columns on
+    a page of their own rather than at a smaller scale.
+    """
+    fitted = list(widths)
+    over = sum(printed_points(w) for w in widths) - page_room(scale, left, right, paper)
+    share = sum(widths[i] for i in flexible)
+    if over <= 0 or share <= 0:
+        return fitted
+    for i in flexible:
+        fitted[i] = max(MIN_WRAPPED, widths[i] - over / WIDE_PT_PER_UNIT * widths[i] / share)
+    return fitted
+
+
 def plan_pages(widths: Sequence[float], repeated: float, room: float, groups: Sequence[int] = (),
                tail: float = 0.35) -> list[tuple[int, int]]:
     """Split columns into pages: (first, last) column indexes into ``widths`` per page.
@@ -76,6 +98,49 @@ def wrapped_lines(text: str, units: float, font_pt: float) -> int:
 
     room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt)  # the cell's own padding left and right
     return max(1, math.ceil(display_width(text) * font_pt / 2 / room))
+
+
+def safe_lines(text: str, units: float, font_pt: float) -> int:
+    """Lines ``text`` needs in a column ``units`` wide at ``font_pt``, counted for the narrowest rendering (Excel's
+    units) with one full-width character per line kept free: 宋体/仿宋 on Windows and the CJK fonts elsewhere wrap
+    at slightly different places, and a closing mark (“。”, “）”) is pushed from a line's start to the line before
+    or takes the last character down with it."""
+    from pipeline.forms.layout import display_width
+
+    room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt)
+    per_line = max(1, math.floor(room / font_pt) - 1)  # full-width characters
+    return max(1, math.ceil(display_width(text) / 2 / per_line))
+
+
+# Marks that never start a line (closing brackets, quotes and punctuation) and never end one (opening brackets).
+NO_LINE_START = "）》」』】〉”’，。、；：！？·…—%)]}"
+NO_LINE_END = "（《「『【〈“‘([{"
+
+
+def break_lines(text: str, units: float, font_pt: float) -> list[str]:
+    """``text`` broken into the lines it takes in a column ``units`` wide at ``font_pt`` in the narrower rendering,
+    never starting a line with a closing mark nor ending one with an opening mark: “场次（场” / “）” cannot happen.
+
+    The lines are written joined by line breaks, so that every office program shows these same lines.
+    """
+    from pipeline.forms.layout import display_width
+
+    room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt) * 2 / font_pt  # in display-width units
+    lines: list[str] = []
+    line = ""
+    for ch in text:
+        if line and display_width(line + ch) > room:
+            carry = ""
+            if ch in NO_LINE_START and len(line) > 1:  # the closing mark takes the character before it along
+                line, carry = line[:-1], line[-1]
+            while len(line) > 1 and line[-1] in NO_LINE_END:
+                line, carry = line[:-1], line[-1] + carry
+            lines.append(line)
+            line = carry
+        line += ch
+    if line:
+        lines.append(line)
+    return lines
 
 
 def row_points(lines: int, font_pt: float) -> float:
