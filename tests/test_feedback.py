@@ -286,3 +286,32 @@ def test_a_warned_form_never_demands_what_its_headline_waives(
 
     assert "无需再次报送" in item.content.notice[0]
     assert item.problems and not any("必须" in line for line in item.content.notice)
+
+
+def test_a_unit_getting_both_a_reminder_and_a_feedback_mail_is_told_they_belong_together(
+    tmp_path: Path, template_dir: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """U002 owes 附件2 and its 附件1 has a 警告: the 催报 names the 审核反馈 mail and the 审核反馈 the 催报."""
+    import email
+    import email.policy
+    import shutil
+
+    inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
+    templates = Path(shutil.copytree(template_dir, tmp_path / "templates"))
+    submit(template_dir, inbox, forms["annex1"], campaign, unit(roster, "U002"), s1_center_study_people="约20")
+    submit(template_dir, inbox, forms["annex2"], campaign, unit(roster, "U003"))
+    paths = ["--campaign", str(REPO / "campaign.toml"), "--roster", str(REPO / "units.csv")]
+    bodies: dict[str, dict[str, str]] = {}
+    for kind in ("reminders", "feedback"):
+        assert main(["mail", kind, *paths, "--templates", str(templates), "--inbox", str(inbox),
+                     "--outbox", str(outbox)]) == 0
+        for path in (outbox / "mail" / kind).glob("*.eml"):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            body = msg.get_body(("plain",))
+            assert body is not None
+            bodies.setdefault(kind, {})[path.name.split("_")[0]] = body.get_content()  # type: ignore[attr-defined]
+    capsys.readouterr()
+    assert "另以“审核反馈”邮件发送" in bodies["reminders"]["U002"]
+    assert "附件2未报送" in bodies["feedback"]["U002"] and "另以“催报”邮件通知" in bodies["feedback"]["U002"]
+    assert "审核反馈" not in bodies["reminders"]["U003"].split("附件：")[0]  # U003 has nothing to check: no such line
