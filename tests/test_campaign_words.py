@@ -29,7 +29,7 @@ def test_the_summary_sheet_says_this_campaigns_theme(tmp_path: Path) -> None:
         write_workbook(path, build_rollup([], forms, camp, roster))
         wb = openpyxl.load_workbook(path)
         try:
-            text = str(wb["汇总表"].cell(row=5 + index, column=3).value)
+            text = str(wb["汇总表"].cell(row=5 + index, column=3).value).replace("\n", "")
         finally:
             wb.close()
         assert f"“{camp.theme}”" in text, text

@@ -39,7 +39,7 @@ TITLE_FONT = "宋体"
 HEAD_FONT = "黑体"
 INPUT_FILL = "#FFF2CC"
 MARK_FILL = "#FFC7CE"
-NOTICE_WIDTH = 100.0  # the 审核意见 sheet's one column, in Excel's units: a portrait A4 page at 10 pt
+NOTICE_WIDTH = 66.0  # the 审核意见 sheet's one column, in width units: a portrait A4 page across in Excel and LibreOffice
 
 _BORDER = {"border": 1}
 _STYLES: dict[str, dict[str, Any]] = {
@@ -159,7 +159,7 @@ def notice_height(line: str, width: float = NOTICE_WIDTH) -> float:
 
 
 # The print header of a feedback form: where its problems are, without moving a single cell of the form.
-FEEDBACK_HEADER = f"&L&9审核反馈表：问题清单见“{NOTICE_SHEET}”工作表，标红单元格附有批注&R&9&D"
+FEEDBACK_HEADER = f"&L&9审核反馈表：问题清单见“{NOTICE_SHEET}”工作表，标红单元格附有批注"
 
 
 def _notice_sheet(wb: Any, notice: Sequence[str], campaign: Campaign) -> None:

@@ -15,6 +15,7 @@ and text that must stay on one line is sized for the narrower one.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 
 A4_LANDSCAPE = (842.0, 595.0)  # points
@@ -100,16 +101,21 @@ def wrapped_lines(text: str, units: float, font_pt: float) -> int:
     return max(1, math.ceil(display_width(text) * font_pt / 2 / room))
 
 
+def cjk_width(text: str) -> int:
+    """Display width as a CJK font prints ``text``: wide, full-width and ambiguous characters (“”‘’·…—) count two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WFA" else 1 for ch in text)
+
+
 def safe_lines(text: str, units: float, font_pt: float) -> int:
     """Lines ``text`` needs in a column ``units`` wide at ``font_pt``, counted for the narrowest rendering (Excel's
     units) with one full-width character per line kept free: 宋体/仿宋 on Windows and the CJK fonts elsewhere wrap
     at slightly different places, and a closing mark (“。”, “）”) is pushed from a line's start to the line before
     or takes the last character down with it."""
-    from pipeline.forms.layout import display_width
-
     room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt)
     per_line = max(1, math.floor(room / font_pt) - 1)  # full-width characters
-    return max(1, math.ceil(display_width(text) / 2 / per_line))
+    return max(1, math.ceil(cjk_width(text) / 2 / per_line))
 
 
 # Marks that never start a line (closing brackets, quotes and punctuation) and never end one (opening brackets).
@@ -123,20 +129,24 @@ def break_lines(text: str, units: float, font_pt: float) -> list[str]:
 
     The lines are written joined by line breaks, so that every office program shows these same lines.
     """
-    from pipeline.forms.layout import display_width
-
     room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt) * 2 / font_pt  # in display-width units
     lines: list[str] = []
     line = ""
     for ch in text:
-        if line and display_width(line + ch) > room:
+        if line and cjk_width(line + ch) > room:
             carry = ""
-            if ch in NO_LINE_START and len(line) > 1:  # the closing mark takes the character before it along
-                line, carry = line[:-1], line[-1]
+            while len(line) > 1 and (carry or ch)[0] in NO_LINE_START:  # a closing mark takes what it closes along
+                line, carry = line[:-1], line[-1] + carry
+            if ch.isdigit() or carry[:1].isdigit():  # a number stays whole, with its opening bracket
+                while len(line) > 1 and line[-1].isdigit() and len(carry) < 8:
+                    line, carry = line[:-1], line[-1] + carry
             while len(line) > 1 and line[-1] in NO_LINE_END:
                 line, carry = line[:-1], line[-1] + carry
-            lines.append(line)
-            line = carry
+            if (carry or ch)[0] in NO_LINE_START or line[-1] in NO_LINE_END:
+                line += carry  # a column too narrow to move the marks: this line runs one character long
+            else:
+                lines.append(line)
+                line = carry
         line += ch
     if line:
         lines.append(line)

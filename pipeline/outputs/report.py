@@ -149,6 +149,7 @@ class _Book:
             "head": {**base, "font_name": HEAD_FONT, "bold": True, "border": 1, "align": "center", "text_wrap": True,
                      "bg_color": "#D9D9D9"},
             "cell": {**base, "border": 1, "text_wrap": True, "valign": "top"},  # a long cell reads from its top
+            "item": {**base, "border": 1, "text_wrap": True},  # 汇总表's 活动项目, centred beside its sentence
             "num": {**base, "border": 1, "num_format": "#,##0", "align": "right"},
             "pct": {**base, "border": 1, "num_format": "0.0%"},
             "total": {**base, "border": 1, "bold": True, "num_format": "#,##0", "bg_color": "#F2F2F2"},
@@ -241,19 +242,20 @@ class _Book:
 TABLE_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5}  # inches
 STATUS_FORMAT = {Status.PASSED: "ok", Status.WARNED: "warn", Status.RETURNED: "missing", Status.MISMATCH: "missing",
                  Status.MISSING: "missing"}
-_WRAPPED = ("cell", "text", "head")
+_WRAPPED = ("cell", "item", "text", "head")
 
 
 SUMMARY_WIDTHS = (16, 38, 52)  # 活动项目, 内容要求, 进展情况
 SUMMARY_PT = 10.5  # the sentences' and requirements' font size ("text" format)
 SUMMARY_SPARE_LINES = 1  # a row keeps one line to spare: no font wraps a sentence past its border
+SUMMARY_SPARE_UNITS = 2.0  # and each line a character: Windows' 宋体/仿宋 are not the fonts measured here
 
 
 def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """汇总表: the official 附件1 layout with the county totals in the 进展情况 sentences."""
     c = rollup.campaign
+    from pipeline.outputs.printing import break_lines, safe_lines
     from pipeline.outputs.printing import row_points as printed_row
-    from pipeline.outputs.printing import safe_lines
 
     ws = book.sheet("汇总表", spec)
     spec = spec.for_campaign(c.year, c.theme, c.edition)  # {theme}, {year}, {edition} in the sentences
@@ -278,11 +280,13 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
             else:  # the texts themselves are on the 典型案例 sheet: a sentence row never outgrows a page
                 filled = answers_reference(sum(bool(s.values.get(f.id)) for s in counted))
             sentence = sentence.replace("{" + f.id + "}", filled)
-        book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "cell")
+        book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "item")
+        # Our own line breaks, for Excel's narrower units with a character to spare: every program shows the same
+        # lines, and no line starts with a closing mark nor splits a number from its brackets.
+        broken = break_lines(sentence, SUMMARY_WIDTHS[2] - SUMMARY_SPARE_UNITS, SUMMARY_PT)
         book.text(ws, row, 1, section.requirement, "text")
-        book.text(ws, row, 2, sentence, "text")
-        lines = max(safe_lines(sentence, SUMMARY_WIDTHS[2], SUMMARY_PT), safe_lines(section.requirement,
-                                                                                  SUMMARY_WIDTHS[1], SUMMARY_PT))
+        book.text(ws, row, 2, "\n".join(broken), "text")
+        lines = max(len(broken), safe_lines(section.requirement, SUMMARY_WIDTHS[1], SUMMARY_PT))
         ws.set_row(row, row_points(printed_row(lines + SUMMARY_SPARE_LINES, SUMMARY_PT)))
         row += 1
     note = (f"说明：本表由 {len(counted)} 个单位报送的合格报表汇总而成（应报 {len(rollup.roster)} 个单位）；"
