@@ -365,6 +365,7 @@ def test_the_mapping_goes_to_its_own_sheet_and_the_issue_says_it_in_one_sentence
     assert len(issues) == 1 and len(str(issues[0][10])) < 120
     assert "对应关系见“读取对应”表" in str(issues[0][10])
     assert [row[4:] for row in mapping] == [tuple(m) for m in sub.read_map]
+    assert mapping[0][0] == sub.file and not any(row[0] for row in mapping[1:])  # one block per file
     assert len(mapping) >= 60
     if result.status(UNIT.code, "annex1").status in (Status.WARNED, Status.RETURNED):
         [path] = write_feedback(outbox, result)

@@ -667,9 +667,11 @@ def _read_map_sheet(book: _Book, rollup: Rollup) -> None:
     annex = {k: v.annex for k, v in rollup.forms.items()}
     r = 1
     for sub in subs:
-        for cell, text, items in sub.read_map:
-            values = (sub.file, sub.unit.code if sub.unit else "", sub.unit.name if sub.unit else "",
-                      annex.get(sub.form_id or "", ""), cell, text, items)
+        for index, (cell, text, items) in enumerate(sub.read_map):
+            # The file and its unit on its first row only: a block per file, each row one line.
+            whose = (sub.file, sub.unit.code if sub.unit else "", sub.unit.name if sub.unit else "",
+                     annex.get(sub.form_id or "", "")) if index == 0 else ("", "", "", "")
+            values = (*whose, cell, text, items)
             for c, value in enumerate(values):
                 book.text(ws, r, c, value)
             r += 1
