@@ -565,7 +565,7 @@ def arrival_cell(st: UnitStatus) -> str:
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
     """报送情况: the three rates at the top with their definitions, a status chart, then one row per unit and form;
     A4 landscape at 9 pt."""
-    from pipeline.outputs.printing import fitted_widths
+    from pipeline.outputs.printing import break_lines, fitted_widths
 
     ws = book.wb.add_worksheet("报送情况")
     margins = {"left": 0.3, "right": 0.3, "top": 0.5, "bottom": 0.6}
@@ -575,7 +575,7 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     check_rc(ws.merge_range(0, 0, 0, 1, "表", book.f["head"]), "head")
     first_status = 2 + len(RATE_HEADS)
     for col, head in enumerate((*RATE_HEADS, *STATUSES), start=2):
-        book.text(ws, 0, col, head, "head")
+        book.text(ws, 0, col, "\n".join(break_lines(head, widths[col], 10)), "head")
     ws.set_row(0, 30)
     for r, spec in enumerate(rollup.forms.values(), start=1):
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
@@ -606,8 +606,8 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     chart.set_size({"width": 620, "height": 260})
     check_rc(ws.insert_chart(note_row + 2, 0, chart), "chart")
     start = note_row + 17
-    for col, head in enumerate(STATUS_COLUMN_HEADS):
-        book.text(ws, start, col, head, "head")
+    for col, head in enumerate(STATUS_COLUMN_HEADS):  # never “收到日期（依据” / “）”
+        book.text(ws, start, col, "\n".join(break_lines(head, widths[col], 10)), "head")
     summary_form, summaries = summary_form_id(rollup), summary_units(rollup)
     for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
         basis = st.counted or st.latest
