@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from returns import clean_values, count_ids, settings, submission
 
@@ -70,3 +71,25 @@ def test_a_count_read_as_zero_from_a_dash_is_not_flagged_again_as_an_outlier() -
     build_rollup([*[submission("annex1", clean_values("annex1", **{field_id: 100 + i}), code)
                     for i, code in enumerate(codes)], control], {"annex1": forms["annex1"]}, campaign, roster)
     assert [f.rule for f in control.findings if f.field_id == field_id] == ["数值异常"]  # a typed 0 is flagged
+
+
+def test_status_and_liaison_sheets_name_the_annex_and_define_the_rates(tmp_path: Path) -> None:
+    """报送情况 names each form by its annex with the three rates and their definition; 联络员表 says 附件2."""
+    import openpyxl
+
+    from pipeline.checks.rollup import RATE_NOTE
+    from pipeline.outputs.report import write_workbook
+
+    forms, campaign, roster = settings()
+    path = tmp_path / "book.xlsx"
+    write_workbook(path, build_rollup([], forms, campaign, roster))
+    wb = openpyxl.load_workbook(path)
+    try:
+        status = [[str(v or "").replace("\n", "") for v in row] for row in wb["报送情况"].iter_rows(values_only=True)]
+        liaison = str(wb[forms["annex2"].rollup_sheet]["A1"].value)
+    finally:
+        wb.close()
+    assert {"报送率", "合格率", "按时率"} <= set(status[0])
+    assert [row[0][:3] for row in status[1:3]] == [forms["annex1"].annex, forms["annex2"].annex]
+    assert any(RATE_NOTE in cell for row in status[:5] for cell in row)
+    assert liaison.startswith(forms["annex2"].annex)

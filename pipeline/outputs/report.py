@@ -526,7 +526,8 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws = book.sheet(spec.rollup_sheet, spec)
     fields = [f for f in spec.body_fields]
     heads = ["序号", "单位名称", *(f.label for f in fields), "报送状态"]
-    check_rc(ws.merge_range(0, 0, 0, len(heads) - 1, spec.title_for(rollup.campaign.year), book.f["title"]), "title")
+    title = f"{spec.annex}　{spec.title_for(rollup.campaign.year)}（汇总）"  # which annex of the notice this is
+    check_rc(ws.merge_range(0, 0, 0, len(heads) - 1, title, book.f["title"]), "title")
     ws.set_row(0, 30)
     widths = (6, 28, *(_KIND_WIDTHS.get(f.kind, 14) for f in fields), 8)
     wrapped = (1, *(c for c, f in enumerate(fields, start=2) if f.kind in ("text", "email", "unit")))
