@@ -108,16 +108,6 @@ def cjk_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WFA" else 1 for ch in text)
 
 
-def safe_lines(text: str, units: float, font_pt: float) -> int:
-    """Lines ``text`` needs in a column ``units`` wide at ``font_pt``, counted for the narrowest rendering (Excel's
-    units) with one full-width character per line kept free: 宋体/仿宋 on Windows and the CJK fonts elsewhere wrap
-    at slightly different places, and a closing mark (“。”, “）”) is pushed from a line's start to the line before
-    or takes the last character down with it."""
-    room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt)
-    per_line = max(1, math.floor(room / font_pt) - 1)  # full-width characters
-    return max(1, math.ceil(cjk_width(text) / 2 / per_line))
-
-
 # Marks that never start a line (closing brackets, quotes and punctuation) and never end one (opening brackets).
 NO_LINE_START = "）》」』】〉”’，。、；：！？·…—%)]}"
 NO_LINE_END = "（《「『【〈“‘([{"

@@ -254,7 +254,7 @@ SUMMARY_SPARE_UNITS = 2.0  # and each line a character: Windows' 宋体/仿宋 a
 def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """汇总表: the official 附件1 layout with the county totals in the 进展情况 sentences."""
     c = rollup.campaign
-    from pipeline.outputs.printing import break_lines, safe_lines
+    from pipeline.outputs.printing import break_lines
     from pipeline.outputs.printing import row_points as printed_row
 
     ws = book.sheet("汇总表", spec)
@@ -284,9 +284,10 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         # Our own line breaks, for Excel's narrower units with a character to spare: every program shows the same
         # lines, and no line starts with a closing mark nor splits a number from its brackets.
         broken = break_lines(sentence, SUMMARY_WIDTHS[2] - SUMMARY_SPARE_UNITS, SUMMARY_PT)
-        book.text(ws, row, 1, section.requirement, "text")
+        required = break_lines(section.requirement, SUMMARY_WIDTHS[1] - SUMMARY_SPARE_UNITS, SUMMARY_PT)
+        book.text(ws, row, 1, "\n".join(required), "text")
         book.text(ws, row, 2, "\n".join(broken), "text")
-        lines = max(len(broken), safe_lines(section.requirement, SUMMARY_WIDTHS[1], SUMMARY_PT))
+        lines = max(len(broken), len(required))
         ws.set_row(row, row_points(printed_row(lines + SUMMARY_SPARE_LINES, SUMMARY_PT)))
         row += 1
     note = (f"说明：本表由 {len(counted)} 个单位报送的合格报表汇总而成（应报 {len(rollup.roster)} 个单位）；"
