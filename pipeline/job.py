@@ -129,15 +129,16 @@ def summary_lines(rollup: Rollup, workbook: Path, failures: Iterable[str] = ()) 
     for spec in rollup.forms.values():
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
         by = {k: sum(s.status == k for s in sts) for k in Status}
-        accepted = sum(s.counted is not None for s in sts)
-        on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
+        rates = rollup.rates(spec.id)
         lines.append(
             f"{spec.annex}：应报 {units} 个单位，"
             + "，".join(f"{k.value} {by[k]}" for k in Status if k != Status.MISMATCH or by[k])
-            + f"；报送率 {accepted / units:.0%}，按时率 {on_time / units:.0%}"
+            + f"；报送率 {rates.sent_rate:.0%}（{rates.sent} 个单位报送），合格率 {rates.accepted_rate:.0%}，"
+            f"按时率 {rates.on_time_rate:.0%}"
         )
     lines.append(materials_line(rollup))
-    lines.append(f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv）")
+    lines.append(f"{WRITTEN_PREFIX}{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv，"
+                 f"均在 {workbook.parent}/）")
     failed = list(failures)
     if failed:
         lines.append(f"以下 {len(failed)} 份审核反馈表未能生成（已记入日志），请联系维护人员，其余结果不受影响：")
@@ -146,6 +147,34 @@ def summary_lines(rollup: Rollup, workbook: Path, failures: Iterable[str] = ()) 
         lines.append(line)
     lines += machine_faults_lines(rollup)
     return lines
+
+
+WRITTEN_PREFIX = "汇总表已生成："
+
+
+def empty_inbox_line(inbox: Path) -> str:
+    """What a run on an empty inbox says first: where returns go, and how to see the tool at work."""
+    return (f"来件目录 {inbox}/ 中还没有任何文件，以下各单位均为未报送。请把各单位发回的文件原样保存到该目录"
+            "（或用 make fetch 从邮箱收取）后再汇总；想先看看效果，可运行 make demo（使用单独的 demo/ 目录）。")
+
+
+def unchanged_lines(previous: list[str], workbook: Path) -> list[str]:
+    """The summary of a re-run that found nothing new: that first, then the last run's figures, nothing “生成”."""
+    head = f"来件和设置自上次汇总以来没有变化，没有重新生成任何文件；上次的汇总结果仍是最新的：{workbook}"
+    kept = [line for line in previous if not line.startswith(WRITTEN_PREFIX) and not line.startswith("审核反馈表已生成")]
+    return [head, *kept]
+
+
+def _old_rollups_aside(outbox: Path, workbook: Path) -> list[str]:
+    """Move another campaign's (county's, year's) rollup workbook out of the way; the line saying where."""
+    from pipeline.outputs.report import ROLLUP_SUFFIX
+    from pipeline.store.aside import OLD_ROLLUPS, move_aside, strays
+
+    moved = move_aside(strays(outbox, [workbook], f"*{ROLLUP_SUFFIX}"), outbox / OLD_ROLLUPS)
+    if not moved:
+        return []
+    names = "、".join(f"“{p.name}”" for p in moved)
+    return [f"输出目录中以前活动的汇总表{names}已移到 {outbox / OLD_ROLLUPS}/，以免与本次汇总表混淆。"]
 
 
 def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
@@ -179,7 +208,7 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
             if previous is not None and previous.digest == digest and previous.outputs_present():
                 ledger.first_seen((s.sha256, s.file) for s in fresh)
                 ledger.record_outcomes(ledger.start_run(command_name), previous.outcomes)
-                return [*previous.lines, "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"]
+                return unchanged_lines(previous.lines, Path(previous.outputs[0]))
             forget(ledger)
             sweep_stale(outbox)  # half-written files of a run that was killed
             rollup = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
@@ -190,9 +219,12 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
     from pipeline.outputs.report import CSV_NAMES
 
     lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback, inbox)]
+    aside = _old_rollups_aside(outbox, workbook)
+    if not rollup.submissions:
+        lines.insert(0, empty_inbox_line(inbox))
     outputs = [str(p) for p in (workbook, *(outbox / n for n in CSV_NAMES), *feedback)]
     # A run with program errors or 本机问题 is done again in full next time, even if nothing changed.
     if not program_errors(rollup, failures) and not machine_faults(rollup):
         with Ledger(outbox / LEDGER_NAME) as ledger:
             remember(ledger, LastRun(digest, lines, outputs, rollup.outcome_rows()))
-    return lines
+    return [*lines, *aside]

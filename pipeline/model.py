@@ -118,6 +118,9 @@ class Submission:
     sender: str = ""  # for a saved mail's attachment: the unit code the sender's address names
     arrived: dt.date | None = None  # for a saved mail's attachment: the mail's Date (the arrival day)
     mismatch: str = ""  # an unreadable file that looks like a return: "named" (by name/text) or "alone"
+    # A sheet read by its labels (pipeline.workbook.handmade): (cell, the text found there, the items read from it),
+    # shown one row each on the 读取对应 sheet of the rollup and of the feedback workbook.
+    read_map: list[tuple[str, str, str]] = field(default_factory=list)
 
     def flattened(self) -> list[Submission]:
         """This file and, after it, every member (depth first)."""

@@ -15,7 +15,7 @@ import pytest
 from returns import CAMPAIGN_TOML, UNITS_CSV, read_csv, spec
 
 from pipeline.cli import main
-from pipeline.demo.build import MARKER
+from pipeline.demo.build import MARKER, marker_path
 from pipeline.model import Outcome, Status
 
 PATHS = ("--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV))
@@ -60,7 +60,7 @@ def test_demo_runs_and_prints_the_rollup_summary(demo: Run) -> None:
     assert demo.code == 0, demo.err
     assert demo.err == ""
     assert demo.out[0] == (
-        f"已在 {demo.inbox} 生成演示来件 39 个：20 个单位中 18 个报送附件1、17 个报送附件2，另有 1 个名录外单位；"
+        f"已在 {demo.inbox} 生成演示来件 46 个（报表 39 个、活动材料 7 个）：20 个单位中 18 个报送附件1、17 个报送附件2，另有 1 个名录外单位；"
         "含自动更正、退回重报、重复文件、逾期、Word 原文和自制表格等常见情况。")
     for line, form in zip(demo.out[2:4], ("annex1", "annex2"), strict=True):
         rows = [r for r in demo.truth["status"] if r["form"] == form]
@@ -89,7 +89,8 @@ def test_file_outcomes_match_the_answer_key(demo: Run) -> None:
     assert on_disk == set(demo.truth["files"])
     files = {r["file"]: r["outcome"] for r in read_csv(demo.outbox / "files.csv")}
     assert files == demo.truth["files"]
-    assert demo.truth["files"][MARKER] == Outcome.IGNORED
+    assert marker_path(demo.inbox).is_file() and not (demo.inbox / MARKER).exists()  # beside the inbox, not in it
+    assert sum(expected.values()) == int(re.findall(r"生成演示来件 (\d+) 个", demo.out[0])[0])
     assert expected[Outcome.DUPLICATE] == 1 and expected[Outcome.SUPERSEDED] == 1
 
 
@@ -134,7 +135,7 @@ def test_statuses_match_the_answer_key(demo: Run) -> None:
 def test_rerun_is_identical_and_replaces_only_its_own_files(demo: Run) -> None:
     """Run again into the same folders: it clears its previous files and writes the same inbox and answer key."""
     before_key = (demo.inbox.parent / "truth.json").read_bytes()
-    before_times = {name: (demo.inbox / name).stat().st_mtime for name in demo.truth["files"] if name != MARKER}
+    before_times = {name: (demo.inbox / name).stat().st_mtime for name in demo.truth["files"]}
     before_csv = {name: read_csv(demo.outbox / name) for name in ("records.csv", "status.csv", "issues.csv")}
 
     code, out, err = _demo(demo.inbox, demo.outbox)
@@ -142,8 +143,7 @@ def test_rerun_is_identical_and_replaces_only_its_own_files(demo: Run) -> None:
     assert (code, err) == (0, "")
     assert out == demo.out
     assert (demo.inbox.parent / "truth.json").read_bytes() == before_key
-    assert {p.relative_to(demo.inbox).as_posix() for p in demo.inbox.rglob("*") if p.is_file()} == {
-        MARKER, *before_times}
+    assert {p.relative_to(demo.inbox).as_posix() for p in demo.inbox.rglob("*") if p.is_file()} == set(before_times)
     assert {name: (demo.inbox / name).stat().st_mtime for name in before_times} == before_times
     assert {name: read_csv(demo.outbox / name) for name in before_csv} == before_csv
 
@@ -170,7 +170,7 @@ def test_demo_refuses_a_foreign_file_in_its_own_inbox(tmp_path: Path) -> None:
     """A file dropped into an earlier demo's inbox is not the demo's: the demo stops and deletes nothing."""
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     (inbox / "2023-06-28").mkdir(parents=True)
-    (inbox / MARKER).write_text(json.dumps({"written_by": "python -m pipeline demo", "files": ["2023-06-28/a.xlsx"]}),
+    marker_path(inbox).write_text(json.dumps({"written_by": "python -m pipeline demo", "files": ["2023-06-28/a.xlsx"]}),
                                 encoding="utf-8")
     (inbox / "2023-06-28" / "a.xlsx").write_bytes(b"demo")
     (inbox / "2023-06-28" / "b.xlsx").write_bytes(b"real")

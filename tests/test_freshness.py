@@ -14,7 +14,7 @@ from pipeline.intake.scan import hash_all, scan_inbox
 from pipeline.outputs.report import CSV_NAMES, rollup_name
 from pipeline.store.freshness import inputs_digest
 
-UP_TO_DATE = "来件和设置自上次汇总以来没有变化，以上汇总结果仍是最新的。"
+UP_TO_DATE = "来件和设置自上次汇总以来没有变化，没有重新生成任何文件；上次的汇总结果仍是最新的："
 
 
 def _run(inbox: Path, outbox: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
@@ -47,7 +47,10 @@ def test_unchanged_inbox_reuses_the_last_results(folders: tuple[Path, Path],
     assert set(before) == {*CSV_NAMES, rollup_name_for_tests()}
     second = _run(inbox, outbox, capsys)
     assert first[-1].startswith("单位名录 ")  # printed by every run, after its summary
-    assert second == [*first[:-1], UP_TO_DATE, first[-1]]
+    workbook = outbox / rollup_name_for_tests()
+    assert second[0] == f"{UP_TO_DATE}{workbook}"  # said first
+    assert second[1:] == [line for line in first if "已生成" not in line]  # the figures again, nothing “生成”
+    assert not any("已生成" in line for line in second)
     assert _stamps(outbox) == before
 
 
@@ -67,10 +70,10 @@ def test_a_touched_file_or_a_missing_output_runs_again(folders: tuple[Path, Path
     path = next(inbox.glob("*.xlsx"))
     later = path.stat().st_mtime + 3600
     os.utime(path, (later, later))
-    assert UP_TO_DATE not in _run(inbox, outbox, capsys)
-    assert UP_TO_DATE in _run(inbox, outbox, capsys)
+    assert not _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
     (outbox / "status.csv").unlink()
-    assert UP_TO_DATE not in _run(inbox, outbox, capsys)
+    assert not _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
     assert (outbox / "status.csv").is_file()
 
 
@@ -81,7 +84,7 @@ def test_a_new_file_runs_again_and_is_counted(folders: tuple[Path, Path],
     _run(inbox, outbox, capsys)
     make_return(inbox, "annex1", "U003", clean_values("annex1"))
     lines = _run(inbox, outbox, capsys)
-    assert UP_TO_DATE not in lines
+    assert not lines[0].startswith(UP_TO_DATE)
     assert lines[0].startswith("收到文件 3 个 = 采用 3 ")
 
 

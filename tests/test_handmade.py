@@ -84,9 +84,11 @@ def test_each_layout_reads_exactly_what_was_typed(tmp_path: Path, layout: str) -
     assert (sub.form_id, sub.unit, sub.read_as) == ("annex1", UNIT, HANDMADE)
     assert_values(sub, values, COUNTS + ([] if layout == "rows" else ["s4_case_details"]))
     mapped = [f for f in sub.findings if f.rule == MAPPED_RULE]
-    assert len(mapped) == 1 and "→ 理论学习中心组学习·次数" in mapped[0].message
+    assert len(mapped) == 1 and "对应关系见“读取对应”表" in mapped[0].message
+    assert len(mapped[0].message) < 120  # one sentence: the mapping itself is on its own sheet, one row per label
+    assert any("理论学习中心组学习·次数" in items.split("、") for _, _, items in sub.read_map)
     if layout == "reworded":
-        assert "“理论学习中心组学习次数”→ 理论学习中心组学习·次数" in mapped[0].message
+        assert any((text, items) == ("理论学习中心组学习次数", "理论学习中心组学习·次数") for _, text, items in sub.read_map)
 
 
 def test_ambiguous_label_is_returned_with_the_item(tmp_path: Path) -> None:
@@ -327,7 +329,7 @@ def test_hand_made_liaison_table_reads_headings_and_the_row_below(tmp_path: Path
     assert (sub.form_id, sub.unit, sub.read_as) == ("annex2", UNIT, HANDMADE) and errors(sub) == []
     assert (sub.values["name"], sub.values["mobile"], sub.values["email"]) == ("王建国", "13812345678",
                                                                                "wangjianguo@163.com")
-    assert "F3“手机号码”→ 手机" in next(f.message for f in sub.findings if f.rule == MAPPED_RULE)
+    assert ("F3", "手机号码", "手机") in sub.read_map
 
 
 def test_case_label_written_short_is_the_case_text(tmp_path: Path) -> None:
@@ -339,3 +341,37 @@ def test_case_label_written_short_is_the_case_text(tmp_path: Path) -> None:
     assert errors(sub) == []
     assert sub.values["s4_case_details"] == values["s4_case_details"]
     assert_values(sub, values, COUNTS)
+
+
+def test_the_mapping_goes_to_its_own_sheet_and_the_issue_says_it_in_one_sentence(tmp_path: Path) -> None:
+    """校验问题 holds one short 自制表格 sentence; 读取对应 (rollup and feedback workbook) one row per label read."""
+    from pipeline.forms.spec import READ_MAP_SHEET
+    from pipeline.outputs.feedback import write_feedback
+    from pipeline.outputs.report import rollup_name
+
+    inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
+    inbox.mkdir()
+    label_sheet(inbox / "自制.xlsx", ANNEX1, typed_values(5), header_values(UNIT.name))
+    result = rollup(inbox, outbox)
+    [sub] = [s for s in result.submissions if s.read_map]
+    wb = openpyxl.load_workbook(outbox / rollup_name(result))
+    try:
+        issues = [r for r in wb["校验问题"].iter_rows(min_row=2, values_only=True) if r[8] == MAPPED_RULE]
+        mapping = list(wb[READ_MAP_SHEET].iter_rows(min_row=2, values_only=True))
+        message_cell = next(c for c in wb["校验问题"]["K"][1:] if c.value == issues[0][10])
+        assert message_cell.alignment.vertical == "top"
+    finally:
+        wb.close()
+    assert len(issues) == 1 and len(str(issues[0][10])) < 120
+    assert "对应关系见“读取对应”表" in str(issues[0][10])
+    assert [row[4:] for row in mapping] == [tuple(m) for m in sub.read_map]
+    assert mapping[0][0] == sub.file and not any(row[0] for row in mapping[1:])  # one block per file
+    assert len(mapping) >= 60
+    if result.status(UNIT.code, "annex1").status in (Status.WARNED, Status.RETURNED):
+        [path] = write_feedback(outbox, result)
+        fb = openpyxl.load_workbook(path)
+        try:
+            assert [r for r in fb[READ_MAP_SHEET].iter_rows(min_row=2, values_only=True)] == [
+                tuple(m) for m in sub.read_map]
+        finally:
+            fb.close()

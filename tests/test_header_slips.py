@@ -111,9 +111,9 @@ def test_phones_with_dashes_or_several_numbers_are_kept_with_a_warning(raw: str,
 
 @pytest.mark.parametrize("field_id", ["contact", "phone", "report_date"])
 def test_missing_contact_phone_or_date_is_a_warning(field_id: str) -> None:
-    """A blank 联系人, 电话 or 填报日期 is a 警告 必填项未填; the return has no 错误."""
+    """A blank 联系人, 电话 or 填报日期 is a 警告 漏填; the return has no 错误."""
     sub = _validated("annex1", **{field_id: None})
-    assert _at(sub, field_id) == {(Severity.WARNING, "必填项未填")}
+    assert _at(sub, field_id) == {(Severity.WARNING, "漏填")}
     assert sub.errors == 0
 
 

@@ -24,6 +24,7 @@ from feedback_kit import submit, unit
 
 from pipeline.cli import main
 from pipeline.errors import PipelineError
+from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec, template_name
 from pipeline.outputs.feedback import FEEDBACK_DIR
 from pipeline.outputs.mail.drafts import Draft
@@ -378,7 +379,8 @@ def test_reminders_go_to_exactly_the_missing_and_returned_forms(
     text = body.get_content()
     assert "一、附件2《2023年“安全生产月”活动联络员表》未报送。" in text
     assert "二、附件1《“安全生产月”活动情况统计表》（文件“" in text
-    assert "1.【错误】单元格 D9（理论学习中心组学习·次数），所填内容“二十多”" in text
+    where = build_layout(forms["annex1"], campaign.year).address("s1_center_study_times")  # the template's own cell
+    assert f"1.【错误】单元格 {where}（理论学习中心组学习·次数），所填内容“二十多”" in text
     assert "于2023年6月30日前重新报送。" in text
     assert "各单位应于2023年5月29日前报送附件2《2023年“安全生产月”活动联络员表》，现已逾期。" in text
     assert "截至2023年5月31日" in text

@@ -278,8 +278,9 @@ def test_status_sheet_summary_column_and_count(tmp_path: Path, run: Callable[[],
         rows = list(wb["报送情况"].iter_rows(values_only=True))
     finally:
         wb.close()
-    head = next(i for i, r in enumerate(rows) if r and r[0] == "单位编码")
-    col = rows[head].index("活动总结")
+    heads = [[str(v or "").replace("\n", "") for v in r] for r in rows]  # headings are broken into lines
+    head = next(i for i, r in enumerate(heads) if r and r[0] == "单位编码")
+    col = heads[head].index("活动总结")
     cells = {(r[0], r[2]): r[col] for r in rows[head + 1:] if r and r[0]}
     assert cells[("U001", "附件1")] == "已报送"
     assert cells[("U002", "附件1")] == "未报送"

@@ -144,7 +144,7 @@ def test_sheets_print_at_nine_points_or_more(demo: Demo) -> None:
             assert not ws.sheet_properties.pageSetUpPr or not ws.sheet_properties.pageSetUpPr.fitToPage, name
             assert 10 * ws.page_setup.scale / 100 >= 9, name
         detail = wb["分单位明细"]
-        assert detail.print_title_rows == "$1:$2" and detail.print_title_cols == "$A:$B"
+        assert detail.print_title_rows == "$1:$3" and detail.print_title_cols == "$A:$B"
     finally:
         wb.close()
 
@@ -181,20 +181,28 @@ def _run(*command: str) -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
 
 
-def test_feedback_form_breaks_its_page_at_a_section(tmp_path: Path, forms: dict[str, FormSpec],
-                                                    campaign: Campaign, roster: Roster) -> None:
-    """A feedback 附件1 with a tall notice still breaks its pages where a section starts, never inside one."""
+def test_feedback_form_keeps_the_template_page_break_with_its_notice_on_a_sheet_before_it(
+        tmp_path: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster) -> None:
+    """A feedback 附件1 opens on 审核意见 and its form sheet breaks where the template's does, at a section."""
     from pipeline.forms.generate import FormContent, write_form
+    from pipeline.forms.spec import NOTICE_SHEET
 
     notice = ("贵单位报送的表经审核存在以下问题：", *(f"{i}.【错误】单元格 D{i + 10}：所填内容有误，请更正。" for i in range(1, 12)))
     path = write_form(tmp_path / "反馈.xlsx", forms["annex1"], campaign, FormContent(unit=roster.units[0], notice=notice))
-    wb = openpyxl.load_workbook(path)
+    blank = write_form(tmp_path / "模板.xlsx", forms["annex1"], campaign, FormContent(unit=roster.units[0]))
+    wb, template = openpyxl.load_workbook(path), openpyxl.load_workbook(blank)
     try:
+        assert wb.sheetnames[0] == NOTICE_SHEET
         ws = wb[forms["annex1"].sheet]
         breaks = [b.id for b in ws.row_breaks.brk]
-        assert len(breaks) == 1
+        assert breaks == [b.id for b in template[forms["annex1"].sheet].row_breaks.brk] and len(breaks) == 1
         first_row = ws.cell(row=breaks[0] + 1, column=1).value  # the first row of page 2 (openpyxl is 1-based)
         assert isinstance(first_row, str) and re.match(r"^[一二三四五六七八九十]、", first_row), first_row
         assert ws.page_setup.scale and int(ws.page_setup.scale) <= 100
+        assert NOTICE_SHEET in (ws.oddHeader.left.text or "")
+        lines = [c.value for c in wb[NOTICE_SHEET]["A"][1:len(notice) + 1]]
+        assert lines == list(notice)
+        assert all(c.alignment.vertical == "top" for c in wb[NOTICE_SHEET]["A"][1:len(notice) + 1])
     finally:
         wb.close()
+        template.close()

@@ -33,6 +33,7 @@ from returns import (
     spec,
     statuses,
 )
+from returns import settings as form_settings
 
 from pipeline.checks.rollup import Rollup
 from pipeline.cli import main
@@ -82,7 +83,8 @@ def _sentence(template: str, fills: dict[str, str]) -> str:
 @given(units=st.lists(_unit_counts(), min_size=1, max_size=3))
 def test_totals_are_exactly_the_sums(units: list[dict[str, int | None]]) -> None:
     """Random valid returns: records.csv holds each value, and the 汇总表 sentences and totals row the exact sums."""
-    form = spec("annex1")
+    c = form_settings()[1]
+    form = spec("annex1").for_campaign(c.year, c.theme, c.edition)  # the sentences as the 汇总表 shows them
     codes = [f"U{i:03d}" for i in range(1, len(units) + 1)]
     totals = {fid: sum(u[fid] or 0 for u in units) for fid in COUNTS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,14 +104,14 @@ def test_totals_are_exactly_the_sums(units: list[dict[str, int | None]]) -> None
         try:
             summary = wb["汇总表"]
             for row, section in enumerate(form.sections, start=5):
-                sentence = summary.cell(row=row, column=3).value
+                sentence = summary.cell(row=row, column=3).value.replace("\n", "")  # our own line breaks
                 fills = {f.id: str(totals[f.id]) if f.kind == "count" else "无" for f in section.fields}
                 assert sentence == _sentence(section.sentence, fills)
                 for f in section.fields:
                     if f.kind == "count":
                         assert f"（{totals[f.id]}）" in sentence
             detail = wb["分单位明细"]
-            total_row = UNITS + 3
+            total_row = UNITS + 4  # three header rows (section, item, unit), then the units
             assert detail.cell(row=total_row, column=1).value == "合计"
             for col, f in enumerate(form.body_fields, start=5):
                 if f.kind == "count":
@@ -407,7 +409,7 @@ def _run(capsys: pytest.CaptureFixture[str], inbox: Path, outbox: Path) -> tuple
 
 
 def test_empty_inbox_gives_every_unit_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`rollup` on an empty inbox exits 0 and reports all 20 units 未报送 for both forms."""
+    """`rollup` on an empty inbox exits 0, says the inbox is empty and suggests the demo, and reports all 20 units 未报送."""
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     inbox.mkdir()
 
@@ -417,11 +419,13 @@ def test_empty_inbox_gives_every_unit_missing(tmp_path: Path, capsys: pytest.Cap
     assert code == 0
     assert err == ""
     assert lines == [
+        f"来件目录 {inbox}/ 中还没有任何文件，以下各单位均为未报送。请把各单位发回的文件原样保存到该目录"
+        "（或用 make fetch 从邮箱收取）后再汇总；想先看看效果，可运行 make demo（使用单独的 demo/ 目录）。",
         "收到文件 0 个 = 采用 0 + 已被替代 0 + 退回 0 + 无法识别 0 + 重复 0 + 忽略 0 + 材料 0",
-        "附件1：应报 20 个单位，已通过 0，有警告 0，退回 0，未报送 20；报送率 0%，按时率 0%",
-        "附件2：应报 20 个单位，已通过 0，有警告 0，退回 0，未报送 20；报送率 0%，按时率 0%",
+        "附件1：应报 20 个单位，已通过 0，有警告 0，退回 0，未报送 20；报送率 0%（0 个单位报送），合格率 0%，按时率 0%",
+        "附件2：应报 20 个单位，已通过 0，有警告 0，退回 0，未报送 20；报送率 0%（0 个单位报送），合格率 0%，按时率 0%",
         "活动总结：应报 20 个单位，已报送 0，未报送 20；收到材料 0 个",
-        f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv）",
+        f"汇总表已生成：{workbook}（另有 records.csv、issues.csv、status.csv、materials.csv、files.csv，均在 {outbox}/）",
         "没有退回或有警告的报表，未生成审核反馈表。",
         f"单位名录 {UNITS_CSV}：20 个单位，编码 UTF-8。",
     ]

@@ -84,9 +84,9 @@ def test_count_errors(value: Any, rule: str) -> None:
 
 
 def test_required_header_missing_is_a_warning() -> None:
-    """A blank 联系人 is a 警告 必填项未填 at its cell: the counts are still counted."""
+    """A blank 联系人 is a 警告 漏填 at its cell: the counts are still counted."""
     sub = _validated("annex1", contact=None)
-    assert _rules(sub) == {(Severity.WARNING, "必填项未填", address("annex1", "contact"))}
+    assert _rules(sub) == {(Severity.WARNING, "漏填", address("annex1", "contact"))}
 
 
 @pytest.mark.parametrize("phone", ["13812345678", "0311-6627527", "03116627527", "010-12345678", "6627527",

@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline.checks.resubmit import compare_newer, fewer_filled_warning, order_warning
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.arrival import arrival_date
+from pipeline.intake.arrival import arrival
 from pipeline.model import Outcome, Severity, Status, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
@@ -39,6 +39,64 @@ class UnitStatus:
     latest: Submission | None = None
     on_time: bool | None = None
     note: str = ""
+    # The day the on-time judgement used and where it came from (see pipeline.intake.arrival.ARRIVAL_SOURCES).
+    arrival: dt.date | None = None
+    arrival_source: str = ""
+
+    @property
+    def sent(self) -> bool:
+        """Whether the unit sent anything for this form (a return, readable or not)."""
+        return self.status != Status.MISSING
+
+    @property
+    def accepted(self) -> bool:
+        """Whether one of the unit's returns for this form passed validation and counts."""
+        return self.counted is not None
+
+    @property
+    def accepted_on_time(self) -> bool:
+        """Whether the counted return arrived by the form's deadline."""
+        return self.counted is not None and bool(self.on_time)
+
+
+@dataclass(frozen=True)
+class FormRates:
+    """The three rates of one form, each over the units due (every roster unit).
+
+    报送率 (``sent_rate``): units that sent anything for the form, whatever became of it;
+    合格率 (``accepted_rate``): units whose return passed and counts in the totals;
+    按时率 (``on_time_rate``): units whose counted return arrived by the deadline.
+    """
+
+    due: int
+    sent: int
+    accepted: int
+    on_time: int
+
+    @staticmethod
+    def _share(part: int, whole: int) -> float:
+        return part / whole if whole else 0.0
+
+    @property
+    def sent_rate(self) -> float:
+        """报送率."""
+        return self._share(self.sent, self.due)
+
+    @property
+    def accepted_rate(self) -> float:
+        """合格率."""
+        return self._share(self.accepted, self.due)
+
+    @property
+    def on_time_rate(self) -> float:
+        """按时率."""
+        return self._share(self.on_time, self.due)
+
+
+# What each rate is called and how it is defined, as 报送情况, the run summary and the report say it.
+RATE_NAMES = {"sent_rate": "报送率", "accepted_rate": "合格率", "on_time_rate": "按时率"}
+RATE_NOTE = ("报送率＝报送了该表（无论是否合格）的单位数÷应报单位数；合格率＝来件通过审核、计入汇总的单位数÷应报单位数；"
+             "按时率＝计入汇总的来件在截止日期前收到的单位数÷应报单位数。收到日期依次取邮件日期或日期文件夹、填报日期、文件修改日期。")
 
 
 @dataclass
@@ -64,6 +122,12 @@ class Rollup:
                 if isinstance(value, int) and fid in sums:
                     sums[fid] += value
         return sums
+
+    def rates(self, form_id: str) -> FormRates:
+        """报送率, 合格率 and 按时率 of one form (see :class:`FormRates`)."""
+        sts = [s for s in self.statuses if s.form_id == form_id]
+        return FormRates(due=len(sts), sent=sum(s.sent for s in sts), accepted=sum(s.accepted for s in sts),
+                         on_time=sum(s.accepted_on_time for s in sts))
 
     def outcome_rows(self) -> list[tuple[str, str, str]]:
         """(sha256, file, outcome) of every file, as the ledger records them."""
@@ -121,8 +185,8 @@ def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: 
         status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
     due = campaign.deadline(spec.deadline)
     basis = counted or latest
-    sent = basis.arrived or arrival_date(basis.file, basis.mtime, basis.report_date)
-    status.on_time = sent <= due
+    status.arrival, status.arrival_source = arrival(basis.file, basis.mtime, basis.report_date, basis.arrived)
+    status.on_time = status.arrival <= due
     return status
 
 
@@ -141,6 +205,8 @@ def _outliers(subs: list[Submission], spec: FormSpec) -> None:
     z = (0.6745 * (frame - median) / mad.where(usable)).abs()
     for row, col in zip(*(z > OUTLIER_Z).to_numpy().nonzero(), strict=True):
         sub, f = subs[row], counts[col]
+        if any(found.field_id == f.id for found in sub.findings):
+            continue  # already named once (“—” read as 0, “约20”…): one finding per cell, said once
         raw = sub.raw.get(f.id)
         sub.add(Severity.WARNING, "数值异常", f"数值明显偏离其他单位（各单位中位数为 {median[f.id]:g}），请核实。",
                 f.id, f.label, raw.address if raw else "", str(sub.values.get(f.id)))

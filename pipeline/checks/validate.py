@@ -146,6 +146,8 @@ class FormSchemas:
 
 
 _SCHEMAS: dict[tuple[FormSpec, str, str], FormSchemas] = {}
+# A blank header field that is only a 警告: the form counts, so the message asks, it does not demand.
+SOFT_BLANK = CheckText("漏填", "此项未填写，不影响本次汇总；如重新报送，请一并补填。")
 
 
 def build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
@@ -283,6 +285,8 @@ def _record(sub: Submission, spec: FormSpec, texts: dict[str, CheckText], severi
                 raw.address if raw else "", display(raw.value) if raw else "")
         return
     text = texts.get(name, CheckText(name, "不符合填报要求，请核实。"))
+    if name == "not_nullable" and severity == Severity.WARNING:
+        text = SOFT_BLANK  # a header field whose gap never holds the form back: not “必须”, once
     if name == "empty_form":
         sub.add(severity, text.rule, text.message)
         return

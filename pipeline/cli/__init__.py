@@ -36,10 +36,11 @@ def command(*options: str) -> Callable[[Command], Command]:
     return register
 
 
+DEFAULT_TEMPLATES = "templates"
 _OPTION_HELP = {
     "campaign": ("campaign.toml", "活动设置文件"),
     "roster": ("units.csv", "单位名录（CSV 或 .xlsx）"),
-    "templates": ("templates", "模板输出目录"),
+    "templates": (DEFAULT_TEMPLATES, "模板输出目录"),
     "inbox": ("inbox", "来件目录（只读）"),
     "outbox": ("outbox", "结果输出目录"),
 }
@@ -77,10 +78,17 @@ def cmd_templates(args: argparse.Namespace) -> int:
     """生成各单位的附件1、附件2填报模板（已锁定，只能在浅黄色格内填写），以及通用空白模板。"""
     from pipeline.forms.generate import generate_templates
     from pipeline.settings.roster import roster_line
+    from pipeline.store.aside import OLD_TEMPLATES, move_aside, strays
 
     forms, campaign, roster = load_settings(args)
     paths = generate_templates(forms, campaign, roster, args.templates)
-    print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × {len(forms)} 张表 + {len(forms)} 个通用空白模板），保存在 {args.templates}/")
+    print(f"已生成 {len(paths)} 个模板文件（{len(roster)} 个单位 × {len(forms)} 张表 + {len(forms)} 个通用空白模板），"
+          f"保存在 {args.templates}/")
+    # Templates of units no longer on the roster, or of another campaign's forms, must not be sent by mistake.
+    moved = move_aside(strays(args.templates, paths), args.templates / OLD_TEMPLATES)
+    if moved:
+        print(f"另有 {len(moved)} 个不属于本次活动现有单位或表格的旧模板，已移到 {args.templates / OLD_TEMPLATES}/"
+              f"（如“{moved[0].name}”），请勿再发给单位。")
     print(roster_line(roster))
     return 0
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from pipeline.cli import command, load_settings, progress_bar
+from pipeline.cli import DEFAULT_TEMPLATES, command, load_settings, progress_bar
 from pipeline.errors import PipelineError
 from pipeline.model import MAIL_KINDS as KINDS
 
@@ -35,6 +36,10 @@ def _mail(args: argparse.Namespace) -> int:
 
     forms, campaign, roster = load_settings(args)
     settings = smtp_settings(os.environ, campaign) if args.send else None
+    if args.kind != "templates" and args.templates == Path(DEFAULT_TEMPLATES):
+        from pipeline.demo.build import demo_templates
+
+        args.templates = demo_templates(args.inbox) or args.templates  # the demo's inbox: its own templates
     if args.kind == "templates":
         batch = draft_templates(forms, campaign, roster, args.templates, args.outbox)
     else:

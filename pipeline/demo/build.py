@@ -8,8 +8,10 @@ summary. Its answer key, ``truth.json``, is computed from what the demo itself t
 the pipeline, so the rollup can be checked against it. One fixed seed makes every run identical.
 
 It never mixes demo files into a real inbox: it works in its own folders (default ``demo/inbox``
-and ``demo/outbox``) and marks each with a ``.demo`` file. The inbox's marker lists what the demo
-wrote, and a file it does not list (a real return dropped in by mistake) stops the demo. The outbox
+and ``demo/outbox``) and marks each with a ``.demo`` file: beside the inbox (``demo/inbox.demo``, so
+that the inbox holds only what units would send) and inside the outbox. The inbox's marker lists what
+the demo wrote, and a file it does not list (a real return dropped in by mistake) stops the demo.
+``make remind INBOX=demo/inbox`` attaches templates from ``demo/templates/``, never the real ``templates/``. The outbox
 holds only what the program writes (the demo's rollup, and the drafts of a ``make remind`` run on
 it), so a marked outbox is the demo's whole and is emptied on the next run. An unmarked folder
 that is not empty is refused.
@@ -46,6 +48,16 @@ if TYPE_CHECKING:
 SEED = 20230601
 MARKER = ".demo"
 WRITTEN_BY = "python -m pipeline demo"
+TEMPLATES_NAME = "templates"  # the demo's own templates, beside its inbox: demo/templates/
+
+
+def demo_templates(inbox: Path) -> Path | None:
+    """The demo's own template folder when ``inbox`` is one the demo wrote (``make remind INBOX=demo/inbox``), else None.
+
+    The templates a reminder attaches are generated for the demo's roster and campaign: they go beside the demo's
+    inbox, never into the real ``templates/``.
+    """
+    return inbox.parent / TEMPLATES_NAME if _listed(inbox) is not None else None
 
 # What a file should come to on its own, and what a unit's status should be (pipeline.checks.rollup's labels).
 
@@ -414,7 +426,8 @@ def write_return(ret: DemoReturn, inbox: Path, forms: Mapping[str, FormSpec], ca
     elif ret.medium != "template":
         assert ret.unit is not None
         writer = write_word_form if ret.medium == "word" else write_own_sheet
-        writer(path, forms[ret.form_id], ret.unit.name, ret.typed)
+        worded = forms[ret.form_id].for_campaign(campaign.year, campaign.theme, campaign.edition)
+        writer(path, worded, ret.unit.name, ret.typed)
     else:
         spec = forms[ret.form_id]
         write_form(path, spec, campaign, FormContent(unit=None if ret.generic else ret.unit))
@@ -446,7 +459,7 @@ def _on_time(ret: DemoReturn, campaign: Campaign, spec: FormSpec) -> str:
 def build_truth(plan: Plan, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> dict[str, Any]:
     """What the rollup must find, read off the returns the demo wrote: each file's declared outcome,
     and per unit and form the return its scenario meant to count (its verdict, numbers and timeliness)."""
-    outcomes: dict[str, str] = {MARKER: Outcome.IGNORED, **{r.rel: r.expect for r in plan.returns}}
+    outcomes: dict[str, str] = {r.rel: r.expect for r in plan.returns}
     statuses: list[dict[str, Any]] = []
     counted: dict[str, dict[str, dict[str, int | None]]] = {form_id: {} for form_id in forms}
     for spec in forms.values():
@@ -494,12 +507,24 @@ def _files_below(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name  # never descended into, never ours
 
 
-def _listed(folder: Path) -> set[str] | None:
+def marker_path(folder: Path, whole: bool = False) -> Path:
+    """Where the demo's marker of ``folder`` is: inside its outbox (``whole``), beside its inbox (``demo/inbox.demo``),
+    so that the inbox holds nothing but what the units would send."""
+    if whole:
+        return folder / MARKER
+    real = folder.resolve()
+    return real.parent / f"{real.name}{MARKER}"
+
+
+def _listed(folder: Path, whole: bool = False) -> set[str] | None:
     """The files a previous demo wrote into ``folder`` (from its marker), or None when it is not ours."""
-    try:
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = None
+    for path in (marker_path(folder, whole), folder / MARKER):  # an inbox of an earlier version kept it inside
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            break
+        except (OSError, ValueError):
+            continue
     if not isinstance(data, dict) or data.get("written_by") != WRITTEN_BY or not isinstance(data.get("files"), list):
         return None
     files = {str(f) for f in data["files"]}
@@ -527,7 +552,7 @@ def _claim(folder: Path, what: str, whole: bool = False) -> set[str]:
     present = sorted(p.relative_to(folder).as_posix() for p in _files_below(folder))
     if not present:
         return set()
-    listed = _listed(folder)
+    listed = _listed(folder, whole)
     foreign = [] if whole and listed is not None else [
         p for p in present if listed is None or (p != MARKER and p not in listed and not _stale_temporary(p))]
     if foreign:
@@ -535,7 +560,7 @@ def _claim(folder: Path, what: str, whole: bool = False) -> set[str]:
             f"演示用的{what} {folder} 中已有不是演示程序生成的文件（如“{foreign[0]}”等 {len(foreign)} 个）。"
             f"为防止演示数据混入真实来件和汇总结果，演示已停止。请指定一个空文件夹（--inbox、--outbox），"
             f"或使用默认的 demo/ 目录。")
-    return {p for p in present if p != MARKER}
+    return set(present)  # an earlier version's marker inside the inbox goes too
 
 
 def _clear(folder: Path, files: set[str]) -> None:
@@ -553,10 +578,10 @@ NOTE_LISTED = "演示程序生成的文件清单；重新运行演示时只删�
 NOTE_WHOLE = "本文件夹是演示程序的输出目录，其中的文件都由本程序生成；重新运行演示时将全部清空。"
 
 
-def _mark(folder: Path, files: Sequence[str], note: str = NOTE_LISTED) -> None:
+def _mark(folder: Path, files: Sequence[str], note: str = NOTE_LISTED, whole: bool = False) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     payload = {"written_by": WRITTEN_BY, "note": note, "files": sorted(files)}
-    (folder / MARKER).write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    marker_path(folder, whole).write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -609,11 +634,13 @@ def run_demo(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster, 
         sample.write(inbox)
     senders = {form_id: len({r.unit.code for r in plan.returns if r.form_id == form_id and r.unit})
                for form_id in forms}
-    tell(f"已在 {inbox} 生成演示来件 {len(plan.returns)} 个：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
+    tell(f"已在 {inbox} 生成演示来件 {len(plan.returns) + len(samples)} 个（报表 {len(plan.returns)} 个、"
+         f"活动材料 {len(samples)} 个）：{len(roster)} 个单位中 {senders['annex1']} 个报送附件1、"
          f"{senders['annex2']} 个报送附件2，另有 1 个名录外单位；含自动更正、退回重报、重复文件、逾期、Word 原文和自制表格等常见情况。")
-    _mark(outbox, [], NOTE_WHOLE)
+    _mark(outbox, [], NOTE_WHOLE, whole=True)
     tell(*rollup_to_outbox(inbox, outbox, forms, campaign, roster, "demo", progress))
-    _mark(outbox, [p.relative_to(outbox).as_posix() for p in _files_below(outbox) if p.name != MARKER], NOTE_WHOLE)
+    _mark(outbox, [p.relative_to(outbox).as_posix() for p in _files_below(outbox) if p.name != MARKER], NOTE_WHOLE,
+          whole=True)
 
     truth = build_truth(plan, forms, campaign, roster)
     add_to_truth(truth, samples, roster)

@@ -22,7 +22,7 @@ from functools import cache
 
 from rapidfuzz.distance import Indel
 
-from pipeline.forms.spec import Field, FormSpec, Section
+from pipeline.forms.spec import CAMPAIGN_WORDS, Field, FormSpec, Section
 
 # Whitespace as it comes out of Word and PDF text layers, zero-width characters included.
 _GAP = r"[\s\u200b\u200c\u200d\u2060\ufeff]*+"
@@ -70,6 +70,8 @@ class SentenceMatch:
 # ----------------------------------------------------------------------------- pattern building
 
 # ("lit", one character, "") | ("blank", field id, the unit printed right after the blank or "")
+# | ("any", campaign word, ""): the campaign's words (CAMPAIGN_WORDS) stand for any short text without brackets
+_CAMPAIGN_TEXT = r"[^（）()\n]{1,40}?"
 _Token = tuple[str, str, str]
 
 
@@ -81,6 +83,9 @@ def _tokens(sentence: str, fields: dict[str, Field]) -> list[_Token]:
         tokens.extend(("lit", c, "") for c in sentence[pos:match.start()] if not c.isspace())
         fid = match.group(1) or match.group(2)
         pos = match.end()
+        if fid in CAMPAIGN_WORDS:  # the campaign's theme, year or edition: whatever the notice of that year said
+            tokens.append(("any", fid, ""))
+            continue
         unit = fields[fid].unit
         rest = sentence[pos:]
         text = ""
@@ -121,6 +126,8 @@ def _token_pattern(token: _Token, fields: dict[str, Field]) -> str:
     kind, text, unit = token
     if kind == "lit":
         return _char(text)
+    if kind == "any":
+        return _CAMPAIGN_TEXT
     value = _TEXT_VALUE if fields[text].kind == "text" else _COUNT_VALUE
     opener = "[" + re.escape(_OPEN) + "]?"
     closer = "[" + re.escape(_CLOSE) + "]"

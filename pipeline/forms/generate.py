@@ -16,8 +16,17 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines, with_notice
-from pipeline.forms.spec import MAX_COUNT, META_SHEET, TEXT_LIMITS, Field, FormSpec, template_name
+from pipeline.forms.layout import Cell, FormLayout, build_layout, text_lines
+from pipeline.forms.spec import (
+    MAX_COUNT,
+    META_SHEET,
+    NOTICE_SHEET,
+    READ_MAP_SHEET,
+    TEXT_LIMITS,
+    Field,
+    FormSpec,
+    template_name,
+)
 from pipeline.outputs.limits import MAX_COMMENT_CHARS, clip, row_points
 from pipeline.portable import pool_context
 from pipeline.settings.campaign import Campaign
@@ -30,7 +39,7 @@ TITLE_FONT = "宋体"
 HEAD_FONT = "黑体"
 INPUT_FILL = "#FFF2CC"
 MARK_FILL = "#FFC7CE"
-NOTICE_ROWS = 2  # rows a feedback notice pushes the form down (recorded as _meta layout_offset)
+NOTICE_WIDTH = 66.0  # the 审核意见 sheet's one column, in width units: a portrait A4 page across in Excel and LibreOffice
 
 _BORDER = {"border": 1}
 _STYLES: dict[str, dict[str, Any]] = {
@@ -77,7 +86,8 @@ class FormContent:
     unit: Unit | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
     marks: Mapping[str, str] = field(default_factory=dict)  # field id -> message (feedback)
-    notice: Sequence[str] = ()  # lines of the feedback note block above the form
+    notice: Sequence[str] = ()  # lines of a feedback workbook's 审核意见 sheet, one row each
+    read_map: Sequence[tuple[str, str, str]] = ()  # a hand-made return: (cell, its text, items read) for 读取对应
 
 
 def generated_at() -> str:
@@ -143,27 +153,65 @@ def _write_meta(wb: Any, spec: FormSpec, campaign: Campaign, unit: Unit | None, 
     meta.very_hidden()
 
 
-def notice_height(notice: Sequence[str], widths: Sequence[float]) -> float:
-    """Points the notice row needs (at most Excel's 409)."""
-    # The notice spans the whole form, so it wraps at the form's full width (附件2 is wider than 附件1).
-    total = sum(14 * text_lines(line, sum(widths)) for line in notice)
-    return row_points(max(total + 6, 30))
+def notice_height(line: str, width: float = NOTICE_WIDTH) -> float:
+    """Points one notice line needs in the 审核意见 column, with a line to spare (at most Excel's 409)."""
+    return row_points(15.0 * (text_lines(line, width) + 1) + 4)
 
 
-def _notice_rows(ws: Any, wb: Any, notice: Sequence[str], widths: Sequence[float]) -> None:
-    fmt = wb.add_format(_STYLES["notice"])
-    text = clip("\n".join(notice))
-    check_rc(ws.merge_range(0, 0, 0, len(widths) - 1, "", fmt), "notice")
-    check_rc(ws.write_string(0, 0, text, fmt), "notice")
-    ws.set_row(0, notice_height(notice, widths))
+# The print header of a feedback form: where its problems are, without moving a single cell of the form.
+FEEDBACK_HEADER = f"&L&9审核反馈表：问题清单见“{NOTICE_SHEET}”工作表，标红单元格附有批注"
+
+
+def _notice_sheet(wb: Any, notice: Sequence[str], campaign: Campaign) -> None:
+    """审核意见: the headline and the numbered problems, one row each, top-aligned, on the workbook's first sheet."""
+    ws = wb.add_worksheet(NOTICE_SHEET)
+    title = wb.add_format({**_STYLES["title"], "font_size": 14})
+    line = wb.add_format({"font_name": BODY_FONT, "font_size": 10.5, "valign": "top", "text_wrap": True,
+                          "border": 1})
+    head = wb.add_format({**_STYLES["notice"], "font_size": 11})
+    ws.set_column(0, 0, NOTICE_WIDTH)
+    check_rc(ws.write_string(0, 0, "审核意见", title), "notice title")
+    ws.set_row(0, 28)
+    for r, text in enumerate(notice, start=1):
+        check_rc(ws.write_string(r, 0, clip(text), head if r == 1 else line), "notice line")
+        ws.set_row(r, notice_height(text))
+    check_rc(ws.write_string(len(notice) + 2, 0, f"{campaign.section}　{campaign.contact_person}　"
+                                                  f"{campaign.contact_phone}", wb.add_format(_STYLES["note"])),
+             "notice contact")
+    ws.set_paper(9)
+    ws.set_portrait()
+    ws.set_margins(left=0.6, right=0.6, top=0.7, bottom=0.7)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.protect(SHEET_PASSWORD, {"select_locked_cells": True, "select_unlocked_cells": True,
+                                "format_columns": True, "format_rows": True})
+
+
+def _read_map_sheet(wb: Any, read_map: Sequence[tuple[str, str, str]]) -> None:
+    """读取对应 of a feedback workbook: how the unit's own sheet was read, one label a row, in its own cells."""
+    ws = wb.add_worksheet(READ_MAP_SHEET)
+    head = wb.add_format(_STYLES["col_header"])
+    cell = wb.add_format({**_STYLES["label"], "valign": "top"})
+    for col, (text, width) in enumerate((("原表单元格", 12), ("原表中的文字", 40), ("读作填报项", 44))):
+        ws.set_column(col, col, width)
+        check_rc(ws.write_string(0, col, text, head), "read map head")
+    for r, row in enumerate(read_map, start=1):
+        for col, value in enumerate(row):
+            check_rc(ws.write_string(r, col, clip(value), cell), "read map row")
+    ws.repeat_rows(0)
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.protect(SHEET_PASSWORD, {"select_locked_cells": True, "select_unlocked_cells": True})
 
 
 def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormContent) -> Path:
-    """Write one form workbook to ``path`` atomically and return the path."""
-    offset = NOTICE_ROWS if content.notice else 0
-    layout = build_layout(spec, campaign.year, offset)
-    if content.notice:
-        layout = with_notice(layout, notice_height(content.notice, layout.widths))
+    """Write one form workbook to ``path`` atomically and return the path.
+
+    A feedback workbook (``content.notice``) opens on its 审核意见 sheet; the form sheet after it keeps
+    the template's layout cell for cell, so that every address in a notice is the unit's own.
+    """
+    layout = build_layout(spec, campaign.year)
     with atomic_path(path, durable=False) as tmp:  # a template or feedback form is made again at will
         wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                             "strings_to_numbers": False})
@@ -171,11 +219,15 @@ def write_form(path: Path, spec: FormSpec, campaign: Campaign, content: FormCont
         wb.set_properties({"title": spec.title_for(campaign.year), "author": campaign.bureau,
                            "company": campaign.bureau, "created": created,
                            "comments": f"{campaign.id} {spec.id} {spec.version}"})
+        if content.notice:
+            _notice_sheet(wb, content.notice, campaign)
         ws = wb.add_worksheet(spec.sheet)
         _render(wb, ws, layout, campaign, content)
         if content.notice:
-            _notice_rows(ws, wb, content.notice, layout.widths)
-        _write_meta(wb, spec, campaign, content.unit, offset)
+            ws.set_header(FEEDBACK_HEADER)
+        if content.read_map:
+            _read_map_sheet(wb, content.read_map)
+        _write_meta(wb, spec, campaign, content.unit, 0)
         for cell in layout.inputs:
             assert cell.field is not None
             ref = xl_rowcol_to_cell(cell.row, cell.col, row_abs=True, col_abs=True)

@@ -7,7 +7,6 @@ the fast reader, the tamper checks and the feedback workbooks all read this one 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import unicodedata
 from dataclasses import dataclass, field
@@ -230,19 +229,9 @@ def _shift(layout: FormLayout, offset: int) -> FormLayout:
     )
 
 
-def with_notice(layout: FormLayout, height: float) -> FormLayout:
-    """The layout with a notice ``height`` points tall in its first row: page break and print scale chosen again,
-    so that the notice pushes whole sections onto the next page, never a section's last rows without its label."""
-    if not layout.page_breaks:
-        return layout  # printed to fit its page count, whatever the notice's height
-    heights = {**layout.heights, 0: height}
-    starts = [c.row for c in layout.cells if c.style == "section"]
-    page_break, scale = _two_page_break(heights, starts, layout.last_row, layout.repeat_rows[0])
-    return dataclasses.replace(layout, heights=heights, page_breaks=(page_break,), print_scale=scale)
-
-
 @cache
 def build_layout(spec: FormSpec, year: int, offset: int = 0) -> FormLayout:
-    """The layout of a form for a campaign year, moved down ``offset`` rows (feedback notes go above)."""
+    """The layout of a form for a campaign year, moved down ``offset`` rows (feedback workbooks of earlier
+    versions carried their notice in rows above the form: ``_meta`` layout_offset says how many)."""
     layout = _stats_layout(spec, year) if spec.has_sentences else _table_layout(spec, year)
     return _shift(layout, offset) if offset else layout

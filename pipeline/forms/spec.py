@@ -6,6 +6,7 @@ the rollup columns and the rollup sentences are all derived from these objects.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -30,6 +31,9 @@ UNITS = ("次", "场", "场次", "人次", "人", "篇", "个", "条", "家", "�
 CHECKS = ("second_ge_first", "first_zero_second_zero")
 
 META_SHEET = "_meta"  # the very hidden sheet carrying a template's identity
+NOTICE_SHEET = "审核意见"  # a feedback workbook's first sheet: the problems, so that the form keeps its cells
+READ_MAP_SHEET = "读取对应"  # how a hand-made sheet was read, one row per label (rollup and feedback workbooks)
+PROGRAM_SHEETS = (META_SHEET, NOTICE_SHEET, READ_MAP_SHEET)  # sheets the program adds beside the form: never read
 MAX_COUNT = 1_000_000  # a count above this is not believable
 MAX_TEXT = 2000  # characters in a free-text field
 # Per kind of text field: the most characters accepted, and the input prompt the template shows.
@@ -47,6 +51,9 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # R1C1 reference ("r", "c", "rc", "r1c1"): Excel (and xlsxwriter) reject those names.
 _CELL_LIKE_RE = re.compile(r"^(?:[a-z]{1,3}[0-9]+|[rc]|r[0-9]*c[0-9]*|[rc][0-9]+[rc][0-9]+)$")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+# The campaign's own words a 进展情况 sentence may use, filled from campaign.toml wherever a sentence is shown
+# (汇总表, report, the demo's Word form): “参与“{theme}”网络知识竞赛”. Readers take any text in their place.
+CAMPAIGN_WORDS = ("theme", "year", "edition")
 
 _FORM_KEYS = {"id", "annex", "title", "sheet", "deadline", "roles", "rollup_sheet"}
 _ROLE_KEYS = {"unit", "report_date", "contact", "summary"}
@@ -161,6 +168,24 @@ class FormSpec:
         """The title with the campaign year filled in."""
         return self.title.replace("{year}", str(year))
 
+    def for_campaign(self, year: int, theme: str, edition: str) -> FormSpec:
+        """This form with the campaign's words (``{theme}``, ``{year}``, ``{edition}``) filled into its sentences."""
+        return _with_words(self, year, theme, edition)
+
+
+def fill_campaign_words(text: str, year: int, theme: str, edition: str) -> str:
+    """``text`` with ``{theme}``, ``{year}`` and ``{edition}`` replaced by the campaign's words; field blanks kept."""
+    words = {"theme": theme, "year": str(year), "edition": edition}
+    return _PLACEHOLDER_RE.sub(lambda m: words.get(m.group(1), m.group(0)), text)
+
+
+@cache
+def _with_words(spec: FormSpec, year: int, theme: str, edition: str) -> FormSpec:
+    sections = tuple(dataclasses.replace(
+        s, sentence=fill_campaign_words(s.sentence, year, theme, edition),
+        sentence_original=fill_campaign_words(s.sentence_original, year, theme, edition)) for s in spec.sections)
+    return dataclasses.replace(spec, sections=sections)
+
 
 def template_name(spec: FormSpec, unit: Unit | None) -> str:
     """File name of a template: annex, title, and the unit code and name (or 通用)."""
@@ -256,7 +281,7 @@ def _section(path: Path, index: int, raw: Mapping[str, Any]) -> Section:
 
 def _check_sentence(path: Path, where: str, sentence: str, fields: tuple[Field, ...]) -> None:
     """Every placeholder names a field of the section, and every field appears exactly once, in order."""
-    placeholders = _PLACEHOLDER_RE.findall(sentence)
+    placeholders = [ph for ph in _PLACEHOLDER_RE.findall(sentence) if ph not in CAMPAIGN_WORDS]
     ids = [f.id for f in fields]
     for ph in placeholders:
         if ph not in ids:

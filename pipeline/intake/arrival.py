@@ -31,13 +31,34 @@ def folder_date(file: str) -> dt.date | None:
     return None
 
 
-def arrival_date(file: str, mtime: float, report_date: dt.date | None) -> dt.date:
-    """The day a return arrived, for on-time: the date folder it was filed under (the mail's date),
-    else the 填报日期 the unit gave, else the file's modification time.
+# Where the day used for on-time came from, as 报送情况 names it beside the date.
+MAIL_DATE = "邮件日期"
+FOLDER_DATE = "日期文件夹"
+REPORT_DATE = "填报日期"
+FILE_TIME = "文件修改日期"
+ARRIVAL_SOURCES = (MAIL_DATE, FOLDER_DATE, REPORT_DATE, FILE_TIME)
+
+
+def arrival(file: str, mtime: float, report_date: dt.date | None,
+            mailed: dt.date | None = None) -> tuple[dt.date, str]:
+    """The day a return arrived, for on-time, and its source: the Date of the saved mail it came in,
+    else the date folder it was filed under (the mail's date when fetch saved it), else the 填报日期
+    the unit gave, else the file's modification time.
 
     The mail's date outranks the 填报日期: the unit types the latter, the mailbox records the former.
     """
-    return folder_date(file) or report_date or dt.date.fromtimestamp(mtime)
+    if mailed is not None:
+        return mailed, MAIL_DATE
+    if (folder := folder_date(file)) is not None:
+        return folder, FOLDER_DATE
+    if report_date is not None:
+        return report_date, REPORT_DATE
+    return dt.date.fromtimestamp(mtime), FILE_TIME
+
+
+def arrival_date(file: str, mtime: float, report_date: dt.date | None) -> dt.date:
+    """The day of :func:`arrival` without its source."""
+    return arrival(file, mtime, report_date)[0]
 
 
 def folder_unit(file: str, roster: Roster) -> Unit | None:

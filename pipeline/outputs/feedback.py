@@ -2,10 +2,11 @@
 
 For every unit and form whose latest submission was returned (退回) or passed with
 warnings (有警告), :func:`write_feedback` writes ``outbox/feedback/<template>_审核反馈.xlsx``:
-a fresh copy of the form (same ``_meta`` and defined names as the template, moved down
-by the notice rows), prefilled with the unit's values, each offending cell highlighted
-with a comment, and a notice block on top listing the problems. The unit corrects the
-red cells and sends the file back; the rollup reads it as its newer submission.
+a fresh copy of the form (same ``_meta``, defined names and cells as the template), prefilled
+with the unit's values, each offending cell highlighted with a comment, and a first sheet
+审核意见 listing the problems. No row is inserted above the form: every address in the notice,
+the mail, 校验问题 and ``issues.csv`` is the same. The unit corrects the red cells and sends
+the file back; the rollup reads it as its newer submission.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.faults import PROGRAM_ERROR_NOTE, is_disk_full, log_error
-from pipeline.forms.generate import NOTICE_ROWS, FormContent, generated_at, write_form
+from pipeline.forms.generate import FormContent, generated_at, write_form
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import Field, FormSpec, template_name
 from pipeline.model import Finding, Severity, Status, Submission
@@ -34,7 +35,6 @@ if TYPE_CHECKING:  # pipeline.checks.rollup pulls in pandera: imported where use
 FEEDBACK_DIR = "feedback"
 FEEDBACK_SUFFIX = "_审核反馈.xlsx"
 QUOTED_CHARS = 200  # a unit's value quoted in a notice or mail is cut to this (the cell holds it whole)
-NOTICE_MAX_ITEMS = 12  # the notice is one row (at most 409 pt high); the rest are in the cell comments
 # A late submission is stated, never marked for correction: the unit must not "fix" its date.
 LATE_RULE = "逾期报送"
 # Problems with the template itself: the feedback workbook *is* the current template, so the
@@ -101,20 +101,27 @@ def _fits(f: Field, value: Any) -> bool:
     return isinstance(value, str)
 
 
-def _prefill(spec: FormSpec, sub: Submission) -> dict[str, Any]:
-    """What the unit sent: the normalised value, or the raw text where it could not be understood."""
+def _prefill(spec: FormSpec, sub: Submission, marked: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What the unit sent: the normalised value, or the raw text where it could not be understood.
+
+    A ``marked`` cell shows the text as the unit typed it (“12次”, not 12), so that the cell the notice,
+    the mail and 校验问题 name holds the value they quote.
+    """
+    from pipeline.values.normalise import display
+
     values: dict[str, Any] = {}
     for f in spec.fields:
         value = sub.values.get(f.id)
+        raw = sub.raw.get(f.id)
+        if f.id in marked and raw is not None and isinstance(raw.value, str) and raw.value.strip():
+            values[f.id] = raw.value
+            continue
         if value is None:
             continue  # blank, or a formula without a result (its comment says so)
         if _fits(f, value):
             values[f.id] = value
         else:
             # A count of 3.5 shown through the "0" number format would read 4: keep the text as typed.
-            raw = sub.raw.get(f.id)
-            from pipeline.values.normalise import display
-
             values[f.id] = display(raw.value if raw is not None and raw.value is not None else value)
     return values
 
@@ -125,7 +132,9 @@ def _item(index: int, finding: Finding, field: Field | None, address: str, year:
         return head + TEMPLATE_RULES[finding.rule] + _CARRIED_OVER.format(year=year)
     if field is None:
         return head + finding.message
-    where = f"单元格 {address}（{field.label}）"
+    where = f"单元格 {finding.cell or address}（{field.label}）"
+    if finding.cell and address and finding.cell != address:  # the unit's sheet was not laid out as the template
+        where = f"原文件单元格 {finding.cell}（{field.label}，本反馈表中为 {address}）"
     if finding.value:
         where += f"，所填内容“{clip(finding.value, QUOTED_CHARS)}”"
     return f"{head}{where}：{finding.message}"
@@ -157,7 +166,7 @@ def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> li
             continue
         spec = rollup.forms[st.form_id]
         sub = st.latest
-        layout = build_layout(spec, campaign.year, NOTICE_ROWS)
+        layout = build_layout(spec, campaign.year)
         known = {f.id for f in spec.fields}
         marks: dict[str, list[str]] = defaultdict(list)
         problems: list[str] = []
@@ -168,12 +177,10 @@ def plan_feedback(outbox: Path, rollup: Rollup, on: dt.date | None = None) -> li
             if field is not None and finding.rule != LATE_RULE:
                 marks[field.id].append(f"【{finding.severity}】{finding.message}")
         due = campaign.deadline(spec.deadline)
-        listed = problems if len(problems) <= NOTICE_MAX_ITEMS else [
-            *problems[: NOTICE_MAX_ITEMS - 1],
-            f"……另有 {len(problems) - NOTICE_MAX_ITEMS + 1} 个问题未在此列出，请逐一查看标红单元格中的批注。"]
-        notice = (headline(spec, st, campaign.year, due, on), *listed)
-        content = FormContent(unit=st.unit, values=_prefill(spec, sub),
-                              marks={fid: "\n".join(msgs) for fid, msgs in marks.items()}, notice=notice)
+        notice = (headline(spec, st, campaign.year, due, on), *problems)
+        content = FormContent(unit=st.unit, values=_prefill(spec, sub, set(marks)),
+                              marks={fid: "\n".join(msgs) for fid, msgs in marks.items()}, notice=notice,
+                              read_map=tuple(sub.read_map))
         path = outbox / FEEDBACK_DIR / feedback_name(spec, st)
         items.append(Feedback(st, spec, sub, path, tuple(problems), content))
     return items
@@ -185,7 +192,8 @@ def _digest(item: Feedback, rollup: Rollup) -> str:
     from pipeline.program import program_digest
 
     parts = (program_digest(), item.spec.version, repr(rollup.campaign), generated_at(), repr(content.unit),
-             repr(sorted(content.values.items())), repr(sorted(content.marks.items())), repr(content.notice))
+             repr(sorted(content.values.items())), repr(sorted(content.marks.items())), repr(content.notice),
+             repr(content.read_map))
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 

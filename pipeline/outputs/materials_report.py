@@ -119,11 +119,11 @@ def _rows(rollup: Rollup) -> Iterator[tuple[Submission, str, str]]:
 def write_materials_sheet(book: Any, rollup: Rollup, outbox: Path) -> None:
     """材料清单: one row per material file with a link that opens it from inbox/.
 
-    ``book`` is the report's workbook wrapper (``wb``, ``f`` formats, ``text`` and ``value``).
+    ``book`` is the report's workbook wrapper (``wb``, ``f`` formats, ``table``, ``text`` and ``value``).
     """
     ws = book.wb.add_worksheet(SHEET)
     heads = ("单位编码", "单位名称", "类别", "文件（点击打开）", "大小（KB）", "首次收到时间", "说明")
-    book.columns(ws, (9, 30, 9, 44, 10, 19, 60))
+    book.table(ws, (6, 22, 7, 36, 8, 10, 50), flexible=(1, 3, 6))
     for col, head in enumerate(heads):
         book.text(ws, 0, col, head, "head")
     base = {"font_name": BODY_FONT, "font_size": 10, "valign": "vcenter", "border": 1}
@@ -147,7 +147,3 @@ def write_materials_sheet(book: Any, rollup: Rollup, outbox: Path) -> None:
         book.text(ws, 1, 0, "inbox/ 中暂无活动总结、图片、视频等材料。", "plain")
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(row, 1), len(heads) - 1)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(0)

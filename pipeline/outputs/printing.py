@@ -15,6 +15,7 @@ and text that must stay on one line is sized for the narrower one.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 
 A4_LANDSCAPE = (842.0, 595.0)  # points
@@ -32,6 +33,28 @@ def printed_points(units: float) -> float:
 def page_room(scale: int, left: float, right: float, paper: tuple[float, float] = A4_LANDSCAPE) -> float:
     """Points of columns that fit across one page at ``scale`` percent, margins in inches."""
     return (paper[0] - 72 * (left + right)) * 100 / scale * SAFETY
+
+
+MIN_SCALE = 90  # percent: the tables' 10 pt text never prints below 9 pt
+MIN_WRAPPED = 6.0  # units: a wrapped column is never narrowed below this
+
+
+def fitted_widths(widths: Sequence[float], flexible: Sequence[int], scale: int, left: float, right: float,
+                  paper: tuple[float, float] = A4_LANDSCAPE) -> list[float]:
+    """Column widths that fit one page across at ``scale`` percent (margins in inches), in the wider rendering.
+
+    Only the ``flexible`` columns (wrapped text) give way, in proportion to their widths and never below
+    :data:`MIN_WRAPPED`; the others keep theirs. A table that still does not fit prints its last columns on
+    a page of their own rather than at a smaller scale.
+    """
+    fitted = list(widths)
+    over = sum(printed_points(w) for w in widths) - page_room(scale, left, right, paper)
+    share = sum(widths[i] for i in flexible)
+    if over <= 0 or share <= 0:
+        return fitted
+    for i in flexible:
+        fitted[i] = max(MIN_WRAPPED, widths[i] - over / WIDE_PT_PER_UNIT * widths[i] / share)
+    return fitted
 
 
 def plan_pages(widths: Sequence[float], repeated: float, room: float, groups: Sequence[int] = (),
@@ -76,6 +99,48 @@ def wrapped_lines(text: str, units: float, font_pt: float) -> int:
 
     room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt)  # the cell's own padding left and right
     return max(1, math.ceil(display_width(text) * font_pt / 2 / room))
+
+
+def cjk_width(text: str) -> int:
+    """Display width as a CJK font prints ``text``: wide, full-width and ambiguous characters (“”‘’·…—) count two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WFA" else 1 for ch in text)
+
+
+# Marks that never start a line (closing brackets, quotes and punctuation) and never end one (opening brackets).
+NO_LINE_START = "）》」』】〉”’，。、；：！？·…—%)]}"
+NO_LINE_END = "（《「『【〈“‘([{"
+
+
+def break_lines(text: str, units: float, font_pt: float) -> list[str]:
+    """``text`` broken into the lines it takes in a column ``units`` wide at ``font_pt`` in the narrower rendering,
+    never starting a line with a closing mark nor ending one with an opening mark: “场次（场” / “）” cannot happen.
+
+    The lines are written joined by line breaks, so that every office program shows these same lines.
+    """
+    room = max(units * NARROW_PT_PER_UNIT + 3.75 - 5.0, font_pt) * 2 / font_pt  # in display-width units
+    lines: list[str] = []
+    line = ""
+    for ch in text:
+        if line and cjk_width(line + ch) > room:
+            carry = ""
+            while len(line) > 1 and (carry or ch)[0] in NO_LINE_START:  # a closing mark takes what it closes along
+                line, carry = line[:-1], line[-1] + carry
+            if ch.isdigit() or carry[:1].isdigit():  # a number stays whole, with its opening bracket
+                while len(line) > 1 and line[-1].isdigit() and len(carry) < 8:
+                    line, carry = line[:-1], line[-1] + carry
+            while len(line) > 1 and line[-1] in NO_LINE_END:
+                line, carry = line[:-1], line[-1] + carry
+            if (carry or ch)[0] in NO_LINE_START or line[-1] in NO_LINE_END:
+                line += carry  # a column too narrow to move the marks: this line runs one character long
+            else:
+                lines.append(line)
+                line = carry
+        line += ch
+    if line:
+        lines.append(line)
+    return lines
 
 
 def row_points(lines: int, font_pt: float) -> float:

@@ -17,10 +17,10 @@ from typing import Any
 
 import xlsxwriter
 
-from pipeline.checks.rollup import Rollup, UnitStatus, records
+from pipeline.checks.rollup import RATE_NOTE, Rollup, UnitStatus, records
 from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.forms.layout import section_heading, text_lines
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import READ_MAP_SHEET, FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
 from pipeline.model import Finding, Severity, Status
 from pipeline.outputs.compare import write_compare_sheet
@@ -38,8 +38,8 @@ from pipeline.store.atomic import atomic_path
 STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISMATCH, Status.MISSING)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
-STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "read_as", "report_date", "on_time", "errors",
-                  "warnings", "note"]
+STATUS_COLUMNS = ["unit_code", "unit_name", "form", "status", "file", "read_as", "report_date", "arrival", "on_time",
+                  "errors", "warnings", "note"]
 RECORD_COLUMNS = ["unit_code", "unit_name", "form", "field_id", "value"]
 # One row per file under inbox/, so that every file is accounted for exactly once.
 FILE_COLUMNS = ["file", "sha256", "size", "kind", "outcome", "unit_code", "form", "errors", "warnings", "note"]
@@ -72,10 +72,13 @@ def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str]) -> None:
             writer.writerow([_csv_cell(v) for v in cells])
 
 
+ROLLUP_SUFFIX = "安全生产月活动情况汇总.xlsx"
+
+
 def rollup_name(rollup: Rollup) -> str:
     """File name of the rollup workbook: county, year, form title."""
     c = rollup.campaign
-    return f"{c.county}{c.year}年安全生产月活动情况汇总.xlsx"
+    return f"{c.county}{c.year}年{ROLLUP_SUFFIX}"
 
 
 def issue_rows(rollup: Rollup) -> list[dict[str, Any]]:
@@ -104,7 +107,7 @@ def status_rows(rollup: Rollup) -> list[dict[str, Any]]:
         date = basis.report_date if basis else None
         rows.append({"unit_code": st.unit.code, "unit_name": st.unit.name, "form": st.form_id, "status": st.status,
                      "file": basis.file if basis else "", "read_as": basis.read_as if basis else "",
-                     "report_date": date.isoformat() if date else "",
+                     "report_date": date.isoformat() if date else "", "arrival": arrival_cell(st),
                      "on_time": "" if st.on_time is None else ("是" if st.on_time else "否"),
                      "errors": st.latest.errors if st.latest else 0,
                      "warnings": st.latest.warnings if st.latest else 0, "note": status_note(st)})
@@ -145,7 +148,8 @@ class _Book:
             "annex": {"font_name": HEAD_FONT, "font_size": 14},
             "head": {**base, "font_name": HEAD_FONT, "bold": True, "border": 1, "align": "center", "text_wrap": True,
                      "bg_color": "#D9D9D9"},
-            "cell": {**base, "border": 1, "text_wrap": True},
+            "cell": {**base, "border": 1, "text_wrap": True, "valign": "top"},  # a long cell reads from its top
+            "item": {**base, "border": 1, "text_wrap": True},  # 汇总表's 活动项目, centred beside its sentence
             "num": {**base, "border": 1, "num_format": "#,##0", "align": "right"},
             "pct": {**base, "border": 1, "num_format": "0.0%"},
             "total": {**base, "border": 1, "bold": True, "num_format": "#,##0", "bg_color": "#F2F2F2"},
@@ -154,9 +158,12 @@ class _Book:
             "ok": {**base, "border": 1, "bg_color": "#C6EFCE"},
             "text": {**base, "text_wrap": True, "valign": "top", "border": 1, "font_size": 10.5},
             "plain": base,
+            "note": {**base, "text_wrap": True, "valign": "top"},
             "bold": {**base, "bold": True},
             # 分单位明细's free text: one line per unit, cut off in print (the full text is in 典型案例).
             "line": {**base, "border": 1},
+            # 分单位明细's unit names: one line; where a name is longer than Excel's narrower column, it shrinks.
+            "fit": {**base, "border": 1, "shrink": True},
         }
         self.f = {name: self.wb.add_format(props) for name, props in self.props.items()}
         self._quoted: dict[str, Any] = {}
@@ -175,6 +182,20 @@ class _Book:
         for col, width in enumerate(widths):
             ws.set_column(col, col, width)
         self.widths[ws.name] = dict(enumerate(widths))
+
+    def table(self, ws: Any, widths: Sequence[float], flexible: Sequence[int], header_row: int = 0) -> None:
+        """A table sheet printed on A4 landscape at 90% (10 pt text at 9 pt, never smaller): its wrapped
+        (``flexible``) columns narrowed until the table fits a page across, the header row on every page."""
+        from pipeline.outputs.printing import MIN_SCALE, fitted_widths
+
+        margins = TABLE_MARGINS
+        self.columns(ws, fitted_widths(widths, flexible, MIN_SCALE, margins["left"], margins["right"]))
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.set_margins(**margins)
+        ws.set_print_scale(MIN_SCALE)
+        ws.repeat_rows(header_row)
+        ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
     def text(self, ws: Any, row: int, col: int, value: Any, fmt: str = "cell") -> None:
         """Write unit-supplied text strictly as a string; a leading = + - @ gets a quote prefix."""
@@ -218,18 +239,28 @@ class _Book:
                                                                 else value))
 
 
+TABLE_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5}  # inches
 STATUS_FORMAT = {Status.PASSED: "ok", Status.WARNED: "warn", Status.RETURNED: "missing", Status.MISMATCH: "missing",
                  Status.MISSING: "missing"}
-_WRAPPED = ("cell", "text", "head")
+_WRAPPED = ("cell", "item", "text", "head")
+
+
+SUMMARY_WIDTHS = (16, 38, 52)  # 活动项目, 内容要求, 进展情况
+SUMMARY_PT = 10.5  # the sentences' and requirements' font size ("text" format)
+SUMMARY_SPARE_LINES = 1  # a row keeps one line to spare: no font wraps a sentence past its border
+SUMMARY_SPARE_UNITS = 2.0  # and each line a character: Windows' 宋体/仿宋 are not the fonts measured here
 
 
 def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """汇总表: the official 附件1 layout with the county totals in the 进展情况 sentences."""
     c = rollup.campaign
+    from pipeline.outputs.printing import break_lines
+    from pipeline.outputs.printing import row_points as printed_row
+
     ws = book.sheet("汇总表", spec)
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, 1, 38)
-    ws.set_column(2, 2, 52)
+    spec = spec.for_campaign(c.year, c.theme, c.edition)  # {theme}, {year}, {edition} in the sentences
+    for col, width in enumerate(SUMMARY_WIDTHS):
+        ws.set_column(col, col, width)
     check_rc(ws.write_string(0, 0, spec.annex, book.f["annex"]), "annex")
     check_rc(ws.merge_range(1, 0, 1, 2, spec.title_for(c.year), book.f["title"]), "title")
     ws.set_row(1, 34)
@@ -249,11 +280,15 @@ def _summary_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
             else:  # the texts themselves are on the 典型案例 sheet: a sentence row never outgrows a page
                 filled = answers_reference(sum(bool(s.values.get(f.id)) for s in counted))
             sentence = sentence.replace("{" + f.id + "}", filled)
-        book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "cell")
-        book.text(ws, row, 1, section.requirement, "text")
-        book.text(ws, row, 2, sentence, "text")
-        lines = max(text_lines(sentence, 52, 0.85), text_lines(section.requirement, 38, 0.85))
-        ws.set_row(row, row_points(13.5 * lines + 8))
+        book.text(ws, row, 0, section_heading(index, section.title).split("、", 1)[1], "item")
+        # Our own line breaks, for Excel's narrower units with a character to spare: every program shows the same
+        # lines, and no line starts with a closing mark nor splits a number from its brackets.
+        broken = break_lines(sentence, SUMMARY_WIDTHS[2] - SUMMARY_SPARE_UNITS, SUMMARY_PT)
+        required = break_lines(section.requirement, SUMMARY_WIDTHS[1] - SUMMARY_SPARE_UNITS, SUMMARY_PT)
+        book.text(ws, row, 1, "\n".join(required), "text")
+        book.text(ws, row, 2, "\n".join(broken), "text")
+        lines = max(len(broken), len(required))
+        ws.set_row(row, row_points(printed_row(lines + SUMMARY_SPARE_LINES, SUMMARY_PT)))
         row += 1
     note = (f"说明：本表由 {len(counted)} 个单位报送的合格报表汇总而成（应报 {len(rollup.roster)} 个单位）；"
             f"各单位明细见“分单位明细”，报送情况见“报送情况”。")
@@ -276,21 +311,113 @@ def answers_reference(count: int) -> str:
 
 
 DETAIL_SCALE = 90  # percent: 10 pt text prints at 9 pt, as small as a table of numbers stays readable
-DETAIL_MARGINS = {"left": 0.3, "right": 0.3, "top": 0.4, "bottom": 0.6}  # inches
-DETAIL_HEADING_LINES = 3  # a section heading taller than this is cut short to its number on a continued page
-DETAIL_COUNT_WIDTH = 5.5  # a count column: five digits with a separator, its label wrapped below the section
-CJK_UNITS = 0.95  # Excel's width units per display-width unit of 10 pt CJK text (a 13.3 px character, 7 px units)
+DETAIL_MARGINS = {"left": 0.3, "right": 0.3, "top": 0.6, "bottom": 0.6}  # inches
+DETAIL_HEADING_LINES = 3  # a section heading needing more lines on a page shows its number only there
+DETAIL_COUNT_WIDTH = 5.0  # a count column at least: three digits (wider for a larger total), its label in short lines
+DETAIL_HEAD_PT = 10  # header text: 9 pt in print, never smaller
+DETAIL_HEADER_ROWS = 3  # section headings, item labels, units
+DETAIL_TAIL = 0.12  # a section starts on the next page only when less than this share of a page is left
+WIDE_CJK_UNITS = 0.71  # width units per display-width unit of 10 pt CJK text where a unit prints 7.05 pt wide
+
+
+def detail_title(rollup: Rollup, spec: FormSpec) -> str:
+    """The printed title of 分单位明细 (its page header)."""
+    c = rollup.campaign
+    title = spec.title_for(c.year).removeprefix(f"{c.year}年").removesuffix("统计表").removesuffix("表")
+    return f"{c.county}{c.year}年{title}分单位明细".replace("&", "&&")
+
+
+ITEM_WIDTHS = (30.0, 5.0)  # 填报项, 单位 of the by-item layout
+ITEM_UNIT_WIDTH = 8.0  # one unit's column in the by-item layout (its name in short lines above)
+
+
+def _fits_by_item(rollup: Rollup, spec: FormSpec) -> bool:
+    """Whether the units, one column each with the total, fit one page across: then 分单位明细 lists the items down
+    the page (a few units' sheet then takes two or three pages instead of six)."""
+    from pipeline.outputs.printing import page_room, printed_points
+
+    units = sum(1 for s in rollup.statuses if s.form_id == spec.id)
+    widths = [*ITEM_WIDTHS, *[ITEM_UNIT_WIDTH] * (units + 1)]
+    return sum(map(printed_points, widths)) <= page_room(DETAIL_SCALE, DETAIL_MARGINS["left"], DETAIL_MARGINS["right"])
+
+
+def _detail_by_item(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
+    """分单位明细 of a few units: one row per item under its section's heading, one column per unit, a total column."""
+    from pipeline.outputs.printing import (
+        WIDE_PT_PER_UNIT,
+        WIDTH_PADDING,
+        break_lines,
+        page_room,
+        printed_points,
+        row_points,
+    )
+
+    ws = book.sheet("分单位明细", spec)
+    statuses = [s for s in rollup.statuses if s.form_id == spec.id]
+    totals = rollup.totals(spec.id)
+    # The unit columns share what the item columns leave of the page, so that it is filled across.
+    free = page_room(DETAIL_SCALE, DETAIL_MARGINS["left"], DETAIL_MARGINS["right"]) - sum(map(printed_points, ITEM_WIDTHS))
+    share = free / WIDE_PT_PER_UNIT / (len(statuses) + 1) - WIDTH_PADDING
+    unit_width = min(max(ITEM_UNIT_WIDTH, share), 2 * ITEM_UNIT_WIDTH)
+    widths = [*ITEM_WIDTHS, *[unit_width] * len(statuses), unit_width]
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, width)
+    last_col = len(widths) - 1
+    head = book.wb.add_format({"font_name": HEAD_FONT, "font_size": DETAIL_HEAD_PT, "bold": True, "border": 1,
+                               "align": "center", "valign": "vcenter", "text_wrap": True, "bg_color": "#D9D9D9"})
+    section_fmt = book.wb.add_format({"font_name": HEAD_FONT, "font_size": DETAIL_HEAD_PT, "bold": True, "border": 1,
+                                      "valign": "vcenter", "bg_color": "#F2F2F2"})
+    names = [break_lines(st.unit.name, unit_width, DETAIL_HEAD_PT) for st in statuses]
+    check_rc(ws.write_string(0, 0, "填报项", head), "head")
+    check_rc(ws.write_string(0, 1, "单位", head), "head")
+    for c, lines in enumerate(names, start=2):
+        check_rc(ws.write_string(0, c, "\n".join(lines), head), "unit name")
+    check_rc(ws.write_string(0, last_col, "合计", head), "head")
+    ws.set_row(0, row_points(max([len(n) for n in names] + [1]), DETAIL_HEAD_PT))
+    book.text(ws, 1, 0, "状态", "head")
+    book.text(ws, 1, 1, "", "head")
+    for c, st in enumerate(statuses, start=2):
+        book.text(ws, 1, c, st.status, STATUS_FORMAT[st.status])
+    book.text(ws, 1, last_col, f"{len(rollup.counted(spec.id))} 个单位", "total")
+    row = 2
+    for index, section in enumerate(spec.sections):
+        check_rc(ws.merge_range(row, 0, row, last_col, section_heading(index, section.title), section_fmt), "section")
+        row += 1
+        for f in section.fields:
+            book.text(ws, row, 0, f.label, "line")
+            book.text(ws, row, 1, f.unit, "line")
+            for c, st in enumerate(statuses, start=2):
+                value = st.counted.values.get(f.id) if st.counted else None
+                if isinstance(value, int) and not isinstance(value, bool):
+                    check_rc(ws.write_number(row, c, value, book.f["num"]), "count")
+                else:
+                    book.text(ws, row, c, "" if value is None else str(value), "line")
+            if f.kind == "count":
+                check_rc(ws.write_number(row, last_col, totals[f.id], book.f["total"]), "total")
+            else:
+                check_rc(ws.write_blank(row, last_col, None, book.f["total"]), "total")
+            row += 1
+    ws.freeze_panes(2, 2)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.set_margins(**DETAIL_MARGINS)
+    ws.set_print_scale(DETAIL_SCALE)
+    ws.print_area(0, 0, row - 1, last_col)
+    ws.repeat_rows(0, 1)
+    ws.set_header(f'&C&"{HEAD_FONT},Bold"&14{detail_title(rollup, spec)}', {"margin": 0.25})
+    ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
 def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     """分单位明细: one row per roster unit, one column per field, a totals row.
 
-    Printed on A4 landscape in pages of columns (see pipeline.outputs.printing): 单位编码 and
-    单位名称 and the two header rows repeat on every page, and each section's heading is merged
-    over its columns on each page it reaches (continued ones marked 续).
+    Printed on A4 landscape in pages of columns (see pipeline.outputs.printing) under the title in
+    the page header: 单位编码 and 单位名称 and the three header rows (section, item, unit) repeat on
+    every page, and each section's heading is merged over its columns on each page it reaches
+    (continued ones marked 续). Header texts are broken into lines here, never inside a bracket.
     """
     from pipeline.forms.layout import display_width
-    from pipeline.outputs.printing import page_room, plan_pages, printed_points, row_points, wrapped_lines
+    from pipeline.outputs.printing import break_lines, page_room, plan_pages, printed_points, row_points
 
     ws = book.sheet("分单位明细", spec)
     fixed = ("单位编码", "单位名称", "类别", "状态")
@@ -298,10 +425,14 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     statuses = [s for s in rollup.statuses if s.form_id == spec.id]
     totals = rollup.totals(spec.id)
     last_col = len(fixed) + len(fields) - 1
-    total_row = len(statuses) + 2
-    # Widths: names on one line in Excel's narrower units; numbers as wide as the county total needs.
-    name_width = max([display_width(st.unit.name) * CJK_UNITS + 1.5 for st in statuses] + [12.0])
-    widths = [6.0, min(name_width, 40.0), 10.0, 7.0]
+    first_row = DETAIL_HEADER_ROWS
+    total_row = len(statuses) + first_row
+    # Widths: names on one line as LibreOffice prints them (a long one wraps in Excel's narrower units, its row
+    # growing to fit); numbers as wide as the county total needs.
+    longest = max([display_width(st.unit.name) for st in statuses] + [8])
+    name_width = longest * WIDE_CJK_UNITS + 1.5
+    kind_width = max([display_width(st.unit.category) for st in statuses] + [4]) * WIDE_CJK_UNITS + 1.5
+    widths = [5.0, min(name_width, 40.0), kind_width, 6.0]
     for f in fields:
         widths.append(max(DETAIL_COUNT_WIDTH, len(f"{totals.get(f.id, 0):,}") + 2.0) if f.kind == "count" else 12.0)
     for col, width in enumerate(widths):
@@ -313,37 +444,43 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         col += len(section.fields)
     pages = [(first + 2, last + 2) for first, last in plan_pages(
         [printed_points(w) for w in widths[2:]], printed_points(widths[0]) + printed_points(widths[1]),
-        page_room(DETAIL_SCALE, DETAIL_MARGINS["left"], DETAIL_MARGINS["right"]), starts)]
-    head = book.wb.add_format({"font_name": HEAD_FONT, "font_size": 9, "bold": True, "border": 1, "align": "center",
-                               "valign": "vcenter", "text_wrap": True, "bg_color": "#D9D9D9"})
+        page_room(DETAIL_SCALE, DETAIL_MARGINS["left"], DETAIL_MARGINS["right"]), starts, tail=DETAIL_TAIL)]
+    head = book.wb.add_format({"font_name": HEAD_FONT, "font_size": DETAIL_HEAD_PT, "bold": True, "border": 1,
+                               "align": "center", "valign": "vcenter", "text_wrap": True, "bg_color": "#D9D9D9"})
     for col, text in enumerate(fixed):
-        check_rc(ws.merge_range(0, col, 1, col, text, head), "head")
+        lines = break_lines(text, widths[col], DETAIL_HEAD_PT)
+        check_rc(ws.merge_range(0, col, first_row - 1, col, "\n".join(lines), head), "head")
     section_lines, label_lines = 1, 1
     col = len(fixed)
     for index, section in enumerate(spec.sections):
         span = range(col, col + len(section.fields))
         for first, last in ((max(span.start, a), min(span.stop - 1, b)) for a, b in pages
                             if a <= span.stop - 1 and b >= span.start):
-            title = section_heading(index, section.title) + ("（续）" if first > span.start else "")
-            if first > span.start and wrapped_lines(title, sum(widths[first:last + 1]), 9) > DETAIL_HEADING_LINES:
-                title = title.split("、", 1)[0] + "、（续）"  # the rest of a section, on a page of its own: its number
+            continued = "（续）" if first > span.start else ""
+            room = sum(widths[first:last + 1])
+            lines = break_lines(section_heading(index, section.title) + continued, room, DETAIL_HEAD_PT)
+            if len(lines) > DETAIL_HEADING_LINES:  # too narrow here for the whole title: its number, whole
+                lines = break_lines(section_heading(index, "").rstrip() + continued, room, DETAIL_HEAD_PT)
+            title = "\n".join(lines)
             if last > first:
                 check_rc(ws.merge_range(0, first, 0, last, title, head), "section head")
             else:
                 check_rc(ws.write_string(0, first, title, head), "section head")
-            section_lines = max(section_lines, wrapped_lines(title, sum(widths[first:last + 1]), 9))
+            section_lines = max(section_lines, len(lines))
         for f in section.fields:
-            label = f.label + (f"（{f.unit}）" if f.unit else "")
-            check_rc(ws.write_string(1, col, label, head), "label")
-            label_lines = max(label_lines, wrapped_lines(label, widths[col], 9))
+            lines = break_lines(f.label, widths[col], DETAIL_HEAD_PT)
+            check_rc(ws.write_string(1, col, "\n".join(lines), head), "label")
+            check_rc(ws.write_string(2, col, f.unit, head) if f.unit else ws.write_blank(2, col, None, head), "unit")
+            label_lines = max(label_lines, len(lines))
             col += 1
-    ws.set_row(0, row_points(min(section_lines, DETAIL_HEADING_LINES), 9))
-    ws.set_row(1, row_points(label_lines, 9))
+    ws.set_row(0, row_points(section_lines, DETAIL_HEAD_PT))
+    ws.set_row(1, row_points(label_lines, DETAIL_HEAD_PT))
+    ws.set_row(2, row_points(1, DETAIL_HEAD_PT))
     number, blank = book.f["num"], book.f["cell"]
-    for r, st in enumerate(statuses, start=2):
+    for r, st in enumerate(statuses, start=first_row):
         book.text(ws, r, 0, st.unit.code)
-        book.text(ws, r, 1, st.unit.name)
-        book.text(ws, r, 2, st.unit.category)
+        book.text(ws, r, 1, st.unit.name, "fit")
+        book.text(ws, r, 2, st.unit.category, "fit")
         book.text(ws, r, 3, st.status, STATUS_FORMAT[st.status])
         values = st.counted.values if st.counted else {}
         for c, f in enumerate(fields, start=len(fixed)):
@@ -367,16 +504,17 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
             check_rc(ws.write_blank(total_row, c, None, book.f["total"]), "total")
     for c in (2, 3):
         check_rc(ws.write_blank(total_row, c, None, book.f["total"]), "total")
-    ws.freeze_panes(2, 2)
-    ws.autofilter(1, 0, total_row - 1, last_col)
+    ws.freeze_panes(first_row, 2)
+    ws.autofilter(first_row - 1, 0, total_row - 1, last_col)
     ws.set_landscape()
     ws.set_paper(9)
     ws.set_margins(**DETAIL_MARGINS)
     ws.set_print_scale(DETAIL_SCALE)
     ws.print_area(0, 0, total_row, last_col)
-    ws.repeat_rows(0, 1)  # every printed page keeps the two header rows and the unit columns
+    ws.repeat_rows(0, first_row - 1)  # every printed page keeps the header rows and the unit columns
     ws.repeat_columns(0, 1)
     ws.set_v_pagebreaks([first for first, _ in pages[1:]])
+    ws.set_header(f'&C&"{HEAD_FONT},Bold"&14{detail_title(rollup, spec)}', {"margin": 0.25})
     ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
@@ -389,9 +527,12 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws = book.sheet(spec.rollup_sheet, spec)
     fields = [f for f in spec.body_fields]
     heads = ["序号", "单位名称", *(f.label for f in fields), "报送状态"]
-    check_rc(ws.merge_range(0, 0, 0, len(heads) - 1, spec.title_for(rollup.campaign.year), book.f["title"]), "title")
+    title = f"{spec.annex}　{spec.title_for(rollup.campaign.year)}（汇总）"  # which annex of the notice this is
+    check_rc(ws.merge_range(0, 0, 0, len(heads) - 1, title, book.f["title"]), "title")
     ws.set_row(0, 30)
-    book.columns(ws, (6, 32, *(_KIND_WIDTHS.get(f.kind, 14) for f in fields), 10))
+    widths = (6, 28, *(_KIND_WIDTHS.get(f.kind, 14) for f in fields), 8)
+    wrapped = (1, *(c for c, f in enumerate(fields, start=2) if f.kind in ("text", "email", "unit")))
+    book.table(ws, widths, flexible=wrapped, header_row=1)
     for col, head in enumerate(heads):
         book.text(ws, 1, col, head, "head")
     statuses = [s for s in rollup.statuses if s.form_id == spec.id]
@@ -406,53 +547,57 @@ def _liaison_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
                 book.text(ws, r, c, value if value is not None else "")
         book.text(ws, r, len(heads) - 1, st.status, STATUS_FORMAT[st.status])
     ws.freeze_panes(2, 0)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(1)
 
 
 STATUS_SCALE = 90  # percent: the sheet's 10 pt text prints at 9 pt
-# 单位编码 单位名称 表 状态 采用文件 填报日期 收到时间 是否按时 错误数 警告数 说明 活动总结; the wrapped ones give way first.
-STATUS_WIDTHS = (5.5, 17.0, 5.0, 6.5, 17.0, 9.0, 10.5, 10.0, 4.5, 4.0, 4.0, 22.0, 6.5)
-STATUS_FLEXIBLE = (1, 4, 5, 11)
+# 单位编码 单位名称 表 状态 采用文件 读取方式 填报日期 收到日期（依据） 是否按时 首次发现 错误数 警告数 说明 活动总结;
+# the wrapped ones give way first.
+STATUS_WIDTHS = (5.5, 14.0, 5.0, 6.0, 15.0, 7.0, 10.5, 10.5, 4.5, 10.0, 4.0, 4.0, 22.0, 6.0)
+STATUS_FLEXIBLE = (1, 4, 5, 12)
+RATE_HEADS = ("应报单位", "已报送", "报送率", "合格", "合格率", "按时合格", "按时率")
+STATUS_COLUMN_HEADS = ("单位编码", "单位名称", "表", "状态", "采用文件", "读取方式", "填报日期", "收到日期（依据）",
+                       "是否按时", "首次发现时间", "错误数", "警告数", "说明", "活动总结")
+
+
+def arrival_cell(st: UnitStatus) -> str:
+    """The day the on-time judgement used, with its year and its source: “2023-06-23（日期文件夹）”."""
+    return f"{st.arrival.isoformat()}（{st.arrival_source}）" if st.arrival is not None else ""
 
 
 def _status_sheet(book: _Book, rollup: Rollup) -> None:
-    """报送情况: rates at the top, a status chart, then one row per unit and form; A4 landscape at 9 pt."""
-    from pipeline.outputs.printing import page_room, printed_points
+    """报送情况: the three rates at the top with their definitions, a status chart, then one row per unit and form;
+    A4 landscape at 9 pt."""
+    from pipeline.outputs.printing import break_lines, fitted_widths
 
     ws = book.wb.add_worksheet("报送情况")
     margins = {"left": 0.3, "right": 0.3, "top": 0.5, "bottom": 0.6}
-    widths = list(STATUS_WIDTHS)
-    over = sum(printed_points(w) for w in widths) - page_room(STATUS_SCALE, margins["left"], margins["right"])
-    if over > 0:  # never narrower print: the flexible columns wrap more instead
-        flexible = sum(widths[i] for i in STATUS_FLEXIBLE)
-        for i in STATUS_FLEXIBLE:
-            widths[i] -= over / printed_points(1) * widths[i] / flexible
+    # Never narrower print: the flexible columns wrap more instead.
+    widths = fitted_widths(STATUS_WIDTHS, STATUS_FLEXIBLE, STATUS_SCALE, margins["left"], margins["right"])
     book.columns(ws, widths)
-    units = len(rollup.roster)
     check_rc(ws.merge_range(0, 0, 0, 1, "表", book.f["head"]), "head")
-    for col, head in enumerate(("应报单位", "已采用", "报送率", "按时", "按时率", *STATUSES), start=2):
-        book.text(ws, 0, col, head, "head")
+    first_status = 2 + len(RATE_HEADS)
+    for col, head in enumerate((*RATE_HEADS, *STATUSES), start=2):
+        book.text(ws, 0, col, "\n".join(break_lines(head, widths[col], 10)), "head")
     ws.set_row(0, 30)
     for r, spec in enumerate(rollup.forms.values(), start=1):
         sts = [s for s in rollup.statuses if s.form_id == spec.id]
-        accepted = sum(s.counted is not None for s in sts)
-        on_time = sum(bool(s.on_time) and s.counted is not None for s in sts)
+        rates = rollup.rates(spec.id)
         check_rc(ws.merge_range(r, 0, r, 1, f"{spec.annex} {spec.title_for(rollup.campaign.year)}", book.f["cell"]),
                  "form")
         ws.set_row(r, 30)
-        check_rc(ws.write_number(r, 2, units, book.f["num"]), "units")
-        check_rc(ws.write_number(r, 3, accepted, book.f["num"]), "accepted")
-        check_rc(ws.write_number(r, 4, accepted / units if units else 0, book.f["pct"]), "rate")
-        check_rc(ws.write_number(r, 5, on_time, book.f["num"]), "on time")
-        check_rc(ws.write_number(r, 6, on_time / units if units else 0, book.f["pct"]), "on time rate")
+        figures = (rates.due, rates.sent, rates.sent_rate, rates.accepted, rates.accepted_rate, rates.on_time,
+                   rates.on_time_rate)
+        for c, figure in enumerate(figures, start=2):
+            check_rc(ws.write_number(r, c, figure, book.f["pct" if isinstance(figure, float) else "num"]), "rate")
         counts = Counter(s.status for s in sts)
-        for c, status in enumerate(STATUSES, start=7):
+        for c, status in enumerate(STATUSES, start=first_status):
             check_rc(ws.write_number(r, c, counts.get(status, 0), book.f["num"]), "count")
+    note_row = len(rollup.forms) + 1
+    last_col = len(STATUS_COLUMN_HEADS) - 1
+    check_rc(ws.merge_range(note_row, 0, note_row, last_col, "说明：" + RATE_NOTE, book.f["note"]), "rate note")
+    ws.set_row(note_row, row_points(13.0 * text_lines(RATE_NOTE, sum(widths), 0.9) + 4))
     chart = book.wb.add_chart({"type": "column", "subtype": "stacked"})
-    for c, status in enumerate(STATUSES, start=7):
+    for c, status in enumerate(STATUSES, start=first_status):
         chart.add_series({"name": ["报送情况", 0, c], "categories": ["报送情况", 1, 0, len(rollup.forms), 0],
                           "values": ["报送情况", 1, c, len(rollup.forms), c],
                           "fill": {"color": {Status.PASSED: "#70AD47", Status.WARNED: "#FFC000", Status.RETURNED: "#C00000",
@@ -461,18 +606,17 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
     chart.set_legend({"position": "bottom", "font": {"name": BODY_FONT}})
     chart.set_x_axis({"num_font": {"name": BODY_FONT}})
     chart.set_size({"width": 620, "height": 260})
-    check_rc(ws.insert_chart(len(rollup.forms) + 2, 0, chart), "chart")
-    start = len(rollup.forms) + 17
-    heads = ("单位编码", "单位名称", "表", "状态", "采用文件", "读取方式", "填报日期", "收到时间", "是否按时", "错误数", "警告数",
-             "说明", "活动总结")
-    for col, head in enumerate(heads):
-        book.text(ws, start, col, head, "head")
+    check_rc(ws.insert_chart(note_row + 2, 0, chart), "chart")
+    start = note_row + 17
+    for col, head in enumerate(STATUS_COLUMN_HEADS):  # never “收到日期（依据” / “）”
+        book.text(ws, start, col, "\n".join(break_lines(head, widths[col], 10)), "head")
     summary_form, summaries = summary_form_id(rollup), summary_units(rollup)
     for r, (st, row) in enumerate(zip(rollup.statuses, status_rows(rollup), strict=True), start=start + 1):
         basis = st.counted or st.latest
         values = (row["unit_code"], row["unit_name"], rollup.forms[st.form_id].annex, st.status, row["file"],
-                  row["read_as"], row["report_date"], basis.first_seen if basis else "", row["on_time"], row["errors"],
-                  row["warnings"], row["note"], summary_cell(st, summary_form, summaries))
+                  row["read_as"], row["report_date"], row["arrival"], row["on_time"],
+                  basis.first_seen if basis else "", row["errors"], row["warnings"], row["note"],
+                  summary_cell(st, summary_form, summaries))
         for c, value in enumerate(values):
             if c == 3:
                 book.text(ws, r, c, value, STATUS_FORMAT[st.status])
@@ -481,12 +625,12 @@ def _status_sheet(book: _Book, rollup: Rollup) -> None:
             else:
                 book.value(ws, r, c, value)
     ws.repeat_rows(start)
-    ws.autofilter(start, 0, start + len(rollup.statuses), len(heads) - 1)
+    ws.autofilter(start, 0, start + len(rollup.statuses), last_col)
     ws.set_landscape()
     ws.set_paper(9)
     ws.set_margins(**margins)
     ws.set_print_scale(STATUS_SCALE)
-    ws.print_area(0, 0, start + len(rollup.statuses), len(heads) - 1)
+    ws.print_area(0, 0, start + len(rollup.statuses), last_col)
     ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
@@ -494,7 +638,7 @@ def _issues_sheet(book: _Book, rollup: Rollup) -> None:
     """校验问题: one row per finding."""
     ws = book.wb.add_worksheet("校验问题")
     heads = ("文件", "单位编码", "单位名称", "表", "工作表", "单元格", "填报项", "所填内容", "规则", "级别", "问题及处理")
-    book.columns(ws, (30, 9, 26, 6, 8, 7, 24, 16, 12, 6, 60))
+    book.table(ws, (26, 6, 20, 5, 7, 6, 20, 12, 10, 5, 56), flexible=(0, 2, 6, 7, 10))
     for col, head in enumerate(heads):
         book.text(ws, 0, col, head, "head")
     names = {u.code: u.name for u in rollup.roster}
@@ -510,7 +654,31 @@ def _issues_sheet(book: _Book, rollup: Rollup) -> None:
             book.text(ws, r, c, value, "missing" if c == 9 and value == "错误" else "cell")
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(findings), 1), len(heads) - 1)
-    _print_table(ws, header_row=0)
+
+
+def _read_map_sheet(book: _Book, rollup: Rollup) -> None:
+    """读取对应: for each sheet a unit made itself, which of its labels was read as which item, one row each."""
+    subs = [s for s in rollup.submissions for s in s.flattened() if s.read_map]
+    if not subs:
+        return
+    ws = book.wb.add_worksheet(READ_MAP_SHEET)
+    heads = ("文件", "单位编码", "单位名称", "表", "单元格", "表中文字", "读作填报项")
+    book.table(ws, (24, 6, 20, 5, 6, 30, 36), flexible=(0, 2, 5, 6))
+    for col, head in enumerate(heads):
+        book.text(ws, 0, col, head, "head")
+    annex = {k: v.annex for k, v in rollup.forms.items()}
+    r = 1
+    for sub in subs:
+        for index, (cell, text, items) in enumerate(sub.read_map):
+            # The file and its unit on its first row only: a block per file, each row one line.
+            whose = (sub.file, sub.unit.code if sub.unit else "", sub.unit.name if sub.unit else "",
+                     annex.get(sub.form_id or "", "")) if index == 0 else ("", "", "", "")
+            values = (*whose, cell, text, items)
+            for c, value in enumerate(values):
+                book.text(ws, r, c, value)
+            r += 1
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(r - 1, 1), len(heads) - 1)
 
 
 def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
@@ -518,7 +686,7 @@ def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws = book.sheet("典型案例", spec)
     text_fields = [f for f in spec.body_fields if f.kind == "text"]
     heads = ("单位编码", "单位名称", "填报项", "内容")
-    book.columns(ws, (9, 30, 18, 80))
+    book.table(ws, (6, 24, 18, 80), flexible=(1, 2, 3))
     for col, head in enumerate(heads):
         book.text(ws, 0, col, head, "head")
     r = 1
@@ -531,17 +699,6 @@ def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
                 book.text(ws, r, 3, sub.values[f.id], "cell")
                 r += 1
     ws.freeze_panes(1, 0)
-    _print_table(ws, header_row=0)
-
-
-def _print_table(ws: Any, header_row: int) -> None:
-    """A4 landscape, as wide as one page, the header row repeated on every page."""
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(header_row)
-    ws.set_footer("&C&A　第 &P 页，共 &N 页")
 
 
 def write_workbook(path: Path, rollup: Rollup) -> None:
@@ -558,11 +715,12 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
         for spec in stats:
             _summary_sheet(book, rollup, spec)
         for spec in stats:
-            _detail_sheet(book, rollup, spec)
+            (_detail_by_item if _fits_by_item(rollup, spec) else _detail_sheet)(book, rollup, spec)
         for spec in tables:
             _liaison_sheet(book, rollup, spec)
         _status_sheet(book, rollup)
         _issues_sheet(book, rollup)
+        _read_map_sheet(book, rollup)
         for spec in stats:
             _cases_sheet(book, rollup, spec)
         write_materials_sheet(book, rollup, path.parent)

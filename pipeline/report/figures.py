@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.checks.rollup import Rollup
+from pipeline.checks.rollup import FormRates, Rollup
 from pipeline.errors import ReportError
 from pipeline.forms.spec import FormSpec, Section
 from pipeline.intake.materials import IMAGE
 from pipeline.model import Status
 from pipeline.outputs.materials_report import materials
-from pipeline.report.rates import Rates, form_rates
 
 LEADERS = 3  # units named per 活动项目 for the largest participation
 PHOTOS = 6  # photos under “附：活动图片”
@@ -76,7 +75,7 @@ class Figures:
     spec: FormSpec
     report_date: dt.date
     totals: Mapping[str, int]
-    rates: Rates
+    rates: FormRates
     sections: tuple[SectionFigures, ...]
     cases: tuple[Case, ...]
     missing: tuple[str, ...]  # units 未报送
@@ -150,10 +149,11 @@ def figures(rollup: Rollup, spec: FormSpec, report_date: dt.date) -> Figures:
         SectionFigures(
             section, {f.id: totals[f.id] for f in section.fields if f.kind == "count"},
             sum(c.label in {f.label for f in section.fields} for c in cases), _leaders(rollup, spec, section))
-        for section in spec.sections)
+        # The sentences with this campaign's {theme}, {year} and {edition} (pipeline.forms.spec.CAMPAIGN_WORDS).
+        for section in spec.for_campaign(rollup.campaign.year, rollup.campaign.theme, rollup.campaign.edition).sections)
     counted = [s for s in statuses if s.counted is not None]
     return Figures(
-        rollup=rollup, spec=spec, report_date=report_date, totals=totals, rates=form_rates(rollup, spec.id),
+        rollup=rollup, spec=spec, report_date=report_date, totals=totals, rates=rollup.rates(spec.id),
         sections=sections, cases=cases,
         missing=tuple(s.unit.name for s in statuses if s.status == Status.MISSING),
         late=tuple(s.unit.name for s in counted if s.on_time is False),

@@ -32,7 +32,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from pipeline.documents.sentences import match_form
-from pipeline.forms.spec import META_SHEET, Field, FormSpec
+from pipeline.forms.spec import PROGRAM_SHEETS, READ_MAP_SHEET, Field, FormSpec
 from pipeline.model import RawCell, Severity, Submission
 from pipeline.workbook.book import Book, Grid, cell_address
 
@@ -416,7 +416,7 @@ def read_handmade(book: Book, forms: Mapping[str, FormSpec]) -> HandRead | None:
     """The form, sheet and layout placing the most items; None when no sheet reads as any form."""
     best: HandRead | None = None
     for grid in book.sheets:
-        if grid.title == META_SHEET or grid.state != "visible" or not grid.cells:
+        if grid.title in PROGRAM_SHEETS or grid.state != "visible" or not grid.cells:
             continue
         for spec in forms.values():
             read = _read_sheet(grid, spec)
@@ -445,10 +445,9 @@ def fill_submission(sub: Submission, read: HandRead) -> None:
     cells: dict[tuple[int, int, str], list[str]] = {}
     for fid, p in sorted(read.placed.items(), key=lambda item: (item[1].row, item[1].col)):
         cells.setdefault((p.row, p.col, p.text), []).append(spec.field(fid).label)
-    mapped = "；".join(f"{cell_address(r, c) if r else ''}“{text}”→ {'、'.join(items)}"
-                      for (r, c, text), items in cells.items())
-    sub.add(Severity.WARNING, MAPPED_RULE, f"该文件不是下发的模板，是自制或重新录入的表格，已按表中文字读取：{mapped}。"
-            "请核对以上对应关系和数字；今后请直接使用下发的Excel模板填报。")
+    sub.read_map = [(cell_address(r, c) if r else "", text, "、".join(items)) for (r, c, text), items in cells.items()]
+    sub.add(Severity.WARNING, MAPPED_RULE, f"该文件不是下发的模板，是自制或重新录入的表格，已按表中文字对应 "
+            f"{len(read.placed)} 项，对应关系见“{READ_MAP_SHEET}”表。请核对对应关系和数字；今后请直接使用下发的Excel模板填报。")
     if read.unplaced:
         sub.add(Severity.ERROR, UNPLACED_RULE, f"以下{len(read.unplaced)}处内容无法确定对应哪个填报项，程序不作猜测："
                 f"{'；'.join(read.unplaced)}。本次报送退回，请改用下发的Excel模板填报，或把这些项目写成与模板一致的名称后重新报送。")

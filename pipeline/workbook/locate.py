@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipeline.forms.layout import Cell, FormLayout, build_layout
-from pipeline.forms.spec import META_SHEET, FormSpec
+from pipeline.forms.spec import PROGRAM_SHEETS, FormSpec
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import normalise_name
 from pipeline.workbook.book import Book, Grid, grid_pos, parse_ref
@@ -96,7 +96,7 @@ def identify_form(book: Book, meta: Mapping[str, str], forms: Mapping[str, FormS
     if best[1] is not None and best[0] >= 0.5:
         return best[1], "names"
     for grid in book.sheets:
-        if grid.title == META_SHEET:
+        if grid.title in PROGRAM_SHEETS:
             continue
         labels = label_positions(grid)
         for spec in forms.values():
@@ -118,7 +118,7 @@ def _form_grid(book: Book, spec: FormSpec, by_name: Located) -> Grid | None:
     named = book.sheet(spec.sheet)
     if named is not None:
         return named
-    return next((g for g in book.sheets if g.title != META_SHEET), None)
+    return next((g for g in book.sheets if g.title not in PROGRAM_SHEETS), None)
 
 
 def locate_fields(book: Book, spec: FormSpec, campaign: Campaign) -> tuple[Located, Located, Grid | None]:

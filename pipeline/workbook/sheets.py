@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from pipeline.forms.layout import build_layout
-from pipeline.forms.spec import META_SHEET, FormSpec
+from pipeline.forms.spec import META_SHEET, PROGRAM_SHEETS, FormSpec
 from pipeline.intake.members import part_digest
 from pipeline.model import Outcome, Submission
 from pipeline.settings.campaign import Campaign
@@ -41,7 +41,7 @@ def _sheet_form(book: Book, grid: Grid, forms: Mapping[str, FormSpec], campaign:
 
 def form_sheets(book: Book, forms: Mapping[str, FormSpec], campaign: Campaign) -> list[tuple[Grid, FormSpec]]:
     """The sheets holding a form, when there are at least two of them; [] otherwise (the usual case)."""
-    grids = [g for g in book.sheets if g.title != META_SHEET]
+    grids = [g for g in book.sheets if g.title not in PROGRAM_SHEETS]
     if len(grids) < 2:
         return []
     found = [(g, spec) for g in grids if (spec := _sheet_form(book, g, forms, campaign)) is not None]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from pipeline.forms.layout import build_layout
-from pipeline.forms.spec import META_SHEET, FormSpec
+from pipeline.forms.spec import PROGRAM_SHEETS, FormSpec
 from pipeline.model import Severity, Submission
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.workbook.book import Book, Grid, cell_address, grid_pos
@@ -63,7 +63,7 @@ def sheet_findings(sub: Submission, book: Book, spec: FormSpec, form: Grid, limi
     if form.title != spec.sheet:
         sub.add(Severity.WARNING, "工作表改名", f"填报表格所在的工作表名称是“{form.title}”（模板中为“{spec.sheet}”），"
                 "已按单元格名称读取，请核对汇总结果；今后请勿改动工作表名称。")
-    extra = [(g.title, g.state) for g in book.sheets if g is not form and g.title != META_SHEET]
+    extra = [(g.title, g.state) for g in book.sheets if g is not form and g.title not in PROGRAM_SHEETS]
     extra += book.other_sheets
     hidden = [t for t, state in extra if state != "visible"]
     shown = [t for t, state in extra if state == "visible"]

@@ -86,6 +86,7 @@ class Batch:
     drafts: list[Draft] = field(default_factory=list)
     no_email: list[str] = field(default_factory=list)  # Chinese lines, one per unit (and form)
     generated: int = 0  # templates generated because they were missing or stale
+    templates: Path | None = None  # where those templates were written
     failed: list[str] = field(default_factory=list)  # Chinese lines: drafts that could not be written (logged)
 
 
@@ -170,7 +171,7 @@ def draft_templates(forms: Mapping[str, FormSpec], campaign: Campaign, roster: R
                     outbox: Path, on: dt.date | None = None) -> Batch:
     """One message per roster unit with its 附件1 and 附件2 templates attached."""
     on = on or today()
-    batch = Batch("templates", _start_folder(outbox, "templates"))
+    batch = Batch("templates", _start_folder(outbox, "templates"), templates=templates)
     specs = list(forms.values())
     subject = f"关于报送{joint_title(specs, campaign.year)}的通知"
     about = campaign.id + "|" + "|".join(f"{s.id}={s.version}" for s in specs)
@@ -200,13 +201,16 @@ def _by_roster(rollup: Rollup) -> list[Any]:
     return sorted(rollup.statuses, key=lambda s: (order[s.unit.code], forms[s.form_id]))
 
 
-def _write_notice(batch: Batch, campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: dt.date) -> None:
-    """One message for one unit covering all its matters, every attachment with it."""
+def _write_notice(batch: Batch, campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: dt.date,
+                  also: str = "") -> None:
+    """One message for one unit covering all its matters, every attachment with it; ``also`` names the other
+    message (催报 or 审核反馈) the unit gets, so that the two are read together."""
     ordered = sorted(matters, key=lambda m: (m.spec is None, campaign.deadline(m.spec.deadline) if m.spec else on))
     subject = notice_subject(campaign, ordered, batch.kind)
     attachments = [m.attachment for m in ordered if m.attachment is not None]
     path = batch.folder / f"{unit.code}_{unit.name}.eml"
-    msg = build_message(campaign, unit, subject, notice_body(campaign, unit, ordered, on, batch.kind), attachments)
+    msg = build_message(campaign, unit, subject, notice_body(campaign, unit, ordered, on, batch.kind, also),
+                        attachments)
     write_bytes_atomic(path, msg.as_bytes())
     form_ids = tuple(m.spec.id if m.spec else "summary" for m in ordered)
     covers = tuple(m.key for m in ordered)
@@ -215,18 +219,42 @@ def _write_notice(batch: Batch, campaign: Campaign, unit: Unit, matters: Sequenc
 
 
 def _write_notices(batch: Batch, campaign: Campaign, roster: Roster, matters: dict[str, list[Matter]],
-                   on: dt.date) -> None:
+                   on: dt.date, companions: Mapping[str, str] | None = None) -> None:
     for unit in roster:
         if matters.get(unit.code):
             what = "、".join(m.label for m in matters[unit.code])
-            _guarded(batch, unit, what, functools.partial(_write_notice, batch, campaign, unit, matters[unit.code], on))
+            also = (companions or {}).get(unit.code, "")
+            _guarded(batch, unit, what,
+                     functools.partial(_write_notice, batch, campaign, unit, matters[unit.code], on, also))
+
+
+OWED = (Status.MISSING, Status.RETURNED, Status.MISMATCH)  # what a 催报 covers; a 有警告 form goes with the feedback
+
+
+def companion_lines(rollup: Rollup, kind: str) -> dict[str, str]:
+    """For each unit whose forms call for both a 催报 and a 审核反馈 mail, the sentence in this ``kind``'s mail that
+    names the other one, so that the unit reads them together."""
+    lines: dict[str, str] = {}
+    for unit in rollup.roster:
+        mine = [st for st in rollup.statuses if st.unit.code == unit.code]
+        owed = [f"{rollup.forms[st.form_id].annex}{st.status}" for st in mine if st.status in OWED]
+        warned = [rollup.forms[st.form_id].annex for st in mine if st.status == Status.WARNED]
+        if not owed or not warned:
+            continue
+        if kind == "reminders":
+            lines[unit.code] = (f"贵单位报送的{'、'.join(warned)}已通过审核，但有需要核实的情况，另以“审核反馈”邮件发送，"
+                                "请与本通知一并办理。")
+        else:
+            lines[unit.code] = (f"贵单位另有{'、'.join(owed)}的事项，另以“催报”邮件通知（附所需模板或审核反馈表），"
+                                "请与本通知一并办理。")
+    return lines
 
 
 def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date | None = None) -> Batch:
     """催报: one message per unit listing each form 未报送 (blank template) or 退回 (feedback workbook) and the 活动总结."""
     on = on or today()
     campaign = rollup.campaign
-    batch = Batch("reminders", _start_folder(outbox, "reminders"))
+    batch = Batch("reminders", _start_folder(outbox, "reminders"), templates=templates)
     items = plan_feedback(outbox, rollup, on)
     written = set(write_planned(outbox, rollup, items, batch.failed))
     feedback = {(i.status.unit.code, i.spec.id): i for i in items if i.path in written}
@@ -259,7 +287,7 @@ def draft_reminders(rollup: Rollup, templates: Path, outbox: Path, on: dt.date |
             matter = returned_matter(campaign, item, on, key)
         matters.setdefault(st.unit.code, []).append(matter)
     _summary_matters(batch, rollup, on, matters)
-    _write_notices(batch, campaign, rollup.roster, matters, on)
+    _write_notices(batch, campaign, rollup.roster, matters, on, companion_lines(rollup, batch.kind))
     return batch
 
 
@@ -304,7 +332,7 @@ def draft_feedback(rollup: Rollup, outbox: Path, on: dt.date | None = None) -> B
             continue
         key = message_key(batch.kind, unit, [item.spec.id], f"{item.submission.sha256}|{item.spec.id}={item.spec.version}")
         matters.setdefault(unit.code, []).append(warned_matter(campaign, item, on, key))
-    _write_notices(batch, campaign, rollup.roster, matters, on)
+    _write_notices(batch, campaign, rollup.roster, matters, on, companion_lines(rollup, batch.kind))
     return batch
 
 
@@ -312,7 +340,7 @@ def batch_lines(batch: Batch) -> list[str]:
     """The Chinese summary of the drafts written."""
     lines: list[str] = []
     if batch.generated:
-        lines.append(f"已补充生成缺少或过期的模板 {batch.generated} 个。")
+        lines.append(f"已补充生成缺少或过期的模板 {batch.generated} 个，保存在 {batch.templates}/。")
     count = len(batch.drafts)
     where = f"保存在 {batch.folder}/"
     if batch.kind == "templates":

@@ -187,8 +187,10 @@ def warned_matter(campaign: Campaign, item: Feedback, on: dt.date, key: str) -> 
     return Matter(f"{item.spec.annex} {Status.WARNED}", paragraphs, key, item.spec, item.path)
 
 
-def notice_body(campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: dt.date, kind: str) -> str:
-    """One notice listing every matter as a numbered section (一、二、…), then what applies to all of them."""
+def notice_body(campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: dt.date, kind: str,
+                also: str = "") -> str:
+    """One notice listing every matter as a numbered section (一、二、…), then what applies to all of them, and
+    ``also``: the other mail the unit gets at the same time, if any."""
     c = campaign
     if kind == "feedback":
         opening = f"经{c.section}审核，截至{cn_full_date(on)}，贵单位报送的报表中有以下情况请予核实："
@@ -202,6 +204,8 @@ def notice_body(campaign: Campaign, unit: Unit, matters: Sequence[Matter], on: d
         paragraphs.append(_FILL_HINT.split("；")[0] + "，不要另存为其他格式。")
     if any(m.owed and not m.label.endswith(Status.MISMATCH) for m in matters):  # 格式不符: it did arrive
         paragraphs.append("如已报送，请将原邮件重新发送一次，并电话告知联系人。")
+    if also:
+        paragraphs.append(also)
     attachments = [m.attachment for m in matters if m.attachment is not None]
     return letter(c, unit, paragraphs, attachments, on)
 
