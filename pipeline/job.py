@@ -45,7 +45,9 @@ def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
 
 
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
-                    campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None) -> Rollup:
+                    campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None,
+                    outbox: Path) -> Rollup:
+    from pipeline.checks.confirm import read_confirmed
     from pipeline.checks.rollup import build_rollup
     from pipeline.intake.batch import cache_keys, expand, read_all
 
@@ -66,7 +68,7 @@ def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str,
     if any(s.machine_fault == DISK_RULE for s in subs):  # the temporary folder is full: the run cannot go on
         raise DiskFullError(Path(tempfile.gettempdir()), campaign.limits.max_unzipped_mb)
     kill_point("read")
-    rollup = build_rollup(subs, forms, campaign, roster)
+    rollup = build_rollup(subs, forms, campaign, roster, read_confirmed(outbox))
     ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
     record_run(ledger, rollup, command_name)
     return rollup
@@ -77,7 +79,7 @@ def collect(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: 
     """Read every file under ``inbox`` through the ledger in ``outbox`` and build the rollup; writes no output."""
     with log_to(outbox), Ledger(outbox / LEDGER_NAME) as ledger:
         fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
-        return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
+        return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)
 
 
 def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True,
@@ -211,7 +213,7 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
                 return unchanged_lines(previous.lines, Path(previous.outputs[0]))
             forget(ledger)
             sweep_stale(outbox)  # half-written files of a run that was killed
-            rollup = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress)
+            rollup = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)
             settle()
         failures: list[str] = []
         workbook, feedback = write_outputs(outbox, rollup, failures=failures)

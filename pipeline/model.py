@@ -85,6 +85,18 @@ class RawCell(NamedTuple):
     formula: str | None = None  # the formula text when the cell held one
 
 
+class ScanValue(NamedTuple):
+    """One value read by OCR from a scan or photo, shown to the clerk for confirmation (the 核对 sheet)."""
+
+    field_id: str
+    label: str
+    value: str  # the text as read ("" for an empty box)
+    confidence: float  # the lowest character score, 0-1
+    crop: bytes  # PNG of the value's place on the page
+    page: int
+    problem: str = ""  # why it cannot be trusted (an 错误), "" when it counts with the 警告
+
+
 @dataclass
 class Submission:
     """One file from inbox/ and everything learnt about it."""
@@ -121,6 +133,7 @@ class Submission:
     # A sheet read by its labels (pipeline.workbook.handmade): (cell, the text found there, the items read from it),
     # shown one row each on the 读取对应 sheet of the rollup and of the feedback workbook.
     read_map: list[tuple[str, str, str]] = field(default_factory=list)
+    scanned: list[ScanValue] = field(default_factory=list)  # values read by OCR (pipeline.scans), for 核对
 
     def flattened(self) -> list[Submission]:
         """This file and, after it, every member (depth first)."""

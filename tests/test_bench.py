@@ -6,6 +6,7 @@ The figures themselves are not checked: performance is judged from ``make bench`
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,8 @@ TARGETS = ("a ÷ (P + g)", "b ÷ I", "B ÷ I", "c − g", "f ÷ F", "a/b/c 峰�
 
 @pytest.mark.slow
 def test_a_tiny_bench_prints_every_scenario(tmp_path: Path) -> None:
-    """Four returns, one repeat: the run succeeds and prints a timed row for each scenario, the floor note and every target."""
-    run = subprocess.run([sys.executable, "bench/run.py", "--n", "4", "--repeat", "1", "--work", str(tmp_path)],
+    """Four returns and one scan, one repeat: the run succeeds and prints a timed row for each scenario, the floor note and every target."""
+    run = subprocess.run([sys.executable, "bench/run.py", "--n", "4", "--repeat", "1", "--scans", "1", "--work", str(tmp_path)],
                          cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -36,3 +37,6 @@ def test_a_tiny_bench_prints_every_scenario(tmp_path: Path) -> None:
         [row] = [line for line in lines if line.strip().startswith(target)]
         assert re.search(r"目标 .+：(达到|未达到)$", row), row
     assert re.search(r"^各场景峰值内存（MB）：a \d+，b \d+，c \d+$", run.stdout, re.MULTILINE)
+    if shutil.which("soffice"):  # scenario i prints seconds per scanned page
+        [row] = [line for line in lines if line.startswith("i. 扫描件首次汇总（每页）")]
+        assert re.fullmatch(r"\s+\d+\.\d\d\s+-", row.removeprefix("i. 扫描件首次汇总（每页）")), row

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.checks.confirm import Key, apply_confirmed
+from pipeline.checks.copies import compare_copies, file_copies, merge_parts
 from pipeline.checks.resubmit import compare_newer, fewer_filled_warning, order_warning
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
@@ -108,6 +110,7 @@ class Rollup:
     forms: Mapping[str, FormSpec]
     submissions: list[Submission]
     statuses: list[UnitStatus] = field(default_factory=list)
+    confirmed: frozenset[Key] = frozenset()  # values read from scans that the clerk confirmed (核对.csv)
 
     def counted(self, form_id: str) -> list[Submission]:
         """The submissions that count, in roster order."""
@@ -234,14 +237,20 @@ def _mismatched(statuses: list[UnitStatus], subs: list[Submission]) -> None:
 
 
 def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
-                 roster: Roster) -> Rollup:
-    """Validate, pick each unit's counted submission per form, flag outliers, and set every outcome."""
+                 roster: Roster, confirmed: frozenset[Key] = frozenset()) -> Rollup:
+    """Validate, pick each unit's counted submission per form, flag outliers, and set every outcome.
+
+    ``confirmed`` are the values read from scans that the clerk marked in 核对.csv (:mod:`pipeline.checks.confirm`).
+    """
     _mark_duplicates(subs)
+    merge_parts(subs, forms)
+    copies = file_copies(subs)
     settle_alone(subs, forms, campaign, roster)
+    apply_confirmed(subs, confirmed)
     for spec in forms.values():
         batch = [s for s in subs if s.form_id == spec.id and not s.outcome]
         validate(batch, spec, campaign)
-    rollup = Rollup(campaign, roster, forms, subs)
+    rollup = Rollup(campaign, roster, forms, subs, confirmed=confirmed)
     by_key: dict[tuple[str, str], list[Submission]] = defaultdict(list)
     for sub in subs:
         if sub.outcome:
@@ -255,6 +264,7 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
         counted = [s.counted for s in statuses if s.counted is not None]
         _mismatched(statuses, subs)
         _outliers(counted, spec)
+        compare_copies(counted, copies, spec)
         for st in statuses:
             if st.counted is not None and st.counted is st.latest:
                 st.status = Status.WARNED if st.counted.warnings else Status.PASSED

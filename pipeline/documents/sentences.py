@@ -343,3 +343,21 @@ def match_form(blocks: Sequence[str], spec: FormSpec) -> SentenceMatch:
         header=_read_header(blocks, spec), values=values, found=tuple(found),
         missing=tuple(missing), ambiguous=tuple(ambiguous), places=places,
     )
+
+
+def value_spans(blocks: Sequence[str], spec: FormSpec) -> dict[str, tuple[int, int]]:
+    """Where each blank's text lies in ``"\\n".join(blocks)`` (start, end), for sentences found exactly once.
+
+    Used to show the very characters a value was read from (a scan's crop, its scores).
+    """
+    text = "\n".join(blocks)
+    spans: dict[str, tuple[int, int]] = {}
+    for section in spec.sections:
+        for pattern in _section_patterns(section):
+            matches = list(pattern.finditer(text))
+            if not matches:
+                continue
+            if len(matches) == 1:
+                spans.update({f.id: matches[0].span(f.id) for f in section.fields})
+            break
+    return spans

@@ -34,7 +34,9 @@ IMAGE = "图片"
 VIDEO = "视频"
 ARCHIVE = "压缩包"
 OTHER = "其他"
-KINDS = (SUMMARY, TEXT, IMAGE, VIDEO, ARCHIVE, OTHER)
+STAMPED = "盖章件"  # a scan or print of a form the unit also sent as Excel (pipeline.checks.copies)
+CONTINUED = "报表续页"  # a further photo of a form sent as several photos (pipeline.checks.copies)
+KINDS = (SUMMARY, TEXT, IMAGE, VIDEO, ARCHIVE, OTHER, STAMPED, CONTINUED)
 
 SUBMITTED = "已报送"
 NOT_SUBMITTED = "未报送"

@@ -17,12 +17,13 @@ from typing import Any
 
 import xlsxwriter
 
+from pipeline.checks.confirm import CONFIRM_COLUMNS, CONFIRM_NAME, confirm_rows
 from pipeline.checks.rollup import RATE_NOTE, Rollup, UnitStatus, records
 from pipeline.forms.generate import BODY_FONT, HEAD_FONT, TITLE_FONT, check_rc
 from pipeline.forms.layout import section_heading, text_lines
 from pipeline.forms.spec import READ_MAP_SHEET, FormSpec
 from pipeline.intake.materials import MATERIAL_COLUMNS, SUBMITTED
-from pipeline.model import Finding, Severity, Status
+from pipeline.model import Finding, Outcome, Severity, Status
 from pipeline.outputs.compare import write_compare_sheet
 from pipeline.outputs.limits import MAX_CELL_CHARS, MAX_ROWS, clip, row_points, sheet_name
 from pipeline.outputs.materials_report import (
@@ -35,6 +36,7 @@ from pipeline.outputs.materials_report import (
 from pipeline.portable import can_fork
 from pipeline.store.atomic import atomic_path
 
+CONFIRM_SHEET = "核对"
 STATUSES = (Status.PASSED, Status.WARNED, Status.RETURNED, Status.MISMATCH, Status.MISSING)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "{=")
 ISSUE_COLUMNS = ["file", "unit_code", "form", "sheet", "cell", "field_id", "value", "severity", "rule", "message"]
@@ -701,6 +703,46 @@ def _cases_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
     ws.freeze_panes(1, 0)
 
 
+CROP_HEIGHT = 40  # pixels: each crop is scaled to about this height in the 核对 sheet
+CROP_WIDTH = 240  # pixels at most
+
+
+def _confirm_sheet(book: _Book, rollup: Rollup) -> None:
+    """核对: one row per value read from a scan or photo, with the crop of its place on the page."""
+    subs = [s for s in rollup.submissions if s.scanned and s.outcome != Outcome.MATERIAL]
+    if not subs:
+        return
+    ws = book.wb.add_worksheet(CONFIRM_SHEET)
+    heads = ("单位编码", "单位名称", "文件", "填报项", "识别结果", "可信度", "原图", "问题", "核对")
+    book.table(ws, (6, 20, 24, 26, 8, 7, 36, 22, 5), flexible=(1, 2, 3, 7))
+    for col, head in enumerate(heads):
+        book.text(ws, 0, col, head, "head")
+    r = 1
+    for sub in subs:
+        for row in confirm_rows([sub], rollup.confirmed):
+            value = next(v for v in sub.scanned if v.field_id == row["字段"])
+            for c, key in ((0, "单位编码"), (1, "单位名称"), (2, "文件"), (3, "填报项"), (4, "识别结果"), (7, "问题"), (8, "核对")):
+                book.text(ws, r, c, row[key], "missing" if key == "问题" and row[key] else "cell")
+            ws.write_number(r, 5, float(value.confidence))
+            ws.set_row(r, CROP_HEIGHT * 0.75 + 6)
+            if value.crop:
+                _insert_crop(ws, r, 6, value.crop)
+            r += 1
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, r - 1, len(heads) - 1)
+
+
+def _insert_crop(ws: Any, row: int, col: int, png: bytes) -> None:
+    """A crop in a cell, scaled to the row's height (its size is read from the PNG header)."""
+    import io
+    import struct
+
+    width, height = struct.unpack(">II", png[16:24]) if png[:8] == b"\x89PNG\r\n\x1a\n" else (1, 1)
+    scale = min(CROP_HEIGHT / max(height, 1), CROP_WIDTH / max(width, 1), 1.0)
+    ws.insert_image(row, col, "crop.png", {"image_data": io.BytesIO(png), "x_scale": scale, "y_scale": scale,
+                                           "x_offset": 2, "y_offset": 2, "object_position": 1})
+
+
 def write_workbook(path: Path, rollup: Rollup) -> None:
     """The rollup workbook, written to a temporary file then renamed.
 
@@ -725,6 +767,7 @@ def write_workbook(path: Path, rollup: Rollup) -> None:
             _cases_sheet(book, rollup, spec)
         write_materials_sheet(book, rollup, path.parent)
         write_compare_sheet(book, rollup)
+        _confirm_sheet(book, rollup)
         book.fit_rows()
         book.wb.close()
 
@@ -790,14 +833,15 @@ def workbook_alongside(path: Path, rollup: Rollup, parallel: bool = True) -> Ite
         write_workbook(path, rollup)
 
 
-CSV_NAMES = ("records.csv", "issues.csv", "status.csv", "materials.csv", "files.csv")
+CSV_NAMES = ("records.csv", "issues.csv", "status.csv", "materials.csv", "files.csv", CONFIRM_NAME)
 
 
 def write_tables(outbox: Path, rollup: Rollup) -> None:
-    """The CSV twins of the workbook: records, issues, status, materials and files."""
+    """The CSV twins of the workbook: records, issues, status, materials, files and 核对 (values read from scans)."""
     tables: list[tuple[Sequence[Any], Sequence[str]]] = [
         (records(rollup), RECORD_COLUMNS), (issue_rows(rollup), ISSUE_COLUMNS), (status_rows(rollup), STATUS_COLUMNS),
-        (material_rows(rollup), MATERIAL_COLUMNS), (file_rows(rollup), FILE_COLUMNS)]
+        (material_rows(rollup), MATERIAL_COLUMNS), (file_rows(rollup), FILE_COLUMNS),
+        (confirm_rows(rollup.submissions, rollup.confirmed), CONFIRM_COLUMNS)]
     for name, (rows, columns) in zip(CSV_NAMES, tables, strict=True):
         write_csv(outbox / name, rows, columns)
 

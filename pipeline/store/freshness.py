@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import program
+from pipeline.checks.confirm import read_confirmed
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Submission
 from pipeline.settings.campaign import Campaign
@@ -61,6 +62,8 @@ def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], ca
         digest.update(part.encode("utf-8") + b"\0")
     for sub in fresh:
         digest.update(f"{sub.file}\0{sub.sha256}\0{sub.mtime!r}\0".encode())
+    # The clerk's confirmations of values read from scans (核对.csv, pipeline.checks.confirm) count too.
+    digest.update(repr(sorted(read_confirmed(outbox))).encode("utf-8"))
     return digest.hexdigest()
 
 
