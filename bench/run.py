@@ -317,7 +317,6 @@ def main() -> int:
     results.append(("h. 读取声明 A1:XFD1048576 的单个文件", timed(lambda: far_cells_read(one_file, work, roster),
                                                            args.repeat), 1))
     from bench.scans import scan_lines, scan_scenario
-
     from pipeline.documents.extract import find_soffice
 
     scans = scan_scenario(returns[:args.scans], work, find_soffice(),

@@ -24,7 +24,7 @@ from pipeline.scans.layout import Table, TextRun, lay_out, progress_blocks
 from pipeline.scans.lines import Line, crop_png, ink_share, red_share, reread
 from pipeline.scans.pages import ReadPage
 from pipeline.workbook.book import Book
-from pipeline.workbook.handmade import MAPPED_RULE, MISSING_RULE, TOO_FEW_RULE, HandRead, fill_submission, read_handmade
+from pipeline.workbook.handmade import MAPPED_RULE, MISSING_RULE, HandRead, fill_submission, read_handmade
 
 SCANNED = "扫描识别"  # 读取方式 of a return read by OCR
 # The lowest character score a value must reach to count (with its 警告). Calibrated on the test corpus
@@ -242,13 +242,8 @@ def fill_labels(sub: Submission, read: ScanRead) -> None:
     assert read.hand is not None
     fill_submission(sub, read.hand)
     sub.findings = [f for f in sub.findings if f.rule != MAPPED_RULE]
-    missing = [f for f in read.spec.fields if f.kind == "count" and f.id not in read.hand.placed]
     if read.ocr and sub.meta.get(PART_KEY):  # one photo of several: completeness is judged on all of them together
-        sub.findings = [f for f in sub.findings if f.rule not in (MISSING_RULE, TOO_FEW_RULE)]
-    elif read.ocr and missing:  # an item not found on a scan may be a label the OCR misread: never taken as blank
         sub.findings = [f for f in sub.findings if f.rule != MISSING_RULE]
-        sub.add(Severity.ERROR, MISSING_ON_SCAN, f"扫描件或照片中找不到以下{len(missing)}项：{'、'.join(f.label for f in missing)}"
-                "（可能没有拍全、被遮挡或无法辨认）。本次报送退回，请直接发送填好的 Excel 报表文件（.xlsx）。")
     for fid, value in read.raw.items():
         if fid in sub.raw:
             sub.raw[fid] = sub.raw[fid]._replace(value=value, address="")
