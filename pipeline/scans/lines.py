@@ -100,13 +100,14 @@ def reread(page: Page, line: Line) -> Line:
 
 
 def crop_png(page: Page, box: tuple[float, float, float, float], pad: int = 12) -> bytes:
-    """A PNG of the page (red ink kept out) around ``box``, for the clerk to compare by eye."""
+    """A PNG of the page as scanned (a seal shows) around ``box``, for the clerk to compare by eye."""
     import cv2
 
-    height, width = page.grey.shape[:2]
+    image = page.colour if page.colour is not None else page.grey
+    height, width = image.shape[:2]
     x0, y0 = max(0, int(box[0]) - pad), max(0, int(box[1]) - pad)
     x1, y1 = min(width, int(box[2]) + pad + 1), min(height, int(box[3]) + pad + 1)
-    ok, data = cv2.imencode(".png", page.grey[y0:y1, x0:x1])
+    ok, data = cv2.imencode(".png", image[y0:y1, x0:x1])
     return bytes(data) if ok else b""
 
 

@@ -45,6 +45,7 @@ class Page:
     turned: int = 0  # degrees (clockwise) the page was turned to stand upright
     skew: float = 0.0  # degrees of skew corrected
     flattened: bool = False
+    colour: Image | None = None  # the page as scanned (seal included), upright: what the clerk is shown
 
 
 def decode(data: bytes) -> Image:
@@ -144,7 +145,7 @@ def turn(image: Image, degrees: float, fill: int) -> Image:
     new_w, new_h = int(height * sin + width * cos), int(height * cos + width * sin)
     matrix[0, 2] += new_w / 2 - width / 2
     matrix[1, 2] += new_h / 2 - height / 2
-    return cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_CUBIC, borderValue=fill)
+    return cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_CUBIC, borderValue=(fill, fill, fill))
 
 
 def _colour(grey: Image) -> Image:
@@ -191,8 +192,8 @@ def prepare(image: Image) -> Page:
     grey, red = remove_red(flat)
     quarter, skew = orientation(grey)
     if quarter:
-        grey, red = rotate(grey, quarter), rotate(red, quarter)
+        grey, red, flat = rotate(grey, quarter), rotate(red, quarter), rotate(flat, quarter)
     if abs(skew) >= 0.2:
-        grey, red = turn(grey, skew, 255), turn(red, skew, 0)
-    return Page(grey, red, quarter * 90, skew, flattened)
+        grey, red, flat = turn(grey, skew, 255), turn(red, skew, 0), turn(flat, skew, 255)
+    return Page(grey, red, quarter * 90, skew, flattened, flat)
 
