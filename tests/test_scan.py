@@ -288,3 +288,38 @@ def test_the_engine_reads_with_its_bundled_models_and_never_downloads(monkeypatc
     (read,) = engine.recognise([image])
     assert read.text == "696" and read.score > 0.9
     assert all((engine.model_dir() / name).is_file() for name in (engine.DET_MODEL, engine.REC_MODEL, engine.CLS_MODEL))
+
+
+def test_unsure_values_are_an_error_naming_them_and_the_rest_a_warning() -> None:
+    """A value with a problem makes an 错误 naming its item and what was read; the others are listed in the 警告."""
+    from pipeline.model import ScanValue, Severity
+    from pipeline.scans.read import ScanRead, scan_findings
+
+    form = spec(FORM)
+    first, second = (form.field(fid) for fid in count_ids()[:2])
+    read = ScanRead(form, "labels", True, scanned=[
+        ScanValue(first.id, first.label, "696", 0.999, b"", 1),
+        ScanValue(second.id, second.label, "9", 0.61, b"", 1, "识别可信度0.61，低于0.93")])
+    issues = scan_findings(read)
+    warning = next(i for i in issues if i.severity == Severity.WARNING)
+    error = next(i for i in issues if i.severity == Severity.ERROR)
+    assert CHECK_TEXT in warning.message and f"{first.label}“696”" in warning.message
+    assert second.label in error.message and "0.61" in error.message and second.label not in warning.message
+
+
+def test_confirmed_values_leave_the_warning_and_it_goes_when_all_are_confirmed() -> None:
+    """核对=是 for one value drops it from the 警告; with every value confirmed the 警告 is gone."""
+    from pipeline.checks.confirm import apply_confirmed, key_of
+    from pipeline.model import ScanValue, Severity
+    from pipeline.scans.read import check_message
+
+    form = spec(FORM)
+    first, second = (form.field(fid) for fid in count_ids()[:2])
+    values = [ScanValue(first.id, first.label, "12", 0.99, b"", 1), ScanValue(second.id, second.label, "30", 0.98, b"", 1)]
+    sub = Submission(file="附件1_U005.jpg", path=Path("附件1_U005.jpg"), sha256="ab" * 32, mtime=0.0, scanned=values)
+    sub.add(Severity.WARNING, CHECK_RULE, check_message(values))
+    apply_confirmed([sub], frozenset({key_of(sub, first.id, "12")}))
+    (left,) = [f for f in sub.findings if f.rule == CHECK_RULE]
+    assert first.label not in left.message and second.label in left.message
+    apply_confirmed([sub], frozenset({key_of(sub, first.id, "12"), key_of(sub, second.id, "30")}))
+    assert not [f for f in sub.findings if f.rule == CHECK_RULE]
