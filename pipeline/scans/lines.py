@@ -76,10 +76,13 @@ def detect_boxes(page: Page) -> list[Box]:
     import cv2
 
     grey = page.grey
-    small = scale_down(grey, DETECT_SIDE)
-    factor = grey.shape[1] / small.shape[1]
-    boxes = [(b[0] * factor, b[1] * factor, b[2] * factor, b[3] * factor)
-             for b in engine.detect(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))]
+    if page.boxes is not None:  # found while the page's orientation was judged, and still in place
+        boxes = page.boxes
+    else:
+        small = scale_down(grey, DETECT_SIDE)
+        factor = grey.shape[1] / small.shape[1]
+        boxes = [(b[0] * factor, b[1] * factor, b[2] * factor, b[3] * factor)
+                 for b in engine.detect(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))]
     return [b for b in boxes if b[2] - b[0] >= 2 and b[3] - b[1] >= 2]
 
 

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 MAX_SIDE = 3600  # pixels: a larger photo is scaled down first (a 300-dpi A4 scan is 3508 high)
 DETECT_SIDE = 1400  # pixels: detection runs on the page scaled to this long side
-PROBE_SIDE = 960  # pixels: orientation is judged on this smaller copy
 MIN_SHEET = 0.25  # a sheet outline must cover this share of a photo to be flattened
 MAX_SHEET = 0.97  # … and less than this (a scan's own border is not a sheet on a desk)
+MIN_SKEW = 0.2  # degrees: a smaller skew is left as it is
 SKEW_LIMIT = 8.0  # degrees: a larger median angle is not skew, and is left alone
 PROBE_LINES = 12  # widest text boxes whose pieces vote on upright or upside down
 
@@ -46,6 +46,7 @@ class Page:
     skew: float = 0.0  # degrees of skew corrected
     flattened: bool = False
     colour: Image | None = None  # the page as scanned (seal included), upright: what the clerk is shown
+    boxes: list[tuple[float, float, float, float]] | None = None  # text boxes already found, when still valid
 
 
 def decode(data: bytes) -> Image:
@@ -168,32 +169,46 @@ def _flipped(grey: Image, boxes: list[tuple[float, float, float, float, float]])
     return engine.upside_down(crops) > 0.5
 
 
-def orientation(grey: Image) -> tuple[int, float]:
-    """(quarter turns clockwise that make the page upright, skew in degrees left after that)."""
-    probe = scale_down(grey, PROBE_SIDE)
+Found = list[tuple[float, float, float, float]]
+
+
+def orientation(grey: Image) -> tuple[int, float, Found | None]:
+    """(quarter turns clockwise that make the page upright, skew in degrees left after that, and the text
+    boxes in full-page pixels when the page needs no turn of 90° and no deskew, so that they serve as they are).
+
+    Text is found on the page scaled to the detection size, the size the recognition step uses too.
+    """
+    probe = scale_down(grey, DETECT_SIDE)
+    factor = grey.shape[1] / probe.shape[1]
     boxes = engine.detect(_colour(probe))
     if not boxes:
-        return 0, 0.0
+        return 0, 0.0, None
     tall = sum((b[3] - b[1]) > (b[2] - b[0]) for b in boxes)
     quarter = 1 if tall * 2 > len(boxes) else 0
     if quarter:
         probe = rotate(probe, 1)
         boxes = engine.detect(_colour(probe))
-    if _flipped(probe, boxes):
-        quarter += 2
+    flipped = _flipped(probe, boxes)
     long = sorted(b[4] for b in boxes if (b[2] - b[0]) > 4 * (b[3] - b[1]))
     skew = long[len(long) // 2] if long else 0.0
-    return quarter % 4, (skew if abs(skew) <= SKEW_LIMIT else 0.0)
+    skew = skew if abs(skew) <= SKEW_LIMIT else 0.0
+    found: Found | None = None
+    if not quarter and abs(skew) < MIN_SKEW:
+        height, width = probe.shape[:2]
+        if flipped:  # the same boxes, seen from the other end of the page
+            boxes = [(width - b[2], height - b[3], width - b[0], height - b[1], b[4]) for b in boxes]
+        found = [(b[0] * factor, b[1] * factor, b[2] * factor, b[3] * factor) for b in boxes]
+    return (quarter + 2 * flipped) % 4, skew, found
 
 
 def prepare(image: Image) -> Page:
     """A decoded page flattened, without red ink, upright and deskewed."""
     flat, flattened = flatten(image)
     grey, red = remove_red(flat)
-    quarter, skew = orientation(grey)
+    quarter, skew, found = orientation(grey)
     if quarter:
         grey, red, flat = rotate(grey, quarter), rotate(red, quarter), rotate(flat, quarter)
-    if abs(skew) >= 0.2:
+    if abs(skew) >= MIN_SKEW:
         grey, red, flat = turn(grey, skew, 255), turn(red, skew, 0), turn(flat, skew, 255)
-    return Page(grey, red, quarter * 90, skew, flattened, flat)
+    return Page(grey, red, quarter * 90, skew, flattened, flat, found)
 
