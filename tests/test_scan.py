@@ -27,6 +27,7 @@ from pipeline.scans.lines import Line
 from pipeline.scans.read import CHECK_RULE, CHECK_TEXT, MISSING_ON_SCAN, SCANNED, UNSURE_RULE, part_of
 
 FORM = "annex1"
+BLANK, SMUDGED = count_ids()[4], count_ids()[6]  # 发表心得体会·篇数 (no pair) and a second box of U005's scan
 
 
 @dataclass
@@ -50,12 +51,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, soffice: str, office_profil
     inbox, outbox = root / "inbox", root / "outbox"
     inbox.mkdir()
     truth = {code: scans.answers(seed) for code, seed in (("U005", 5), ("U006", 6), ("U007", 7))}
+    truth["U005"][BLANK] = truth["U005"][SMUDGED] = None  # two boxes left empty; a blot is put in the second
     template5 = scans.template_pdf(root, soffice, office_profile, "U005", truth["U005"])
     template6 = scans.template_pdf(root, soffice, office_profile, "U006", truth["U006"])
     word7 = scans.word_pdf(root, soffice, office_profile, roster_unit("U007").name, truth["U007"])
     # U005: a stamped scan at 200 dpi, seal over the 填报单位 line, first page skewed by 3°, no text layer.
     pages = scans.render(template5, 200)
     page, label = scans.box_of(template5, 200, "填报单位")
+    _, heading = scans.box_of(template5, 200, "填报数")
+    blot, smudged = scans.box_of(template5, 200, spec(FORM).field(SMUDGED).label)
+    scans.cv2.circle(pages[blot], (int((heading[0] + heading[2]) / 2), int((smudged[1] + smudged[3]) / 2)), 5,
+                     (120, 120, 120), -1)
     pages[page] = scans.rotated(scans.seal(pages[page], (label[2] + 120, (label[1] + label[3]) / 2), 90), -3)
     (inbox / "附件1_U005_盖章扫描件.pdf").write_bytes(scans.image_pdf(pages, 200))
     # U006: two phone photos at 150 dpi, JPEG quality 60: upside down with a seal over a number and noise;
@@ -137,6 +143,19 @@ def test_two_photos_of_one_form_are_one_return_and_a_printed_zero_is_a_value(cor
     zeros = [fid for fid in count_ids() if corpus.truth["U005"][fid] == 0]
     scan = corpus.sub("附件1_U005_盖章扫描件.pdf")
     assert zeros and all(scan.values.get(fid) == 0 for fid in zeros)
+
+
+@pytest.mark.slow
+@pytest.mark.soffice
+def test_an_empty_box_is_blank_and_a_blot_is_never_taken_for_a_number(corpus: Corpus) -> None:
+    """An empty box is read as blank (not 0); a box holding only a blot is an 错误 naming its item, never a value."""
+    scan = corpus.sub("附件1_U005_盖章扫描件.pdf")
+    assert scan.values.get(BLANK) is None
+    assert [v.problem for v in scan.scanned if v.field_id == BLANK] in ([], [""])
+    label = spec(FORM).field(SMUDGED).label
+    assert scan.values.get(SMUDGED) in (None, "") or scan.errors
+    assert any(f.severity == "错误" and (label in f.message or f.label == label) for f in scan.findings)
+    assert scan.outcome == Outcome.REJECTED
 
 
 @pytest.mark.slow
