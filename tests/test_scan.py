@@ -174,8 +174,9 @@ def test_the_confirm_sheet_shows_each_crop(corpus: Corpus) -> None:
 
 @pytest.mark.slow
 @pytest.mark.soffice
-def test_values_confirmed_in_the_csv_drop_the_warning(corpus: Corpus, tmp_path: Path) -> None:
-    """Marking every value 核对=是 removes the 扫描件识别 警告 on the next rollup (the parse comes from the cache)."""
+def test_values_confirmed_in_the_csv_drop_the_warning(corpus: Corpus, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Marking every value 核对=是 removes the 扫描件识别 警告 on the next rollup, which runs no OCR (parse cache)."""
     outbox = tmp_path / "outbox"
     shutil.copytree(corpus.outbox, outbox)
     path = outbox / "核对.csv"
@@ -186,6 +187,10 @@ def test_values_confirmed_in_the_csv_drop_the_warning(corpus: Corpus, tmp_path: 
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    def refuse() -> None:
+        raise AssertionError("a page already read must not be read again")
+
+    monkeypatch.setattr(engine, "_engine", refuse)
     again = rollup(corpus.inbox, outbox)
     assert all(f.rule != CHECK_RULE for s in again.submissions for f in s.findings)
     assert all(row["核对"] == "是" for row in read_csv(path))
