@@ -26,6 +26,7 @@ from pipeline.faults import DISK_RULE, MACHINE_FAULT_NOTE, MachineFaultError, is
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.scan import new_submission
 from pipeline.intake.sources import Context, sources
+from pipeline.intake.sources.scan import time_budget
 from pipeline.intake.workers import parse_killable
 from pipeline.model import Outcome, Submission
 from pipeline.safety.sniff import is_ignored, sniff
@@ -149,8 +150,9 @@ def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign:
     workers = min(os.cpu_count() or 1, max(1, len(subs) // max(1, PARALLEL_MIN_FILES // 2)))
     done: dict[int, tuple[Submission, bytes | None]] = {}
     following = 0
-    for index, result in parse_killable(subs, parse_pickled, (forms, campaign, roster),
-                                        campaign.limits.seconds_per_file, workers):
+    seconds = campaign.limits.seconds_per_file
+    budgets = [time_budget(s.file, seconds) for s in subs]  # a scan has more time: OCR reads it page by page
+    for index, result in parse_killable(subs, parse_pickled, (forms, campaign, roster), seconds, workers, budgets):
         if isinstance(result, MachineFaultError):
             done[index] = (mark_machine_fault(subs[index], result), None)
         else:

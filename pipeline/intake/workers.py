@@ -22,7 +22,7 @@ import gc
 import multiprocessing
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -108,15 +108,19 @@ def _allowed(worker: _Worker, limit: float) -> float:
 
 
 def parse_killable(subs: list[Submission], parse: Parse, settings: Settings, seconds: float,
-                   workers: int) -> Iterator[tuple[int, bytes | MachineFaultError]]:
+                   workers: int, budgets: Sequence[float] | None = None) -> Iterator[tuple[int, bytes | MachineFaultError]]:
     """Each file's pickled parse, or the machine fault that stopped it, as ``(index in subs, result)``.
 
-    Results come as files finish, not in order. ``parse`` must be a module-level function.
+    Results come as files finish, not in order. ``parse`` must be a module-level function. ``budgets``,
+    when given, is each file's own time limit (a scan is read by OCR, page by page); else every file has ``seconds``.
     """
     context = pool_context() or multiprocessing.get_context()
     pending: deque[int] = deque(range(len(subs)))
     pool: list[_Worker] = []
     limit = seconds if seconds > 0 else None
+
+    def limit_of(index: int) -> float:
+        return budgets[index] if budgets is not None and limit is not None else seconds
     try:
         while pending or any(w.queued for w in pool):
             while len(pool) < workers and pending:
@@ -130,7 +134,8 @@ def parse_killable(subs: list[Submission], parse: Parse, settings: Settings, sec
                     worker.conn.send((index, subs[index]))
             busy = [w for w in pool if w.queued]
             now = time.monotonic()
-            timeout = None if limit is None else max(0.0, min(w.since + _allowed(w, limit) for w in busy) - now)
+            timeout = None if limit is None else max(0.0, min(w.since + _allowed(w, limit_of(w.queued[0]))
+                                                               for w in busy) - now)
             ready = set(wait([w.conn for w in busy], timeout))
             for worker in list(busy):
                 if worker.conn in ready:
@@ -150,12 +155,12 @@ def parse_killable(subs: list[Submission], parse: Parse, settings: Settings, sec
                     index, payload = message
                     worker.queued.remove(index)
                     yield index, payload
-                elif limit is not None and time.monotonic() - worker.since >= _allowed(worker, limit):
+                elif limit is not None and time.monotonic() - worker.since >= _allowed(worker, limit_of(worker.queued[0])):
                     stuck = worker.queued.popleft()
                     pending.extendleft(reversed(worker.queued))  # sent ahead, never started: read elsewhere
                     pool.remove(worker)
                     _stop(worker, kill=True)
-                    yield stuck, timeout_fault(seconds)
+                    yield stuck, timeout_fault(limit_of(stuck))
     finally:
         for worker in pool:
             _stop(worker, kill=bool(worker.queued))

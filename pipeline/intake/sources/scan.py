@@ -13,11 +13,13 @@ empty box that may hold a faint “0” or a seal over a digit is an 错误 nami
 from __future__ import annotations
 
 import contextlib
+from pathlib import PurePosixPath
 
+from pipeline.faults import NO_TOOL_RULE, RETRY, MachineFaultError
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.sources import Context, Source
 from pipeline.model import RawCell, Severity, Submission
-from pipeline.safety.guards import FileTimeout, GuardError, check_size, time_limit, timeout_message
+from pipeline.safety.guards import GuardError, check_size
 from pipeline.safety.sniff import Sniffed
 from pipeline.scans.engine import EngineMissingError
 from pipeline.scans.page import ImageError
@@ -30,7 +32,16 @@ from pipeline.values.normalise import normalise_submission
 KINDS = frozenset({"image", "pdf"})
 SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pdf"})
 SECONDS_PER_PAGE = 20  # time budget per page on top of the file's own (OCR of a page takes a few seconds)
-MAX_BUDGET_PAGES = 6
+MAX_BUDGET_PAGES = 6  # pages read at most (pipeline.scans.pages.MAX_PAGES)
+NO_ENGINE = ("读取扫描件或照片需要 OCR 组件（rapidocr、onnxruntime 及其自带的识别模型），本机没有安装或无法加载。"
+             f"请在本程序文件夹中重新运行安装（make setup，或 Windows 上双击任一 .bat 启动器），{RETRY}")
+
+
+def time_budget(file: str, seconds: float) -> float:
+    """The time limit of one file: an image or PDF may be a scan, read by OCR page by page, so it has more."""
+    if seconds > 0 and PurePosixPath(file.replace("!/", "/")).suffix.lower() in SUFFIXES:
+        return seconds + SECONDS_PER_PAGE * MAX_BUDGET_PAGES
+    return seconds
 TITLE_SHARE = 0.2  # the top of the first page read to find a title naming a form
 
 
@@ -68,25 +79,21 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
     if sniffed.kind not in KINDS or sub.path.suffix.lower() not in SUFFIXES or mismatch.not_a_return(sub.file):
         return False
     named = bool(mismatch.named_forms(mismatch.name_texts(sub.file), ctx.forms))
-    limits = ctx.campaign.limits
     try:
-        check_size(sub.size, limits)
-        with time_limit(limits.seconds_per_file + SECONDS_PER_PAGE * MAX_BUDGET_PAGES):
-            if not named and sniffed.kind != "pdf":
-                return False  # an activity photo: material, with no OCR
-            with contextlib.closing(read_pages(sub.path, sniffed.kind)) as pages:
-                first = next(pages, None)
-                if first is None or (not named and not _names_form(first, ctx)):
-                    return False  # a PDF whose name and title name no form: material (only its first page was read)
-                read = read_pages_as_form([first, *pages], ctx.forms)
+        check_size(sub.size, ctx.campaign.limits)
+        if not named and sniffed.kind != "pdf":
+            return False  # an activity photo: material, with no OCR
+        with contextlib.closing(read_pages(sub.path, sniffed.kind)) as pages:
+            first = next(pages, None)
+            if first is None or (not named and not _names_form(first, ctx)):
+                return False  # a PDF whose name and title name no form: material (only its first page was read)
+            read = read_pages_as_form([first, *pages], ctx.forms)
     except GuardError:
         return False
-    except FileTimeout:
-        sub.add(Severity.ERROR, "处理超时", timeout_message(limits.seconds_per_file + SECONDS_PER_PAGE * MAX_BUDGET_PAGES))
-        mismatch.mark(sub, ctx.forms, ctx.campaign, ctx.roster, "识别扫描件超时", finding=False)
-        return True
-    except (EngineMissingError, PagesError, ImageError):
-        return False  # no engine on this computer, or no page to read: the material source explains what it can
+    except EngineMissingError as exc:  # this computer's matter: read again next run, once installed
+        raise MachineFaultError(NO_TOOL_RULE, NO_ENGINE) from exc
+    except (PagesError, ImageError):
+        return False  # no page to read: the material source explains what it can
     if read is None:
         return False
     _fill(sub, read, ctx)
