@@ -233,4 +233,6 @@ def safe_name(name: str) -> str:
     escape sequences must neither crash the CSV/SQLite writers nor drive the terminal.
     """
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():  # the usual name: nothing to escape (Cc characters are never printable)
+        return text
     return "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in text)

@@ -243,6 +243,8 @@ class StatCache:
 
     def save(self) -> None:
         """Replace the stored entries by this run's (files gone from inbox/ are forgotten)."""
+        if self.now == self.known:  # nothing hashed, nothing gone: an unchanged inbox writes nothing
+            return
         db = self.ledger.db
         db.execute("DELETE FROM file_stats")
         db.executemany("INSERT INTO file_stats VALUES (?, ?, ?, ?, ?, ?, ?)",
