@@ -187,9 +187,17 @@ def _with_words(spec: FormSpec, year: int, theme: str, edition: str) -> FormSpec
     return dataclasses.replace(spec, sections=sections)
 
 
+_LEADING_NAME_RE = re.compile(r"^“[^”]*”")
+
+
+def short_title(spec: FormSpec) -> str:
+    """The title without its year and the campaign's quoted name: “{year}年“安全生产月”活动联络员表” → 活动联络员表."""
+    return _LEADING_NAME_RE.sub("", spec.title.replace("{year}年", ""))
+
+
 def template_name(spec: FormSpec, unit: Unit | None) -> str:
     """File name of a template: annex, title, and the unit code and name (or 通用)."""
-    short = spec.title.replace("{year}年", "").replace("“安全生产月”", "")
+    short = short_title(spec)
     suffix = f"{unit.code}_{unit.name}" if unit else "通用空白"
     return f"{spec.annex}_{short}_{suffix}.xlsx"
 

@@ -74,13 +74,13 @@ def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str]) -> None:
             writer.writerow([_csv_cell(v) for v in cells])
 
 
-ROLLUP_SUFFIX = "安全生产月活动情况汇总.xlsx"
+ROLLUP_SUFFIX = "活动情况汇总.xlsx"  # after the campaign's name: any campaign's rollup workbook ends so
 
 
 def rollup_name(rollup: Rollup) -> str:
-    """File name of the rollup workbook: county, year, form title."""
+    """File name of the rollup workbook: county, year, the campaign's name: 清河县2023年安全生产月活动情况汇总.xlsx."""
     c = rollup.campaign
-    return f"{c.county}{c.year}年{ROLLUP_SUFFIX}"
+    return f"{c.county}{c.year}年{c.name}{ROLLUP_SUFFIX}"
 
 
 def issue_rows(rollup: Rollup) -> list[dict[str, Any]]:

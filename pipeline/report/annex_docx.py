@@ -18,7 +18,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from pipeline.documents.sentences import FORM_HEADINGS
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import FormSpec, short_title
 from pipeline.report.figures import Figures, SectionFigures, case_summary, fill_blanks, header_values
 from pipeline.report.numbers import chinese_date
 from pipeline.report.officedoc import (
@@ -117,7 +117,7 @@ def build_annex(fig: Figures) -> Document:
 
 def annex_name(spec: FormSpec, campaign: Campaign, suffix: str) -> str:
     """File name of the county's filled form: “附件1 活动情况统计表（清河县汇总）.docx”."""
-    short = spec.title.replace("{year}年", "").replace("“安全生产月”", "")
+    short = short_title(spec)
     return f"{spec.annex} {short}（{campaign.county}汇总）{suffix}"
 
 

@@ -41,9 +41,9 @@ _CHANGE = "{% if s.change %}参与人次同比{{ s.change }}。{% elif s.new %}�
 
 # (style, text) in document order; “{%p … %}” paragraphs are docxtpl's paragraph-level tags.
 PARAGRAPHS: tuple[tuple[str, str], ...] = (
-    (STYLE_TITLE, "{{ bureau }}{{ year }}年“安全生产月”活动总结"),
+    (STYLE_TITLE, "{{ bureau }}{{ year }}年“{{ name }}”活动总结"),
     (STYLE_BODY, "按照上级关于开展{{ edition }}活动的部署，{{ bureau }}于{{ start }}至{{ end }}在全县交通运输行业"
-                 "组织开展了以“{{ theme }}”为主题的安全生产月活动。现将活动开展情况总结如下。"),
+                 "组织开展了以“{{ theme }}”为主题的{{ name }}活动。现将活动开展情况总结如下。"),
     (STYLE_HEADING1, "一、基本情况"),
     (STYLE_BODY, "本次活动全县交通运输行业应报送活动情况统计表的单位{{ units.due }}个。截至{{ report_date }}，"
                  "已有{{ units.sent }}个单位报送，报送率{{ rates.sent }}；其中通过审核、计入汇总的{{ units.accepted }}个，"

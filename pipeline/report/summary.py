@@ -80,7 +80,7 @@ def context(fig: Figures, image: Callable[[Photo], Any], photos: bool = True) ->
         "change": s.change, "new": s.new,
     } for i, s in enumerate(fig.sections, 1)]
     return {
-        "county": c.county, "bureau": c.bureau, "section": c.section, "year": c.year, "edition": c.edition,
+        "county": c.county, "bureau": c.bureau, "section": c.section, "year": c.year, "name": c.name, "edition": c.edition,
         "theme": c.theme, "start": chinese_date(c.start), "end": chinese_date(c.end),
         "report_date": chinese_date(fig.report_date), "annex": fig.spec.annex,
         "units": {"due": r.due, "sent": r.sent, "accepted": r.accepted, "on_time": r.on_time},
@@ -198,11 +198,11 @@ def render_summary(fig: Figures, template: Path, photos: bool = True) -> bytes:
                           f"每个 {{%p … %}} 标签应独占一段。{_FIX}") from exc
     document = tpl.docx
     c = fig.rollup.campaign
-    stamp_docx(document, document_time(fig.report_date), c.bureau, f"{c.bureau}{c.year}年“安全生产月”活动总结")
+    stamp_docx(document, document_time(fig.report_date), c.bureau, f"{c.bureau}{c.year}年“{c.name}”活动总结")
     return docx_bytes(document)
 
 
 def summary_name(campaign: Campaign) -> str:
     """File name of the 总结 draft."""
-    return f"{campaign.county}{campaign.year}年“安全生产月”活动总结（草稿）.docx"
+    return f"{campaign.county}{campaign.year}年“{campaign.name}”活动总结（草稿）.docx"
 

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
-from pipeline.forms.spec import FormSpec
+from pipeline.forms.spec import FormSpec, short_title
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit, normalise_name
@@ -34,10 +34,7 @@ def _keywords(spec: FormSpec) -> tuple[str, ...]:
     digits = "".join(ch for ch in annex if ch.isdigit())
     if digits and len(digits) == 1:
         words.add(annex.replace(digits, _NUMERALS[int(digits)]))
-    short = normalise_name(spec.title.replace("{year}年", "").replace("{year}", ""))
-    for quoted in ("“安全生产月”", '"安全生产月"', "安全生产月"):
-        short = short.replace(normalise_name(quoted), "")
-    short = short.removeprefix("活动")
+    short = normalise_name(short_title(spec).replace("{year}", "")).removeprefix("活动")
     if len(short) >= 3:
         words.update({short, short[-3:]})
     return tuple(sorted(words, key=len, reverse=True))

@@ -64,7 +64,7 @@ def _late(due: dt.date, on: dt.date) -> str:
 
 def plan_name(campaign: Campaign) -> str:
     """The campaign plan's title as cited in notices."""
-    return f"《全县交通运输系统{campaign.year}年“安全生产月”活动方案》"
+    return f"《全县交通运输系统{campaign.year}年“{campaign.name}”活动方案》"
 
 
 def letter(campaign: Campaign, unit: Unit, paragraphs: Sequence[str], attachments: Sequence[Path],
@@ -146,7 +146,7 @@ def summary_matter(campaign: Campaign, due: dt.date, on: dt.date, key: str) -> M
     """The 活动总结 not received by its deadline; nothing to attach."""
     c = campaign
     late = on > due
-    text = (f"{c.year}年“安全生产月”活动总结未报送。按{plan_name(c)}要求，各单位应于{cn_full_date(due)}前报送活动总结"
+    text = (f"{c.year}年“{c.name}”活动总结未报送。按{plan_name(c)}要求，各单位应于{cn_full_date(due)}前报送活动总结"
             f"及情况统计表{'，现已逾期' if late else ''}。{c.section}尚未收到贵单位的活动总结，请抓紧撰写，"
             f"{'尽快' if late else '在截止日期前'}"
             "将活动总结（Word 或 PDF 格式，文件名请注明单位名称和“活动总结”字样）作为附件发回本邮箱；"
@@ -220,12 +220,12 @@ def notice_subject(campaign: Campaign, matters: Sequence[Matter], kind: str) -> 
     owed = [m for m in matters if m.owed]
     returned = [m.spec for m in matters if not m.owed and m.spec is not None]
     if owed and returned:
-        return f"关于催报及退回修改{year}年“安全生产月”有关报送事项的通知"
+        return f"关于催报及退回修改{year}年“{campaign.name}”有关报送事项的通知"
     if returned:
         return f"关于退回修改{joint_title(returned, year)}的通知"
     owed_forms = [m.spec for m in owed if m.spec is not None]
     summary = any(m.spec is None for m in owed)
-    what = joint_title(owed_forms, year) if owed_forms else f"{year}年“安全生产月”活动"
+    what = joint_title(owed_forms, year) if owed_forms else f"{year}年“{campaign.name}”活动"
     return f"关于催报{what}{'及活动总结' if summary and owed_forms else '总结' if summary else ''}的通知"
 
 
