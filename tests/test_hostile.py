@@ -484,7 +484,7 @@ TAMPERING: list[tuple[str, Callable[[Path], object], str, str]] = [
     ("renamed", lambda p: edit(p, _rename_sheet), "工作表改名", Outcome.ACCEPTED),
     ("extra-sheet", lambda p: edit(p, lambda wb: wb.create_sheet("草稿").cell(1, 1, "随便写写")), "多出工作表",
      Outcome.ACCEPTED),
-    ("other-unit", _other_units_name, "单位不一致", Outcome.REJECTED),
+    ("other-unit", _other_units_name, "单位不一致", Outcome.ACCEPTED),  # counted for the unit that filled it
 ]
 
 

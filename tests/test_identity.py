@@ -9,7 +9,8 @@ from returns import UNITS_CSV, clean_values, make_return, outcomes, rollup, sett
 
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.settings.roster import Roster, load_roster
-from pipeline.units.identity import check_identity, path_clue
+from pipeline.units.attribution import names_evidence
+from pipeline.units.identity import check_identity
 
 
 def _identified(typed: str | None, file: str = "附件1.xlsx", roster: Roster | None = None, sender: str = "",
@@ -94,10 +95,13 @@ def test_template_code_wins_over_the_file_name_with_a_warning() -> None:
     assert _rules(sub) == {(Severity.WARNING, "单位来源不一致")}
 
 
-def test_sender_address_identifies_the_unit_after_the_path() -> None:
-    """With nothing in the form or path, the sender's roster 邮箱 decides; a code in the path outranks it."""
+def test_sender_address_outranks_names_in_the_path() -> None:
+    """With nothing in the form, the sender's roster 邮箱 decides, over a code in the file name, with a 警告 naming both."""
     assert _code(_identified(None, "附件1.xlsx", sender="U015@example.cn")) == "U015"
-    assert _code(_identified(None, "U016.xlsx", sender="u015@example.cn")) == "U016"
+    sub = _identified(None, "U016.xlsx", sender="u015@example.cn")
+    assert _code(sub) == "U015"
+    [finding] = sub.findings
+    assert finding.rule == "单位来源不一致" and "U015" in finding.message and "U016" in finding.message
 
 
 def test_sender_disagreeing_with_the_content_is_a_warning() -> None:
@@ -109,7 +113,7 @@ def test_sender_disagreeing_with_the_content_is_a_warning() -> None:
 
 def test_two_codes_in_one_name_say_nothing() -> None:
     """A file name carrying two units' codes attributes to neither."""
-    assert path_clue("U015与U016附件1.xlsx", settings()[2], names=False) is None
+    assert names_evidence("U015与U016附件1.xlsx", settings()[2], names=False)[0] is None
 
 
 def _aliased(tmp_path: Path, aliases: str) -> Roster:

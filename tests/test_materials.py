@@ -24,8 +24,6 @@ from pipeline.intake.materials import (
     SUMMARY,
     TEXT,
     VIDEO,
-    UnitMatcher,
-    attribute,
 )
 from pipeline.job import summary_lines, write_outputs
 from pipeline.model import Outcome, Severity, Submission
@@ -34,6 +32,7 @@ from pipeline.outputs.report import rollup_name
 from pipeline.safety.sniff import sniff
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.settings.roster import Roster, Unit
+from pipeline.units.attribution import Attribution, attribute_file
 
 Forms = dict[str, FormSpec]
 
@@ -100,34 +99,37 @@ def run(tmp_path: Path, forms: Forms, campaign: Campaign, roster: Roster) -> Cal
 # ----------------------------------------------------------------------------- attribution
 
 
+def attribute(file: str, roster: Roster, county: str) -> Attribution:
+    """The unit of a material file saved as ``file``, judged without its content."""
+    return attribute_file(Submission(file=file, path=Path(file), sha256="", mtime=0.0), roster, county)
+
+
 def test_attributed_by_folder(roster: Roster, campaign: Campaign) -> None:
     """A file in a folder named after a unit belongs to that unit, whatever the file is called."""
-    found = attribute("2023-06-20/清河县顺达货物运输有限公司/IMG_0001.jpg", UnitMatcher(roster, campaign.county))
+    found = attribute("2023-06-20/清河县顺达货物运输有限公司/IMG_0001.jpg", roster, campaign.county)
     assert found.unit is not None and found.unit.code == "U001"
-    assert found.basis == "文件夹“清河县顺达货物运输有限公司”"
+    assert found.basis == "文件夹名“清河县顺达货物运输有限公司”中的单位名称"
 
 
 def test_attributed_by_file_name_code_and_short_name(roster: Roster, campaign: Campaign) -> None:
     """A unit code or a unit name (with or without the county prefix) in the file name attributes the file."""
-    matcher = UnitMatcher(roster, campaign.county)
-    by_code = attribute("2023-06-20/U002_演练.mp4", matcher)
-    by_short_name = attribute("2023-06-20/汽车客运总站应急演练.mp4", matcher)
-    assert by_code.unit is not None and by_code.unit.code == "U002" and by_code.basis == "文件名"
+    by_code = attribute("2023-06-20/U002_演练.mp4", roster, campaign.county)
+    by_short_name = attribute("2023-06-20/汽车客运总站应急演练.mp4", roster, campaign.county)
+    assert by_code.unit is not None and by_code.unit.code == "U002" and by_code.basis == "文件名“U002_演练”中的编码“U002”"
     assert by_short_name.unit is not None and by_short_name.unit.code == "U007"
 
 
 def test_code_matches_only_as_a_token(roster: Roster, campaign: Campaign) -> None:
     """``U0012`` is not unit U001, but a code right after a date (``0630U001``) is."""
-    matcher = UnitMatcher(roster, campaign.county)
-    assert attribute("U0012照片.jpg", matcher).unit is None
-    dated = attribute("20230630U001照片.jpg", matcher).unit
+    assert attribute("U0012照片.jpg", roster, campaign.county).unit is None
+    dated = attribute("20230630U001照片.jpg", roster, campaign.county).unit
     assert dated is not None and dated.code == "U001"
 
 
 def test_longer_name_wins_over_a_name_inside_it(tmp_path: Path) -> None:
     """Where one unit's name lies inside another's, the longer match decides rather than an ambiguity."""
     units = [Unit("A1", "清河县汽车客运站", "客运站", ""), Unit("A2", "清河县城南汽车客运站", "客运站", "")]
-    found = attribute("城南汽车客运站照片.jpg", UnitMatcher(Roster(units, tmp_path / "units.csv"), "清河县"))
+    found = attribute("城南汽车客运站照片.jpg", Roster(units, tmp_path / "units.csv"), "清河县")
     assert found.unit is not None and found.unit.code == "A2"
 
 
@@ -151,7 +153,7 @@ def test_ambiguous_and_unknown_are_reported_not_guessed(tmp_path: Path, run: Cal
 
 def test_ambiguous_folder_settled_by_file_name(roster: Roster, campaign: Campaign) -> None:
     """A folder naming two units is settled by a file name naming exactly one of them."""
-    found = attribute("顺达货物运输有限公司+恒通物流运输有限公司/U002_照片.jpg", UnitMatcher(roster, campaign.county))
+    found = attribute("顺达货物运输有限公司+恒通物流运输有限公司/U002_照片.jpg", roster, campaign.county)
     assert found.unit is not None and found.unit.code == "U002"
 
 

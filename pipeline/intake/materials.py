@@ -2,30 +2,27 @@
 
 The plan (五、工作要求（三）) asks every unit to send 视频、图片、文字 material during the month and
 an 活动总结 together with 附件1. Such files are not failed forms. Each one is recognised by its
-content (:mod:`pipeline.safety.sniff`), attributed to a unit by its folder or file name (never guessed),
-and listed in the rollup's 材料清单 sheet and ``materials.csv``. Archives are listed, never extracted.
+content (:mod:`pipeline.safety.sniff`), attributed to a unit by :mod:`pipeline.units.attribution`'s rule
+(sender, then folder and file names, then a document's title; never guessed), and listed in the rollup's
+材料清单 sheet and ``materials.csv``.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.safety.badbytes import describe, is_bad_bytes, technical
-from pipeline.safety.guards import GuardError, check_package, check_zip_directory
-from pipeline.safety.sniff import IGNORED_NAMES, MACRO_WORKBOOK, WORKBOOK, Sniffed
+from pipeline.safety.guards import GuardError, check_package
+from pipeline.safety.sniff import MACRO_WORKBOOK, WORKBOOK, Sniffed
 from pipeline.settings.campaign import Campaign, Limits
-from pipeline.settings.roster import Roster, Unit, normalise_name
-
-if TYPE_CHECKING:
-    pass
+from pipeline.settings.roster import Roster, normalise_name
+from pipeline.units.attribution import attribute_file
 
 # Material kinds, in the order the 材料清单 sheet counts them.
 SUMMARY = "活动总结"
@@ -78,8 +75,6 @@ _CONTENT: dict[str, tuple[str, str, frozenset[str]]] = {
     "gzip": (ARCHIVE, "gzip压缩包", frozenset({".gz", ".tgz"})),
 }
 _UNREADABLE = {"empty": "文件是空的（0 字节）", "encrypted": "文件设有打开密码", "broken": "文件已损坏或不完整"}
-_UTF8_FLAG = 0x800
-_MB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -128,163 +123,7 @@ def recognise(path: Path, sniffed: Sniffed) -> Recognised | None:
                       f"{reason}，无法查看其内容。如是活动材料，请重新保存后再发送一次。")
 
 
-# ----------------------------------------------------------------------------- attribution
-
-
-@dataclass(frozen=True)
-class Attribution:
-    """Which unit a material file belongs to, and on what basis."""
-
-    unit: Unit | None
-    basis: str = ""  # 文件夹“…” / 文件名
-    ambiguous: tuple[Unit, ...] = ()
-    conflict: Unit | None = None  # the file name names another unit than the folder
-
-
-class UnitMatcher:
-    """Finds roster codes and names inside folder and file names.
-
-    A code matches as a token (``U001`` but not inside ``U0012``); a name matches as a
-    substring after :func:`normalise_name`, also without the county prefix when what is left
-    is at least four characters. Where one unit's match lies inside another's (``汽车客运站``
-    inside ``城南汽车客运站``), the longer one wins.
-    """
-
-    def __init__(self, roster: Roster, county: str = "") -> None:
-        self.order = {u.code: i for i, u in enumerate(roster)}
-        self.codes: list[tuple[re.Pattern[str], Unit]] = []
-        self.names: list[tuple[str, Unit]] = []
-        prefix = normalise_name(county)
-        for unit in roster:
-            code = normalise_name(unit.code)
-            if code:
-                self.codes.append((re.compile(_token_boundary(code, before=True) + re.escape(code)
-                                              + _token_boundary(code, before=False)), unit))
-            name = normalise_name(unit.name)
-            self.names.append((name, unit))
-            if prefix and name.startswith(prefix) and len(name) - len(prefix) >= 4:
-                self.names.append((name[len(prefix):], unit))
-
-    def units_in(self, text: str) -> list[Unit]:
-        """The distinct units named in ``text``, in roster order."""
-        folded = normalise_name(text)
-        spans: list[tuple[int, int, Unit]] = []
-        for pattern, unit in self.codes:
-            spans.extend((m.start(), m.end(), unit) for m in pattern.finditer(folded))
-        for key, unit in self.names:
-            start = folded.find(key)
-            while start >= 0:
-                spans.append((start, start + len(key), unit))
-                start = folded.find(key, start + 1)
-        kept = {s[2].code: s[2] for s in spans
-                if not any(o[2] is not s[2] and o[0] <= s[0] and s[1] <= o[1] and o[1] - o[0] > s[1] - s[0]
-                           for o in spans)}
-        return sorted(kept.values(), key=lambda u: self.order[u.code])
-
-
-def _token_boundary(code: str, *, before: bool) -> str:
-    edge = code[0] if before else code[-1]
-    cls = "a-z" if edge.isascii() and edge.isalpha() else ("0-9" if edge.isdigit() else "")
-    if not cls:
-        return ""
-    return f"(?<![{cls}])" if before else f"(?![{cls}])"
-
-
-@functools.lru_cache(maxsize=8)
-def _matcher(roster: Roster, county: str) -> UnitMatcher:
-    return UnitMatcher(roster, county)
-
-
-def attribute(file: str, matcher: UnitMatcher, title: str = "") -> Attribution:
-    """Attribute ``file`` (relative to inbox/) by its folders, innermost first, then by its file name.
-
-    ``title``, the opening lines of a document, is the last resort.
-    """
-    path = PurePosixPath(file)
-    sources = [(f"文件夹“{folder}”", folder) for folder in reversed(path.parts[:-1])]
-    folders = len(sources)
-    sources.append(("文件名", path.stem))
-    if title:
-        sources.append(("文档标题", title))
-    for index, (basis, text) in enumerate(sources):
-        units = matcher.units_in(text)
-        if not units:
-            continue
-        if len(units) > 1:
-            # A later source naming exactly one of these units settles it; anything else is reported.
-            for later_basis, later_text in sources[index + 1:]:
-                later = matcher.units_in(later_text)
-                if len(later) == 1 and later[0] in units:
-                    return Attribution(later[0], later_basis)
-            return Attribution(None, basis, ambiguous=tuple(units))
-        unit = units[0]
-        conflict = None
-        if index < folders:
-            named = matcher.units_in(path.stem)
-            if len(named) == 1 and named[0] != unit:
-                conflict = named[0]
-        return Attribution(unit, basis, conflict=conflict)
-    return Attribution(None)
-
-
-# ----------------------------------------------------------------------------- zip containers
-
-
-@dataclass(frozen=True)
-class ArchiveListing:
-    """The files a zip holds (names decoded), or why its directory was not read."""
-
-    names: tuple[str, ...] = ()
-    problem: str = ""
-    oversize: str = ""  # set when unpacking would exceed the campaign's limits
-
-
-def _entry_name(info: zipfile.ZipInfo) -> str:
-    """Names without the UTF-8 flag were written by Chinese Windows in GBK; zipfile decodes them as cp437."""
-    if info.flag_bits & _UTF8_FLAG:
-        return info.filename
-    try:
-        return info.filename.encode("cp437").decode("gbk")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return info.filename
-
-
-def _is_clutter(name: str) -> bool:
-    base = PurePosixPath(name).name
-    return name.startswith("__MACOSX/") or base.startswith((".", "~$")) or base.lower() in IGNORED_NAMES
-
-
-def _oversize(infos: list[zipfile.ZipInfo], limits: Limits) -> str:
-    unpacked = sum(i.file_size for i in infos)
-    packed = sum(i.compress_size for i in infos)
-    if unpacked > limits.max_unzipped_mb * _MB:
-        return f"解压后约 {unpacked / _MB:,.0f} MB，超过 {limits.max_unzipped_mb} MB 的上限"
-    if unpacked > _MB and unpacked > limits.max_compression_ratio * max(packed, 1):
-        return f"压缩比约 {unpacked / max(packed, 1):,.0f} 倍，超过 {limits.max_compression_ratio} 倍的上限"
-    return ""
-
-
-def _zip_infos(path: Path, limits: Limits) -> tuple[list[zipfile.ZipInfo], str]:
-    """The zip's entries, or a reason why they were not read (too many, broken)."""
-    too_many = f"压缩包内文件过多（超过 {limits.max_zip_entries} 个的上限），未读取其目录"
-    try:
-        check_zip_directory(path, limits)  # the entry count, before zipfile builds the directory
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except GuardError:
-        return [], too_many
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
-        return [], "压缩包已损坏，无法读取其目录"
-    return ([], too_many) if len(infos) > limits.max_zip_entries else (infos, "")
-
-
-def list_zip(path: Path, limits: Limits) -> ArchiveListing:
-    """The file names a zip holds; nothing is extracted."""
-    infos, problem = _zip_infos(path, limits)
-    if problem:
-        return ArchiveListing(problem=problem)
-    names = tuple(n for n in (_entry_name(i) for i in infos if not i.is_dir()) if not _is_clutter(n))
-    return ArchiveListing(names, oversize=_oversize(infos, limits))
+# ----------------------------------------------------------------------------- document text
 
 
 def _local(tag: Any) -> str:
@@ -336,33 +175,13 @@ def _quoted(names: list[str], most: int = 3) -> str:
     return shown + (f"等 {len(names)} 个文件" if len(names) > most else "")
 
 
-def _archive(sub: Submission, rec: Recognised, limits: Limits, notes: list[str]) -> str:
-    """List an archive into the notes; returns the kind (an OOXML/OFD container is a document)."""
-    if rec.content != "zip":
-        notes.append("无法读取压缩包目录（未安装 RAR/7z 组件），请局安全股手工查看其中是否有报表")
-        return ARCHIVE
-    listing = list_zip(sub.path, limits)
-    if listing.problem:
-        notes.append(listing.problem)
-        return ARCHIVE
-    lowered = {n.lower() for n in listing.names}
-    if "[content_types].xml" in lowered or "ofd.xml" in lowered:
+def _archive(rec: Recognised, notes: list[str]) -> str:
+    """The kind and note of an archive the archive source left to this one: a zip here is an Office or OFD
+    document package (the archive source, :mod:`pipeline.intake.sources.archive`, takes every other archive)."""
+    if rec.content == "zip":
         notes.append("Office/OFD 格式文档")
         return TEXT
-    notes.append(f"压缩包内有 {len(listing.names)} 个文件，程序未解压")
-    if listing.oversize:
-        notes.append(listing.oversize)
-        sub.add(Severity.WARNING, "压缩包异常", f"该压缩包{listing.oversize}，可能是恶意构造的“压缩炸弹”。"
-                "请先向报送单位核实，不要直接解压。")
-    books = [n for n in listing.names if PurePosixPath(n).suffix.lower() in WORKBOOK_EXTENSIONS]
-    if books:
-        notes.append(f"其中有报表{_quoted(books)}")
-        sub.add(Severity.WARNING, "压缩包内有报表", f"压缩包内有报表{_quoted(books)}。程序不会解压压缩包，"
-                "请局安全股解压后把报表另存到 inbox/ 中，再重新汇总。")
-    summaries = [n for n in listing.names if SUMMARY_WORD in PurePosixPath(n).stem
-                 and PurePosixPath(n).suffix.lower() in DOCUMENT_EXTENSIONS]
-    if summaries:
-        notes.append(f"其中有活动总结{_quoted(summaries)}（解压保存到 inbox/ 后才计为已报送）")
+    notes.append("压缩包未解开，请局安全股手工查看其中是否有报表")
     return ARCHIVE
 
 
@@ -376,7 +195,7 @@ def register_material(sub: Submission, rec: Recognised, campaign: Campaign, rost
     paragraphs: list[str] = []
     try:
         if kind == ARCHIVE:
-            kind = _archive(sub, rec, campaign.limits, notes)
+            kind = _archive(rec, notes)
         else:
             if rec.content == "docx":
                 try:
@@ -391,19 +210,17 @@ def register_material(sub: Submission, rec: Recognised, campaign: Campaign, rost
         sub.details.append(technical(exc))
         notes.append(f"无法查看文件内容（{describe(exc)}）")
     sub.material_kind = kind
-    found = attribute(sub.file, _matcher(roster, campaign.county), "|".join(paragraphs[:TITLE_PARAGRAPHS]))
-    if found.unit is None and not found.ambiguous and sub.sender and roster.by_code(sub.sender) is not None:
-        found = Attribution(roster.by_code(sub.sender), "发件人邮箱")  # an attachment of a saved mail
+    found = attribute_file(sub, roster, campaign.county, "|".join(paragraphs[:TITLE_PARAGRAPHS]))
     sub.unit = found.unit
     if found.unit is not None:
         notes.insert(0, f"按{found.basis}确定单位")
-        if found.conflict is not None:
-            sub.add(Severity.WARNING, "材料单位不一致", f"{found.basis}表明是{found.unit.name}的材料，但文件名中是"
-                    f"{found.conflict.name}，已按{found.basis}归属，请核实。")
+        for other in found.against:
+            sub.add(Severity.WARNING, "材料单位不一致", f"{found.basis}表明是{found.unit.name}的材料，但{other.basis}中是"
+                    f"{other.unit.name}，已按{found.basis}归属，请核实。")
     elif found.ambiguous:
         names = "、".join(u.name for u in found.ambiguous)
         notes.insert(0, "单位不明")
-        sub.add(Severity.WARNING, "材料单位不明", f"{found.basis}中同时出现了{names}，无法确定该材料属于哪个单位。"
+        sub.add(Severity.WARNING, "材料单位不明", f"文件名或文件夹名中同时出现了{names}，无法确定该材料属于哪个单位。"
                 "请局安全股把它移入以该单位名称命名的子文件夹后重新汇总。")
     else:
         notes.insert(0, "未能确定单位")

@@ -18,6 +18,7 @@ from pipeline.forms.spec import FormSpec, short_title
 from pipeline.model import Outcome, Severity, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit, normalise_name
+from pipeline.units.attribution import attribute_file
 
 RULE = "格式不符"
 NAMED = "named"  # the name or text says it is a return
@@ -67,15 +68,10 @@ def not_a_return(file: str) -> bool:
 
 
 def tie_unit(sub: Submission, campaign: Campaign, roster: Roster) -> Unit | None:
-    """The unit a file belongs to by its folder, archive or file name, or by the sender of the mail it came in."""
-    from pipeline.intake.materials import _matcher, attribute
-
+    """The unit a file belongs to by its sender, folder, archive or file name (:mod:`pipeline.units.attribution`)."""
     if sub.unit is not None:
         return sub.unit
-    found = attribute(sub.file, _matcher(roster, campaign.county))
-    if found.unit is not None:
-        return found.unit
-    return roster.by_code(sub.sender) if sub.sender else None
+    return attribute_file(sub, roster, campaign.county).unit
 
 
 ADVICE = "请使用下发的 Excel 模板填写后，将 .xlsx 文件直接作为附件重新发送；不要发送照片、截图或扫描件。"

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from pipeline.faults import NO_TOOL_RULE, RETRY, MachineFaultError, is_disk_full
-from pipeline.intake.materials import ARCHIVE, SUMMARY, _matcher, attribute
+from pipeline.intake.materials import ARCHIVE, SUMMARY
 from pipeline.intake.members import MAX_DEPTH, Packed, read_member, scratch, scratch_path, unique_names
 from pipeline.intake.sources import Context, Source
 from pipeline.model import Outcome, Severity, Submission
@@ -40,6 +40,7 @@ from pipeline.safety.badbytes import describe, is_bad_bytes
 from pipeline.safety.sniff import Sniffed, is_ignored
 from pipeline.settings.campaign import Limits
 from pipeline.units import mismatch
+from pipeline.units.attribution import attribute_file
 
 KINDS = frozenset({"zip", "7z", "rar", "tar", "gzip", "bzip2", "xz"})
 _MB = 1 << 20
@@ -400,11 +401,10 @@ def _zip_names(path: Path) -> tuple[str, ...]:
 
 
 def _attribute(sub: Submission, ctx: Context, members: list[Submission]) -> None:
-    """The container's unit: its own name, else the one unit all members belong to, else the sender's."""
-    found = attribute(sub.file, _matcher(ctx.roster, ctx.campaign.county))
+    """The container's unit by the one rule (sender, then its own names), else the one unit all members belong to."""
+    found = attribute_file(sub, ctx.roster, ctx.campaign.county)
     units = {m.unit.code: m.unit for m in members if m.unit is not None}
-    sub.unit = found.unit or (next(iter(units.values())) if len(units) == 1 else None) \
-        or (ctx.roster.by_code(sub.sender) if sub.sender else None)
+    sub.unit = found.unit or (next(iter(units.values())) if len(units) == 1 else None)
 
 
 def _only_material(members: list[Submission]) -> bool:
@@ -428,12 +428,7 @@ def _material(sub: Submission, ctx: Context, members: list[Submission]) -> None:
 def _cannot_open(sub: Submission, problem: ArchiveError, ctx: Context) -> None:
     """Tie an archive that cannot be unpacked to its unit; one that holds returns is 格式不符."""
     inner = list(problem.names)
-    found = attribute(sub.file, _matcher(ctx.roster, ctx.campaign.county))
-    if found.unit is None:
-        units = {u.code: u for n in inner for u in _matcher(ctx.roster, ctx.campaign.county).units_in(n)}
-        sub.unit = next(iter(units.values())) if len(units) == 1 else None
-    else:
-        sub.unit = found.unit
+    sub.unit = attribute_file(sub, ctx.roster, ctx.campaign.county, extra=inner).unit
     listed = "、".join(f"“{PurePosixPath(n).name}”" for n in inner[:3]) + ("等" if len(inner) > 3 else "")
     holds = f"（其中有{listed}）" if inner else ""
     returns = mismatch.named_forms([*mismatch.name_texts(sub.file), *inner], ctx.forms) \
