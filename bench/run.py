@@ -196,7 +196,7 @@ def far_cells_read(source: Path, work: Path, roster: Path) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from corpus import far_cells
 
-    from pipeline.intake.batch import read_file
+    from pipeline.job import collect_files
     from pipeline.settings.roster import load_roster
 
     folder = work / "far"
@@ -206,7 +206,7 @@ def far_cells_read(source: Path, work: Path, roster: Path) -> None:
         shutil.copy(source, target)
         far_cells(target)
     campaign = load_campaign(ROOT / "campaign.toml")
-    read_file(target, folder, load_forms(), campaign, load_roster(roster))
+    collect_files([target], folder, load_forms(), campaign, load_roster(roster))
 
 
 def report(results: list[tuple[str, float, int]], n: int, cells: int) -> list[str]:

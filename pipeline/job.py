@@ -1,8 +1,12 @@
-"""The one orchestrator: inbox → read → checks → rollup → outbox, with the ledger wired in.
+"""The one orchestrator: inbox → read → settle → checks → rollup → outbox, with the ledger wired in.
 
-Every command that needs the state of the returns (``rollup``, ``mail``, ``demo``, ``bench``)
-and the tests go through :func:`collect`, so the ledger's stat cache, parse cache and first-seen
-times are used everywhere. :func:`rollup_to_outbox` adds the outputs and the freshness check.
+Every command that needs the state of the returns goes through one path: read every file
+(:func:`pipeline.intake.batch.read_all`), settle what only the batch can tell
+(:func:`pipeline.intake.settle.settle`), then check and select (:func:`pipeline.checks.rollup.build_rollup`).
+:func:`collect` does it for an inbox through the ledger (stat cache, parse cache, first-seen times): ``rollup``
+(through :func:`rollup_to_outbox`, which adds the outputs and the freshness check), ``mail``, ``demo``, ``bench``
+and the tests. :func:`collect_files` does it for the files ``check`` is given, without a ledger, so that a file
+gets the same verdict in ``check`` as in ``rollup``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING
 from pipeline.faults import DISK_RULE, DiskFullError, folder_size_mb, is_disk_full, log_detail, log_error, log_to
 from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.scan import hash_all, scan_inbox
+from pipeline.intake.scan import hash_all, new_submission, scan_inbox
 from pipeline.model import Outcome, Status, Submission
 from pipeline.safety.badbytes import technical
 from pipeline.safety.guards import require_safe_xml
@@ -28,6 +32,7 @@ from pipeline.store.freshness import STATE_KEY, LastRun, forget, inputs_digest, 
 from pipeline.store.ledger import LEDGER_NAME, Ledger
 
 if TYPE_CHECKING:  # pandas and pandera: imported only once the inbox must really be read
+    from pipeline.checks.confirm import Key
     from pipeline.checks.rollup import Rollup
 
 KEPT_MAIL_NOTE = "收取邮件时留存的邮件原文，其附件已另存于同一文件夹"
@@ -44,12 +49,32 @@ def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
     ledger.record_outcomes(run_id, rollup.outcome_rows())
 
 
+def _checked(read: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+             confirmed: frozenset[Key] = frozenset(), *, log: bool = True) -> Rollup:
+    """The rollup of what was read: every file and member settled, then checked (``log``: program errors logged;
+    ``confirmed``: the scan values the clerk confirmed in 核对.csv)."""
+    from pipeline.checks.rollup import build_rollup
+    from pipeline.intake.batch import expand
+    from pipeline.intake.settle import settle
+
+    subs = expand(read)
+    if log:
+        for sub in subs:
+            if sub.program_error:
+                log_error(f"读取文件“{sub.file}”时程序出错（{sub.path}）", sub.program_error)
+            if sub.machine_fault:
+                log_detail(f"文件“{sub.file}”未能读取（本机问题）", sub.note)
+    if any(s.machine_fault == DISK_RULE for s in subs):  # the temporary folder is full: the run cannot go on
+        raise DiskFullError(Path(tempfile.gettempdir()), campaign.limits.max_unzipped_mb)
+    settle(subs, forms, campaign, roster)
+    return build_rollup(subs, forms, campaign, roster, confirmed)
+
+
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
                     campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None,
                     outbox: Path) -> Rollup:
     from pipeline.checks.confirm import read_confirmed
-    from pipeline.checks.rollup import build_rollup
-    from pipeline.intake.batch import cache_keys, expand, read_all
+    from pipeline.intake.batch import cache_keys, read_all
 
     require_safe_xml()  # returned files are untrusted: never parse them without defusedxml (imports openpyxl)
     kept = ledger.kept_mail()
@@ -57,18 +82,11 @@ def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str,
     for sub, kept_copy in zip(fresh, skip, strict=True):  # raw copies make fetch saved beside their attachments
         if kept_copy:
             sub.outcome, sub.note = Outcome.IGNORED, KEPT_MAIL_NOTE
-    read = iter(read_all([s for s, k in zip(fresh, skip, strict=True) if not k], forms, campaign, roster,
-                         progress=progress, cache=ledger))
-    subs = expand([s if k else next(read) for s, k in zip(fresh, skip, strict=True)])
-    for sub in subs:
-        if sub.program_error:
-            log_error(f"读取文件“{sub.file}”时程序出错（{sub.path}）", sub.program_error)
-        if sub.machine_fault:
-            log_detail(f"文件“{sub.file}”未能读取（本机问题）", sub.note)
-    if any(s.machine_fault == DISK_RULE for s in subs):  # the temporary folder is full: the run cannot go on
-        raise DiskFullError(Path(tempfile.gettempdir()), campaign.limits.max_unzipped_mb)
+    parsed = iter(read_all([s for s, k in zip(fresh, skip, strict=True) if not k], forms, campaign, roster,
+                           progress=progress, cache=ledger))
+    read = [s if k else next(parsed) for s, k in zip(fresh, skip, strict=True)]
     kill_point("read")
-    rollup = build_rollup(subs, forms, campaign, roster, read_confirmed(outbox))
+    rollup = _checked(read, forms, campaign, roster, read_confirmed(outbox))
     ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
     record_run(ledger, rollup, command_name)
     return rollup
@@ -80,6 +98,18 @@ def collect(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: 
     with log_to(outbox), Ledger(outbox / LEDGER_NAME) as ledger:
         fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
         return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)
+
+
+def collect_files(paths: list[Path], inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
+                  roster: Roster) -> Rollup:
+    """The rollup of just ``paths``, read and checked as :func:`collect` reads an inbox, with no ledger and no log:
+    nothing is written. A file below ``inbox`` is named relative to it, as the rollup names it (its folders are
+    evidence of its unit and arrival); any other file by its own name."""
+    from pipeline.intake.batch import read_all
+
+    require_safe_xml()  # returned files are untrusted: never parse them without defusedxml (imports openpyxl)
+    fresh = [new_submission(p, inbox if p.is_relative_to(inbox) else p.parent) for p in paths]
+    return _checked(read_all(fresh, forms, campaign, roster), forms, campaign, roster, log=False)
 
 
 def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True,

@@ -85,6 +85,12 @@ class RawCell(NamedTuple):
     formula: str | None = None  # the formula text when the cell held one
 
 
+MISMATCH_NAMED = "named"  # Submission.mismatch: its name or text says it is a return (pipeline.units.mismatch)
+MISMATCH_ALONE = "alone"  # Submission.mismatch: a document that is 格式不符 if it is all its unit sent
+STAMPED = "盖章件"  # Submission.material_kind: a scan or print of a form also sent as Excel (pipeline.checks.copies)
+CONTINUED = "报表续页"  # Submission.material_kind: a further photo of a form sent as several photos
+
+
 class ScanValue(NamedTuple):
     """One value read by OCR from a scan or photo, shown to the clerk for confirmation (the 核对 sheet)."""
 
@@ -129,7 +135,12 @@ class Submission:
     container: str = ""  # for a member: the ``file`` of the inbox file it came from
     sender: str = ""  # for a saved mail's attachment: the unit code the sender's address names
     arrived: dt.date | None = None  # for a saved mail's attachment: the mail's Date (the arrival day)
-    mismatch: str = ""  # an unreadable file that looks like a return: "named" (by name/text) or "alone"
+    mismatch: str = ""  # an unreadable file that looks like a return: MISMATCH_NAMED or MISMATCH_ALONE
+    # Settled by pipeline.intake.settle before the checks: the date of the YYYY-MM-DD folder it lies in, and the day
+    # it arrived for on-time with where that day came from (pipeline.intake.arrival.arrival).
+    filed: dt.date | None = None
+    arrival: dt.date | None = None
+    arrival_source: str = ""
     # A sheet read by its labels (pipeline.workbook.handmade): (cell, the text found there, the items read from it),
     # shown one row each on the 读取对应 sheet of the rollup and of the feedback workbook.
     read_map: list[tuple[str, str, str]] = field(default_factory=list)

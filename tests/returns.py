@@ -19,10 +19,11 @@ from typing import Any
 
 import openpyxl
 
-from pipeline.checks.rollup import Rollup
+from pipeline.checks.rollup import Rollup, build_rollup
 from pipeline.forms.generate import FormContent, write_form
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec, load_forms, template_name
+from pipeline.intake.settle import settle
 from pipeline.job import collect, write_outputs
 from pipeline.model import RawCell, Submission
 from pipeline.settings.campaign import Campaign, load_campaign
@@ -152,6 +153,12 @@ def submission(form_id: str, values: Mapping[str, Any], unit_code: str | None = 
         sub.raw[fid] = RawCell(value, layout.address(fid))
     normalise_submission(sub, form, settings()[1].year)
     return sub
+
+
+def settled_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> Rollup:
+    """``build_rollup`` of in-memory submissions after settling them as the orchestrator does (pipeline.job)."""
+    settle(subs, forms, campaign, roster)
+    return build_rollup(subs, forms, campaign, roster)
 
 
 def rollup_of(inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,

@@ -48,11 +48,10 @@ from corpus import (
     write_settings,
 )
 from hypothesis import given, settings
-from returns import rollup_of
+from returns import rollup_of, settled_rollup
 
 import pipeline.safety.guards as guards
 import pipeline.workbook.read as reader
-from pipeline.checks.rollup import build_rollup
 from pipeline.checks.validate import validate
 from pipeline.faults import MACHINE_FAULT_NOTE, TIMEOUT_RULE
 from pipeline.intake.batch import read_all, read_file
@@ -496,7 +495,7 @@ def test_tampering_is_reported(kit_settings: tuple[Kit, tuple[Path, Path]], tmp_
     path = kit.filled(tmp_path / "inbox" / f"{name}.xlsx", "annex1", "T36")
     tamper(path)
     subs = [read_file(path, path.parent, kit.forms, kit.campaign, kit.roster)]
-    build_rollup(subs, kit.forms, kit.campaign, kit.roster)
+    settled_rollup(subs, kit.forms, kit.campaign, kit.roster)
     assert subs[0].outcome == outcome, [f.text for f in subs[0].findings]
     assert rule in [f.rule for f in subs[0].findings], [f.text for f in subs[0].findings]
     assert subs[0].values["s1_film_people"] == 3
@@ -584,7 +583,7 @@ def test_legacy_xls_holding_the_form_is_read(kit_settings: tuple[Kit, tuple[Path
                kit.filled(tmp_path / "src" / "T33_附件2.xlsx", "annex2", "T33")]
     converted = convert(soffice, sources, tmp_path / "inbox", "xls", office_profile)
     subs = [read_file(p, p.parent, kit.forms, kit.campaign, kit.roster) for p in converted]
-    build_rollup(subs, kit.forms, kit.campaign, kit.roster)
+    settled_rollup(subs, kit.forms, kit.campaign, kit.roster)
     for sub in subs:
         assert (sub.kind, sub.outcome, sub.unit.code if sub.unit else None) == ("xls", Outcome.ACCEPTED, "T33"), sub.findings
         assert [f.rule for f in sub.findings] == ["旧版格式"], [f.text for f in sub.findings]

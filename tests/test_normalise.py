@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from returns import REPORT_DATE, address, clean_values, make_return, settings, spec, submission
+from returns import REPORT_DATE, address, clean_values, make_return, settings, settled_rollup, spec, submission
 
-from pipeline.checks.rollup import build_rollup
 from pipeline.checks.validate import validate
 from pipeline.intake.batch import read_file
 from pipeline.model import Severity
@@ -224,7 +223,7 @@ def test_file_round_trip_keeps_blank_zero_and_phone_digits(tmp_path: Path) -> No
                           s1_film_sessions=0, s1_film_people=0, phone=13812345678)
     path = make_return(tmp_path, "annex1", "U001", values)
     sub = read_file(path, tmp_path, forms, campaign, roster)
-    build_rollup([sub], forms, campaign, roster)
+    settled_rollup([sub], forms, campaign, roster)
     assert sub.findings == []
     assert sub.values["s1_center_study_times"] is None and sub.values["s1_center_study_people"] is None
     assert sub.values["s1_film_sessions"] == 0 and sub.values["s1_film_people"] == 0
@@ -237,7 +236,7 @@ def test_liaison_mobile_typed_as_number_reads_back_whole(tmp_path: Path) -> None
     forms, campaign, roster = settings()
     path = make_return(tmp_path, "annex2", "U002", clean_values("annex2", mobile=13912345678, office_phone=6627527))
     sub = read_file(path, tmp_path, forms, campaign, roster)
-    build_rollup([sub], forms, campaign, roster)
+    settled_rollup([sub], forms, campaign, roster)
     assert (sub.values["mobile"], sub.values["office_phone"]) == ("13912345678", "6627527")
     assert sub.findings == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from returns import clean_values, count_ids, settings, submission
+from returns import clean_values, count_ids, settings, settled_rollup, submission
 
 from pipeline.checks.rollup import RATE_NAMES, build_rollup
 from pipeline.intake.arrival import FOLDER_DATE, MAIL_DATE
@@ -25,7 +25,7 @@ def test_three_rates_count_sent_accepted_and_on_time_units() -> None:
     }
     subs = [submission("annex1", values, code, file=f"{day.isoformat()}/{code}_附件1.xlsx")
             for code, (values, day) in plan.items()]
-    result = build_rollup(subs, {"annex1": forms["annex1"]}, campaign, roster)
+    result = settled_rollup(subs, {"annex1": forms["annex1"]}, campaign, roster)
     rates = result.rates("annex1")
     passed = [c for c, (v, _) in plan.items() if v is not bad]
     assert rates.due == len(roster)
@@ -46,7 +46,7 @@ def test_arrival_cell_names_the_date_on_time_used_and_its_source() -> None:
     sub = submission("annex1", clean_values("annex1"), "U001", file=f"{folder_day.isoformat()}/U001.xlsx")
     mailed = submission("annex1", clean_values("annex1"), "U002", file=f"{folder_day.isoformat()}/U002.xlsx")
     mailed.arrived = folder_day - dt.timedelta(days=3)
-    result = build_rollup([sub, mailed], {"annex1": forms["annex1"]}, campaign, roster)
+    result = settled_rollup([sub, mailed], {"annex1": forms["annex1"]}, campaign, roster)
     st1, st2 = result.status("U001", "annex1"), result.status("U002", "annex1")
     assert (st1.arrival, st1.arrival_source) == (folder_day, FOLDER_DATE)
     assert arrival_cell(st1) == f"{folder_day.isoformat()}（{FOLDER_DATE}）"
@@ -63,12 +63,12 @@ def test_a_count_read_as_zero_from_a_dash_is_not_flagged_again_as_an_outlier() -
     subs.append(submission("annex1", clean_values("annex1", **{field_id: "—"}), [u.code for u in roster][10]))
     lone = subs[-1]
     assert lone.values[field_id] == 0
-    build_rollup(subs, {"annex1": forms["annex1"]}, campaign, roster)
+    settled_rollup(subs, {"annex1": forms["annex1"]}, campaign, roster)
     on_cell = [f for f in lone.findings if f.field_id == field_id]
     assert len(on_cell) == 1, on_cell
     assert on_cell[0].rule != "数值异常"
     control = submission("annex1", clean_values("annex1", **{field_id: 0}), [u.code for u in roster][10])
-    build_rollup([*[submission("annex1", clean_values("annex1", **{field_id: 100 + i}), code)
+    settled_rollup([*[submission("annex1", clean_values("annex1", **{field_id: 100 + i}), code)
                     for i, code in enumerate(codes)], control], {"annex1": forms["annex1"]}, campaign, roster)
     assert [f.rule for f in control.findings if f.field_id == field_id] == ["数值异常"]  # a typed 0 is flagged
 

@@ -8,9 +8,9 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given
 from hypothesis import settings as hyp_settings
-from returns import address, clean_values, settings, spec, submission
+from returns import address, clean_values, settings, settled_rollup, spec, submission
 
-from pipeline.checks.rollup import OUTLIER_MIN_UNITS, build_rollup
+from pipeline.checks.rollup import OUTLIER_MIN_UNITS
 from pipeline.checks.validate import validate
 from pipeline.model import Severity, Status, Submission
 
@@ -135,7 +135,7 @@ def _units(values: list[int]) -> list[Submission]:
 
 def _rollup_of(subs: list[Submission]) -> Any:
     forms, campaign, roster = settings()
-    return build_rollup(subs, forms, campaign, roster)
+    return settled_rollup(subs, forms, campaign, roster)
 
 
 def test_outlier_among_eight_units_is_a_warning() -> None:

@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.materials import CONTINUED, STAMPED
-from pipeline.model import Outcome, Severity, Submission
+from pipeline.model import CONTINUED, STAMPED, Outcome, Severity, Submission
 from pipeline.scans.read import MISSING_ON_SCAN as PARTS_RULE
 from pipeline.scans.read import PART_KEY
 

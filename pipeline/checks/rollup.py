@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,14 +16,12 @@ import pandas as pd
 
 from pipeline.checks.confirm import Key, apply_confirmed
 from pipeline.checks.copies import compare_copies, file_copies, merge_parts
-from pipeline.checks.resubmit import compare_newer, fewer_filled_warning, order_warning
+from pipeline.checks.resubmit import fewer_filled_warning, newest_key, order_warning
 from pipeline.checks.validate import validate
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.arrival import arrival
-from pipeline.model import Outcome, Severity, Status, Submission
+from pipeline.model import MISMATCH_NAMED, Outcome, Severity, Status, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit
-from pipeline.units.mismatch import NAMED, settle_alone
 
 OUTLIER_MIN_UNITS = 8
 OUTLIER_Z = 3.5
@@ -41,7 +38,7 @@ class UnitStatus:
     latest: Submission | None = None
     on_time: bool | None = None
     note: str = ""
-    # The day the on-time judgement used and where it came from (see pipeline.intake.arrival.ARRIVAL_SOURCES).
+    # The day the on-time judgement used and where it came from (see Submission.arrival_source).
     arrival: dt.date | None = None
     arrival_source: str = ""
 
@@ -162,15 +159,11 @@ def _mark_duplicates(subs: list[Submission]) -> None:
             first[sub.sha256] = sub
 
 
-def _newer(a: Submission, b: Submission) -> int:
-    return compare_newer(a, b)[0]
-
-
 def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: Campaign) -> UnitStatus:
     if not candidates:
         return UnitStatus(unit, spec.id, Status.MISSING)
-    # Newest first: by 填报日期, and where that ties or is missing, by arrival (see pipeline.checks.resubmit).
-    ordered = sorted(candidates, key=functools.cmp_to_key(_newer), reverse=True)
+    # Newest first: one sort key per return, 填报日期 or arrival first (see pipeline.checks.resubmit).
+    ordered = sorted(candidates, key=newest_key, reverse=True)
     latest = ordered[0]
     if len(ordered) > 1:
         order_warning(latest, ordered[1])
@@ -188,7 +181,9 @@ def _select(unit: Unit, spec: FormSpec, candidates: list[Submission], campaign: 
         status.note = f"最新来件“{latest.file}”被退回，汇总暂用较早的合格来件“{counted.file}”"
     due = campaign.deadline(spec.deadline)
     basis = counted or latest
-    status.arrival, status.arrival_source = arrival(basis.file, basis.mtime, basis.report_date, basis.arrived)
+    if basis.arrival is None:
+        raise ValueError(f"{basis.file}: build_rollup needs a settled batch (pipeline.intake.settle)")
+    status.arrival, status.arrival_source = basis.arrival, basis.arrival_source
     status.on_time = status.arrival <= due
     return status
 
@@ -224,14 +219,14 @@ def _mismatched(statuses: list[UnitStatus], subs: list[Submission]) -> None:
     """A unit that sent an unreadable return for a form it has nothing else for is 格式不符, not 未报送."""
     found: dict[str, list[Submission]] = defaultdict(list)
     for sub in subs:
-        if sub.mismatch == NAMED and sub.unit is not None:
+        if sub.mismatch == MISMATCH_NAMED and sub.unit is not None:
             found[sub.unit.code].append(sub)
     for st in statuses:
         if st.status != Status.MISSING:
             continue
         files = [s for s in found.get(st.unit.code, []) if s.form_id in (None, st.form_id)]
         if files:
-            latest = max(files, key=lambda s: (s.arrived or dt.date.min, s.mtime, s.file))
+            latest = max(files, key=newest_key)
             st.status, st.latest = Status.MISMATCH, latest
             st.note = f"已收到“{latest.file}”，但无法读取，需按模板重新报送"
 
@@ -240,12 +235,13 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
                  roster: Roster, confirmed: frozenset[Key] = frozenset()) -> Rollup:
     """Validate, pick each unit's counted submission per form, flag outliers, and set every outcome.
 
-    ``confirmed`` are the values read from scans that the clerk marked in 核对.csv (:mod:`pipeline.checks.confirm`).
+    ``subs`` are settled (:func:`pipeline.intake.settle.settle`: units, 格式不符, date folders): this stage reads
+    what intake found and never calls back into it. ``confirmed`` are the values read from scans that the clerk
+    marked in 核对.csv (:mod:`pipeline.checks.confirm`).
     """
     _mark_duplicates(subs)
     merge_parts(subs, forms)
     copies = file_copies(subs)
-    settle_alone(subs, forms, campaign, roster)
     apply_confirmed(subs, confirmed)
     for spec in forms.values():
         batch = [s for s in subs if s.form_id == spec.id and not s.outcome]

@@ -32,22 +32,19 @@ def _configure_check(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("files", nargs="+", type=Path, metavar="文件", help="要检查的报表文件")
 
 
-@command("campaign", "roster")
+@command("campaign", "roster", "inbox")
 def cmd_check(args: argparse.Namespace) -> int:
-    """只检查指定的报表文件并列出问题，不写任何文件；有“错误”时退出码为 1。"""
-    from pipeline.checks.rollup import build_rollup
-    from pipeline.intake.batch import expand, read_all
-    from pipeline.intake.scan import new_submission
+    """只检查指定的报表文件并列出问题，不写任何文件；有“错误”时退出码为 1。文件在来件目录中时，按汇总时的同一路径判断单位和收到日期。"""
+    from pipeline.job import collect_files
 
     forms, campaign, roster = load_settings(args)
     for path in args.files:
         if not path.is_file():
             raise PipelineError(f"找不到文件 {path}。")
-    # Read in worker processes, as rollup does: a file that hangs is stopped at the time limit.
-    fresh = [new_submission(path.resolve(), path.resolve().parent) for path in args.files]
-    # An archive, a saved mail or a workbook of several forms is listed with each of its members.
-    subs = expand(read_all(fresh, forms, campaign, roster))
-    build_rollup(subs, forms, campaign, roster)
+    # The same reading (in worker processes: a file that hangs is stopped at the time limit), settling and checks
+    # as rollup; an archive, a saved mail or a workbook of several forms is
+    # listed with each of its members.
+    subs = collect_files([p.resolve() for p in args.files], args.inbox.resolve(), forms, campaign, roster).submissions
     failed = False
     for sub in subs:
         errors, warnings = sub.errors, sub.warnings

@@ -16,7 +16,7 @@ from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
-from pipeline.model import Outcome, Severity, Submission
+from pipeline.model import CONTINUED, STAMPED, Outcome, Severity, Submission
 from pipeline.safety.badbytes import describe, is_bad_bytes, technical
 from pipeline.safety.guards import GuardError, check_package
 from pipeline.safety.sniff import MACRO_WORKBOOK, WORKBOOK, Sniffed
@@ -31,8 +31,6 @@ IMAGE = "图片"
 VIDEO = "视频"
 ARCHIVE = "压缩包"
 OTHER = "其他"
-STAMPED = "盖章件"  # a scan or print of a form the unit also sent as Excel (pipeline.checks.copies)
-CONTINUED = "报表续页"  # a further photo of a form sent as several photos (pipeline.checks.copies)
 KINDS = (SUMMARY, TEXT, IMAGE, VIDEO, ARCHIVE, OTHER, STAMPED, CONTINUED)
 
 SUBMITTED = "已报送"

@@ -5,7 +5,8 @@ A file is evidently a return when its name (or the opening text of a document) n
 it is a spreadsheet the reader could not use. Such a file gets the 错误 ``格式不符`` and the outcome
 无法识别; its unit then shows 格式不符 instead of 未报送 (:func:`pipeline.checks.rollup.build_rollup`).
 A document that names no form but is the only thing its unit sent is a candidate (``mismatch =
-"alone"``): it stays material unless the rollup finds nothing else from that unit.
+"alone"``): it stays material unless the batch holds nothing else from that unit (:func:`settle_alone`, run by
+:mod:`pipeline.intake.settle` before validation).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
 from pipeline.forms.spec import FormSpec, short_title
-from pipeline.model import Outcome, Severity, Submission
+from pipeline.model import MISMATCH_ALONE, MISMATCH_NAMED, Outcome, Severity, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster, Unit, normalise_name
 from pipeline.units.attribution import attribute_file
 
 RULE = "格式不符"
-NAMED = "named"  # the name or text says it is a return
-ALONE = "alone"  # a document that is the only thing its unit sent, if the rollup finds so
+NAMED = MISMATCH_NAMED  # the name or text says it is a return
+ALONE = MISMATCH_ALONE  # a document that is the only thing its unit sent, if the batch shows so (settle_alone)
 _NUMERALS = "〇一二三四五六七八九"
 # Words in a file name that make a document something else than a return.
 NOT_RETURN_WORDS = ("总结", "通知", "方案")
