@@ -9,8 +9,10 @@ import pytest
 from returns import UNITS_CSV, settings, submission
 
 from pipeline.checks.rollup import _select
-from pipeline.intake.arrival import arrival_date, folder_date, folder_unit
+from pipeline.intake.arrival import arrival_date, folder_date
+from pipeline.intake.settle import settle
 from pipeline.settings.roster import Roster, load_roster
+from pipeline.units.attribution import mail_folder_unit
 
 NOON_JULY_1 = dt.datetime(2023, 7, 1, 12).timestamp()
 
@@ -35,24 +37,26 @@ def test_folder_date(file: str, expected: dt.date | None) -> None:
     assert folder_date(file) == expected
 
 
-def test_folder_unit() -> None:
-    """A folder “U013_…” names U013; an unknown code or an address folder names none."""
+def test_mail_folder_unit() -> None:
+    """A fetch folder 邮件/<date>/“U013_…” names U013; an unknown code, an address folder or any other place names none."""
     roster: Roster = load_roster(UNITS_CSV)
-    assert folder_unit("邮件/2023-06-28/U013_清河县公路站/a.xlsx", roster) == roster.by_code("U013")
-    assert folder_unit("邮件/2023-06-28/U999_别处/a.xlsx", roster) is None
-    assert folder_unit("邮件/2023-06-28/u013@example.com/a.xlsx", roster) is None
-    assert folder_unit("U013_a.xlsx", roster) is None
+    assert mail_folder_unit("邮件/2023-06-28/U013_清河县公路站/a.xlsx", roster) == roster.by_code("U013")
+    assert mail_folder_unit("邮件/2023-06-28/U999_别处/a.xlsx", roster) is None
+    assert mail_folder_unit("邮件/2023-06-28/u013@example.com/a.xlsx", roster) is None
+    assert mail_folder_unit("U013_a.xlsx", roster) is None
+    assert mail_folder_unit("材料/2023-06-28/U013_清河县公路站/a.xlsx", roster) is None
 
 
 def test_on_time_follows_the_mail_date_not_the_file_time() -> None:
     """The rollup's on-time for a 附件2 (no 填报日期) under a date folder uses the folder, whatever the file time."""
-    forms, campaign, _ = settings()
+    forms, campaign, roster = settings()
     due = campaign.deadline(forms["annex2"].deadline)
     for day, expected in ((due, True), (due + dt.timedelta(days=1), False)):
         sub = submission("annex2", {}, "U001", file=f"邮件/{day.isoformat()}/U001_x/附件2.xlsx")
         misleading = due + dt.timedelta(days=10 if expected else -10)  # a file time saying the opposite
         sub.mtime = dt.datetime.combine(misleading, dt.time(12)).timestamp()
         assert sub.unit is not None
+        settle([sub], forms, campaign, roster)
         assert _select(sub.unit, forms["annex2"], [sub], campaign).on_time is expected, day
 
 

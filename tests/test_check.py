@@ -139,3 +139,42 @@ def test_check_prints_how_a_hand_made_sheet_was_read(tmp_path: Path, workdir: Pa
     assert code == 0
     assert lines[0].startswith(f"自制.xlsx：通过（有警告）（{roster_unit('U002').name}，读取方式：自制表格，")
     assert list(workdir.iterdir()) == []
+
+
+def test_check_gives_each_file_its_rollup_verdict(tmp_path: Path, workdir: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Files checked where they lie in the inbox get the unit and the findings the rollup gives them (issue #20)."""
+    from returns import outcomes
+    from returns import rollup as roll
+
+    from pipeline.demo.samples import docx_bytes
+
+    inbox = tmp_path / "inbox"
+    files = [
+        make_return(inbox / "报表" / "U016", "annex1", None, clean_values("annex1", unit_name=None), name="附件1.xlsx"),
+        make_return(inbox / "清河县公路管理站", "annex1", None, clean_values("annex1", unit_name=None), name="附件1.xlsx"),
+        make_return(inbox / "2023-06-26", "annex1", "U001", clean_values("annex1"), name="附件1.xlsx"),
+        make_return(inbox / "2023-06-28", "annex1", "U001", clean_values("annex1", report_date="2023-06-31"),
+                    name="附件1.xlsx"),
+        make_return(inbox, "annex1", "U002", clean_values("annex1", unit_name=roster_unit("U003").name),
+                    name="U002附件1.xlsx"),
+    ]
+    lone = inbox / "U004" / "情况说明.docx"
+    lone.parent.mkdir(parents=True)
+    lone.write_bytes(docx_bytes(["情况说明", "我单位开展了活动。"]))
+    result = roll(inbox, tmp_path / "outbox")
+    assert outcomes(result)["U004/情况说明.docx"] == "无法识别"  # the lone document is 格式不符 in the rollup
+    by_file = {s.file: s for s in result.submissions}
+
+    code = main(["check", *PATHS, "--inbox", str(inbox), *(str(f) for f in [*files, lone])])
+    lines = capsys.readouterr()[0].splitlines()
+
+    assert code == 1
+    heads = [i for i, line in enumerate(lines) if not line.startswith("  ")]
+    assert len(heads) == len(files) + 1
+    for start, end in zip(heads, [*heads[1:], len(lines)], strict=True):
+        name = lines[start].split("：", 1)[0]
+        sub = by_file[name]
+        unit = sub.unit.name if sub.unit else "单位未识别"
+        assert f"（{unit}" in lines[start], lines[start]
+        assert lines[start + 1:end] == [f"  [{f.severity}] {f.text}" for f in sub.findings]

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
-from returns import clean_values, count_ids, make_return, outcomes, read_csv, rollup, statuses
+import hypothesis.strategies as st
+from hypothesis import given
+from hypothesis import settings as settings_
+from returns import clean_values, count_ids, make_return, outcomes, read_csv, rollup, settings, statuses, submission
 
-from pipeline.model import Outcome
+from pipeline.checks.rollup import build_rollup
+from pipeline.intake.settle import settle
+from pipeline.model import Outcome, Submission
 
 OLD_DAY, NEW_DAY = dt.date(2023, 6, 25), dt.date(2023, 6, 28)
 
@@ -125,3 +131,56 @@ def test_resubmission_filling_half_or_more_needs_no_warning(tmp_path: Path) -> N
     rollup(inbox, outbox)
 
     assert _issues(outbox, "比上次少填") == []
+
+
+# ----------------------------------------------------------------------------- one total order (issue #20 item 3)
+
+_DAYS = [None, dt.date(2023, 6, 10), dt.date(2023, 6, 20), dt.date(2023, 6, 25)]
+_FOLDERS = [None, "2023-06-24", "2023-06-26"]
+_TIMES = [_at("2023-06-23").timestamp(), _at("2023-06-24").timestamp(), _at("2023-06-25").timestamp()]
+_STEMS = ["附件1", "统计表", "a", "新建 Microsoft Excel 工作表", "U001附件1", "报表（2）", "z"]
+
+# One return: (填报日期, date folder, file time, name says 更正).
+_RETURN = st.tuples(st.sampled_from(_DAYS), st.sampled_from(_FOLDERS), st.sampled_from(_TIMES), st.booleans())
+
+
+def _batch(plan: list[tuple[int, tuple[dt.date | None, str | None, float, bool]]], stems: list[str]) -> list[Submission]:
+    """U001's returns as planned (marker, (填报日期, folder, file time, 更正)), each with s1_film_sessions = its marker,
+    under the given file stems (folder and correction word kept), settled as intake settles them."""
+    forms, campaign, roster = settings()
+    subs = []
+    for (marker, (day, folder, mtime, corrected)), stem in zip(plan, stems, strict=True):
+        name = f"{stem}{'更正' if corrected else ''}.xlsx"
+        sub = submission("annex1", clean_values("annex1", report_date=day, s1_film_sessions=marker), "U001",
+                         file=f"{folder}/{name}" if folder else name)
+        sub.mtime, sub.sha256 = mtime, f"{marker:064x}"
+        subs.append(sub)
+    settle(subs, forms, campaign, roster)
+    return subs
+
+
+def _counted(subs: list[Submission]) -> int:
+    forms, campaign, roster = settings()
+    counted = build_rollup(subs, forms, campaign, roster).status("U001", "annex1").counted
+    assert counted is not None
+    return int(counted.values["s1_film_sessions"])
+
+
+@settings_(max_examples=60, deadline=None)
+@given(returns=st.lists(_RETURN, min_size=2, max_size=5, unique=True), data=st.data())
+def test_same_returns_in_any_order_under_any_names_count_the_same(
+        returns: list[tuple[dt.date | None, str | None, float, bool]], data: st.DataObject) -> None:
+    """Permuting the files and renaming them (folders and 更正 kept) never changes which return is counted."""
+    plan = list(enumerate(returns, start=1))
+    expected = _counted(_batch(plan, [f"附件1_{i}" for i in range(len(plan))]))
+    shuffled = data.draw(st.permutations(plan))
+    stems = data.draw(st.lists(st.sampled_from(_STEMS), min_size=len(plan), max_size=len(plan), unique=True))
+    assert _counted(_batch(list(shuffled), stems)) == expected
+
+
+def test_three_returns_no_longer_each_win_by_order() -> None:
+    """Dated 6/10 arriving last, undated arriving second, dated 6/20 arriving first: one winner in every order."""
+    plan = list(enumerate([(dt.date(2023, 6, 10), None, _TIMES[2], False), (None, None, _TIMES[1], False),
+                           (dt.date(2023, 6, 20), None, _TIMES[0], False)], start=1))
+    winners = {_counted(_batch(list(order), ["a", "b", "c"])) for order in itertools.permutations(plan)}
+    assert len(winners) == 1

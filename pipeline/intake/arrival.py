@@ -1,9 +1,10 @@
-"""What a file's place under inbox/ says about its arrival: when it came and from which unit.
+"""What a file's place under inbox/ says about its arrival: when it came.
 
 ``python -m pipeline fetch`` saves each attachment as ``邮件/<YYYY-MM-DD>/<U013_单位名称>/<name>``:
 the date folder is the day the mailbox received the mail (IMAP INTERNALDATE) and the unit folder is the
-sender's unit from the roster's 邮箱. A clerk who files returns by hand in date-named folders
-gets the same reading. Pure functions of the relative path: nothing here touches the disk.
+sender's unit from the roster's 邮箱 (read by :func:`pipeline.units.attribution.mail_folder_unit`). A clerk who
+files returns by hand in date-named folders gets the same reading. Pure functions of the relative path:
+nothing here touches the disk.
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ import datetime as dt
 import re
 from pathlib import PurePosixPath
 
-from pipeline.settings.roster import Roster, Unit
-
 MAIL_FOLDER = "邮件"  # inbox/邮件/: what fetch saved
 _DATE_FOLDER_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_UNIT_FOLDER_RE = re.compile(r"^([^_\s]+)_")
 
 
 def folder_date(file: str) -> dt.date | None:
@@ -59,14 +57,3 @@ def arrival(file: str, mtime: float, report_date: dt.date | None,
 def arrival_date(file: str, mtime: float, report_date: dt.date | None) -> dt.date:
     """The day of :func:`arrival` without its source."""
     return arrival(file, mtime, report_date)[0]
-
-
-def folder_unit(file: str, roster: Roster) -> Unit | None:
-    """The roster unit named by the innermost folder of ``file`` that starts with its code and “_”
-    (``U013_清河县公路站``, as fetch names the sender's folder), if any."""
-    for part in reversed(PurePosixPath(file).parts[:-1]):
-        match = _UNIT_FOLDER_RE.match(part)
-        unit = roster.by_code(match.group(1)) if match else None
-        if unit is not None:
-            return unit
-    return None

@@ -844,16 +844,3 @@ def write_tables(outbox: Path, rollup: Rollup) -> None:
         (confirm_rows(rollup.submissions, rollup.confirmed), CONFIRM_COLUMNS)]
     for name, (rows, columns) in zip(CSV_NAMES, tables, strict=True):
         write_csv(outbox / name, rows, columns)
-
-
-def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True) -> Path:
-    """Write the workbook and the CSV twins (side by side unless ``parallel`` is off); return the workbook's path."""
-    outbox.mkdir(parents=True, exist_ok=True)
-    with workbook_alongside(outbox / rollup_name(rollup), rollup, parallel) as path:
-        write_tables(outbox, rollup)
-    return path
-
-
-def status_of(rollup: Rollup, unit_code: str, form_id: str) -> UnitStatus:
-    """One unit's status for one form."""
-    return next(s for s in rollup.statuses if s.unit.code == unit_code and s.form_id == form_id)
