@@ -69,7 +69,7 @@ report: $(STAMP)
 # 只检查一个或几个文件，不写任何文件：make check FILE=收到的文件.xlsx（多个文件用空格隔开并加引号）。
 check: $(STAMP)
 	@$(if $(FILE),,echo "请用 FILE= 指定要检查的文件，例如：make check FILE=inbox/附件1.xlsx"; exit 2)
-	$(BIN)/python -m pipeline check $(PATHS) $(FILE)
+	$(BIN)/python -m pipeline check $(PATHS) --inbox $(INBOX) $(FILE)
 
 demo: $(STAMP)
 	$(BIN)/python -m pipeline demo $(PATHS)
