@@ -81,6 +81,11 @@ def test_sender_outranks_names_for_material_too() -> None:
     assert _code(_material("邮件/2023-06-28/U006_清河县某单位/U002_照片.jpg")) == "U006"
 
 
+def test_a_hand_made_mail_folder_is_still_a_name() -> None:
+    """A folder under 邮件/<date>/ named after a unit without its code (saved by hand) names the unit like any folder."""
+    assert _code(_material("邮件/2023-06-28/清河县公路管理站/照片.jpg")) == "U015"
+
+
 def test_typed_name_outranks_the_fetch_folder_with_a_warning() -> None:
     """填报单位 says U017 but fetch filed the mail under U015's folder: U017, with a 警告 naming both."""
     sub = _return("邮件/2023-06-28/U015_清河县公路管理站/附件1.xlsx", typed="清河县道路运输服务中心")

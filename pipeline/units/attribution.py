@@ -177,13 +177,11 @@ def matcher(roster: Roster, county: str = "") -> UnitMatcher:
 
 
 def name_parts(file: str) -> list[tuple[str, str]]:
-    """(where, text) of every folder, archive, file and sheet name of ``file``, innermost first (extensions
-    dropped); the fetch date and sender folders are left out (they are arrival and sender evidence)."""
+    """(where, text) of every folder, archive, file and sheet name of ``file``, innermost first (the file's
+    extension dropped)."""
     outer, _, sheet = file.partition("#")
     path = PurePosixPath(outer.replace("!/", "/"))
     folders = list(path.parts[:-1])
-    if len(folders) >= 3 and folders[0] == MAIL_FOLDER and folder_date(f"{folders[1]}/x") is not None:
-        folders = folders[3:]  # 邮件/<date>/<sender>/
     parts: list[tuple[str, str]] = []
     if sheet:
         parts.append(("工作表名", sheet))
