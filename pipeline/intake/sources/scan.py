@@ -26,7 +26,8 @@ from pipeline.scans.page import ImageError
 from pipeline.scans.pages import PagesError, ReadPage, read_pages
 from pipeline.scans.read import PART_KEY, ScanRead, fill_labels, part_of, read_pages_as_form, scan_findings
 from pipeline.units import mismatch
-from pipeline.units.identity import check_identity, path_clue
+from pipeline.units.attribution import names_evidence, sender_evidence
+from pipeline.units.identity import check_identity
 from pipeline.values.normalise import normalise_submission
 
 KINDS = frozenset({"image", "pdf"})
@@ -52,15 +53,14 @@ def _names_form(page: ReadPage, ctx: Context) -> bool:
 
 
 def _identity(sub: Submission, spec: FormSpec, ctx: Context) -> None:
-    """A name read by OCR ranks with fuzzy matches: below a code, then a unit name, in the file or folder name,
-    and below the sender of the mail it came with. Only when none of these names a unit is the OCR name used."""
+    """A name read by OCR ranks with fuzzy matches: below the sender of the mail it came with, and below a code,
+    then a unit name, in the file or folder name. Only when none of these names a unit is the OCR name used."""
     unit_field = spec.field(spec.roles.unit)
     raw = sub.raw.get(unit_field.id)
     typed = str(raw.value).strip() if raw and raw.value is not None else ""
-    clue = path_clue(sub.file, ctx.roster, names=False) or path_clue(sub.file, ctx.roster, ctx.campaign.county)
+    # The sender, then a code or unit name in the names (pipeline.units.attribution's order for these kinds).
+    clue = sender_evidence(sub, ctx.roster) or names_evidence(sub.file, ctx.roster, ctx.campaign.county)[0]
     basis, unit = (clue.basis, clue.unit) if clue is not None else ("", None)
-    if unit is None and sub.sender and (sender := ctx.roster.by_code(sub.sender)) is not None:
-        basis, unit = "所附邮件的发件地址", sender
     if unit is None:
         check_identity(sub, spec, ctx.campaign, ctx.roster, sub.sender)
         return
