@@ -11,7 +11,7 @@ from pathlib import Path
 
 import docx
 import openpyxl
-from returns import CAMPAIGN_TOML, REPO, UNITS_CSV, clean_values, count_ids, fill, pairs
+from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, count_ids, fill, pairs
 
 from pipeline.cli import main
 from pipeline.forms.spec import FORMS_DIR
