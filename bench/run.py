@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -56,6 +54,8 @@ def synthetic_roster(n: int, directory: Path) -> Path:
 
 def _fill_one(job: tuple[int, str, Path, Path, Path]) -> None:
     """One unit's return: its real template, filled and saved with openpyxl."""
+    import openpyxl  # after the pipeline package, which has told openpyxl to parse through defusedxml
+
     i, line, inbox, seed_dir, campaign_path = job
     spec = load_forms()["annex1"]
     campaign = load_campaign(campaign_path)
