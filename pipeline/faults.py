@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+from pipeline.model import Outcome, Submission
 
 LOG = logging.getLogger("pipeline.program")
 # Technical detail that users never see (the exception behind a 文件损坏, a machine fault): INFO lines in the same log.
@@ -207,3 +208,15 @@ def os_words(exc: OSError) -> str:
         if isinstance(exc, kind):
             return words
     return "磁盘空间不足" if is_disk_full(exc) else "系统拒绝了该操作"
+
+
+def program_error(sub: Submission, exc: BaseException) -> None:
+    """This program failed on the file: no finding for the unit, a note saying it is ours, the traceback kept.
+
+    The traceback travels on the submission (from a worker process too) and the orchestrator logs it.
+    """
+    sub.form_id, sub.unit, sub.located_by, sub.sheet = None, None, "", ""
+    sub.raw, sub.values, sub.meta, sub.findings = {}, {}, {}, []
+    sub.outcome = Outcome.UNSUPPORTED
+    sub.note = PROGRAM_ERROR_NOTE
+    sub.program_error = traceback_text(exc)

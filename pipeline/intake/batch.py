@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from pipeline.faults import DISK_RULE, MACHINE_FAULT_NOTE, MachineFaultError, is_disk_full, log_detail
+from pipeline.faults import DISK_RULE, MACHINE_FAULT_NOTE, MachineFaultError, is_disk_full, log_detail, program_error
 from pipeline.forms.spec import FormSpec
 from pipeline.intake.scan import new_submission
 from pipeline.intake.sources import Context, sources
@@ -33,7 +33,6 @@ from pipeline.safety.sniff import is_ignored, sniff
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.freshness import settings_digest
-from pipeline.workbook.read import program_error
 
 if TYPE_CHECKING:
     pass

@@ -236,16 +236,3 @@ def read_return(sub: Submission, sniffed: Sniffed, forms: Mapping[str, FormSpec]
         _unsupported(sub, *_describe(exc, sniffed))
     return None
 
-
-def program_error(sub: Submission, exc: BaseException) -> None:
-    """This program failed on the file: no finding for the unit, a note saying it is ours, the traceback kept.
-
-    The traceback travels on the submission (from a worker process too) and the orchestrator logs it.
-    """
-    from pipeline.faults import PROGRAM_ERROR_NOTE, traceback_text
-
-    sub.form_id, sub.unit, sub.located_by, sub.sheet = None, None, "", ""
-    sub.raw, sub.values, sub.meta, sub.findings = {}, {}, {}, []
-    sub.outcome = Outcome.UNSUPPORTED
-    sub.note = PROGRAM_ERROR_NOTE
-    sub.program_error = traceback_text(exc)
