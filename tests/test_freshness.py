@@ -118,3 +118,25 @@ def test_a_full_run_clears_temporary_files_of_a_killed_run(folders: tuple[Path, 
     _run(inbox, outbox, capsys)
     assert not any(p.exists() for p in stale)
     assert keep.read_bytes() == b"mine"
+
+
+HEAVY = ("pandas", "pandera", "openpyxl", "numpy")
+
+
+def test_unchanged_rerun_decides_before_importing_pandas_pandera_or_openpyxl(
+        folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """An unchanged re-run, in a fresh interpreter, answers “没有变化” without importing pandas, pandera, openpyxl or numpy."""
+    import subprocess
+    import sys
+
+    inbox, outbox = folders
+    _run(inbox, outbox, capsys)
+    script = ("import sys; from pipeline.cli import main; code = main(sys.argv[1:]); "
+              f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules)); raise SystemExit(code)")
+    args = ["rollup", "--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV), "--inbox", str(inbox),
+            "--outbox", str(outbox)]
+    run = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(UP_TO_DATE.split("：")[0]), run.stdout
+    assert "HEAVY []" in run.stdout.splitlines()[-1]
