@@ -21,7 +21,9 @@ from typing import Any
 import openpyxl
 from returns import address, clean_values, count_ids, make_return
 
+from pipeline.checks.rollup import Rollup
 from pipeline.demo.samples import docx_bytes
+from pipeline.model import Submission
 
 
 def return_bytes(folder: Path, form_id: str, code: str | None, name: str = "", **values: Any) -> bytes:
@@ -219,3 +221,16 @@ def both_forms_book(folder: Path, code: str, n: int) -> bytes:
     book.unlink()
     second.unlink()
     return data
+
+
+def put(inbox: Path, rel: str, data: bytes) -> Path:
+    """Write ``data`` at ``rel`` below ``inbox``, making its folders."""
+    path = inbox / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def submission_named(result: Rollup, file: str) -> Submission:
+    """The submission the rollup records under ``file``."""
+    return next(s for s in result.submissions if s.file == file)

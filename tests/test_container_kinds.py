@@ -14,7 +14,17 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from containers import compressed_bytes, counts, padded_docx, return_bytes, sevenzip_bytes, tar_bytes, zip_bytes
+from containers import (
+    compressed_bytes,
+    counts,
+    padded_docx,
+    put,
+    return_bytes,
+    sevenzip_bytes,
+    submission_named,
+    tar_bytes,
+    zip_bytes,
+)
 from corpus import with_macro
 from returns import (
     CAMPAIGN_TOML,
@@ -29,10 +39,9 @@ from returns import (
     settings,
 )
 
-from pipeline.checks.rollup import Rollup
 from pipeline.demo.samples import jpeg_bytes
 from pipeline.intake.members import unique_names
-from pipeline.model import Outcome, Severity, Submission
+from pipeline.model import Outcome, Severity
 from pipeline.outputs.mail.drafts import draft_feedback
 from pipeline.safety.guards import zip_entry_count
 
@@ -41,15 +50,6 @@ CST = dt.timezone(dt.timedelta(hours=8))
 MB = 1 << 20
 
 
-def _put(inbox: Path, rel: str, data: bytes) -> Path:
-    path = inbox / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def _sub(result: Rollup, file: str) -> Submission:
-    return next(s for s in result.submissions if s.file == file)
 
 
 @pytest.fixture()
@@ -71,20 +71,20 @@ def test_tar_and_compressed_files_are_read_like_other_archives(dirs: tuple[Path,
     n = {f"U00{i}": i for i in range(1, 9)}
     for name, compression in TARS.items():
         code = name[:4]
-        _put(inbox, name, tar_bytes({"报送/附件1.xlsx": return_bytes(src, "annex1", code, **counts(n[code])),
+        put(inbox, name, tar_bytes({"报送/附件1.xlsx": return_bytes(src, "annex1", code, **counts(n[code])),
                                      "报送/照片.jpg": jpeg_bytes()}, compression))
     for name, compression in LONE.items():
         code = name[:4]
-        _put(inbox, name, compressed_bytes(return_bytes(src, "annex1", code, **counts(n[code])), compression))
+        put(inbox, name, compressed_bytes(return_bytes(src, "annex1", code, **counts(n[code])), compression))
     result = rollup(inbox, outbox)
     assert result.totals("annex1")[FIRST] == sum(n.values())
     for name in TARS:
-        assert _sub(result, name).outcome == Outcome.UNPACKED
-        assert _sub(result, f"{name}!/报送/附件1.xlsx").outcome == Outcome.ACCEPTED
-        assert _sub(result, f"{name}!/报送/照片.jpg").unit == roster_unit(name[:4])
+        assert submission_named(result, name).outcome == Outcome.UNPACKED
+        assert submission_named(result, f"{name}!/报送/附件1.xlsx").outcome == Outcome.ACCEPTED
+        assert submission_named(result, f"{name}!/报送/照片.jpg").unit == roster_unit(name[:4])
     for name in LONE:
         inner = name.rsplit(".", 1)[0]
-        assert result.status(name[:4], "annex1").counted is _sub(result, f"{name}!/{inner}")
+        assert result.status(name[:4], "annex1").counted is submission_named(result, f"{name}!/{inner}")
 
 
 @pytest.mark.parametrize(("name", "make", "reason"), [
@@ -97,10 +97,10 @@ def test_tar_and_compressed_files_are_read_like_other_archives(dirs: tuple[Path,
 def test_tar_guards(dirs: tuple[Path, Path, Path], name: str, make: Callable[[], bytes], reason: str) -> None:
     """A link, a name out of the archive, a compression bomb or too many entries refuses the archive; nothing lands in inbox/."""
     _, inbox, outbox = dirs
-    _put(inbox, name, make())
+    put(inbox, name, make())
     before = sorted(p.name for p in inbox.parent.rglob("*"))
     result = rollup(inbox, outbox)
-    refused = _sub(result, name)
+    refused = submission_named(result, name)
     assert refused.members == [] and [f.rule for f in refused.findings] == ["压缩包异常"]
     assert reason in refused.findings[0].message
     assert sorted(p.name for p in inbox.parent.rglob("*") if not p.is_relative_to(outbox)) == before
@@ -110,9 +110,9 @@ def test_a_damaged_archive_says_why(dirs: tuple[Path, Path, Path]) -> None:
     """A truncated .tar.gz is named damaged in its note, not blamed on a missing RAR/7z component."""
     src, inbox, outbox = dirs
     whole = tar_bytes({"附件1.xlsx": return_bytes(src, "annex1", "U009", **counts(1))}, "gz")
-    _put(inbox, "U009报送.tar.gz", whole[: len(whole) // 2])
+    put(inbox, "U009报送.tar.gz", whole[: len(whole) // 2])
     result = rollup(inbox, outbox)
-    broken = _sub(result, "U009报送.tar.gz")
+    broken = submission_named(result, "U009报送.tar.gz")
     assert "损坏" in broken.note and "RAR" not in broken.note and "7z" not in broken.note
     assert broken.unit == roster_unit("U009")
 
@@ -123,11 +123,11 @@ def test_a_damaged_archive_says_why(dirs: tuple[Path, Path, Path]) -> None:
 def test_zip_names_in_utf8_without_the_flag(dirs: tuple[Path, Path, Path]) -> None:
     """Names written in UTF-8 without the UTF-8 flag (as some tools do) are read as written, GBK ones too."""
     src, inbox, outbox = dirs
-    _put(inbox, "a.zip", zip_bytes({"报送/U015附件1.xlsx": return_bytes(src, "annex1", "U015")}, unflagged="utf-8"))
-    _put(inbox, "b.zip", zip_bytes({"报送/U016附件1.xlsx": return_bytes(src, "annex1", "U016")}, gbk=True))
+    put(inbox, "a.zip", zip_bytes({"报送/U015附件1.xlsx": return_bytes(src, "annex1", "U015")}, unflagged="utf-8"))
+    put(inbox, "b.zip", zip_bytes({"报送/U016附件1.xlsx": return_bytes(src, "annex1", "U016")}, gbk=True))
     result = rollup(inbox, outbox)
-    assert [m.file for m in _sub(result, "a.zip").members] == ["a.zip!/报送/U015附件1.xlsx"]
-    assert [m.file for m in _sub(result, "b.zip").members] == ["b.zip!/报送/U016附件1.xlsx"]
+    assert [m.file for m in submission_named(result, "a.zip").members] == ["a.zip!/报送/U015附件1.xlsx"]
+    assert [m.file for m in submission_named(result, "b.zip").members] == ["b.zip!/报送/U016附件1.xlsx"]
 
 
 @pytest.mark.parametrize(("count", "comment", "zip64"), [(0, b"", False), (3, b"note" * 40, False),
@@ -152,9 +152,9 @@ def test_zip_entry_count_reads_the_end_record(tmp_path: Path, count: int, commen
 def test_7z_bomb_is_refused_from_its_listing(dirs: tuple[Path, Path, Path]) -> None:
     """A 7z whose listing announces more than the unpacked limit is refused before any member is extracted."""
     _, inbox, outbox = dirs
-    _put(inbox, "U010.7z", sevenzip_bytes({"录像.bin": bytes(250 * MB)}))
+    put(inbox, "U010.7z", sevenzip_bytes({"录像.bin": bytes(250 * MB)}))
     result = rollup(inbox, outbox)
-    refused = _sub(result, "U010.7z")
+    refused = submission_named(result, "U010.7z")
     assert refused.members == [] and [f.rule for f in refused.findings] == ["压缩包异常"]
     assert "上限" in refused.findings[0].message
 
@@ -195,7 +195,7 @@ def test_7z_with_a_link_is_refused(dirs: tuple[Path, Path, Path], tmp_path: Path
         archive.write(tmp_path / "made" / "照片.jpg", "照片.jpg")
         archive.write(tmp_path / "made" / "密码", "密码")
     result = rollup(inbox, outbox)
-    refused = _sub(result, "U011链接.7z")
+    refused = submission_named(result, "U011链接.7z")
     assert refused.members == [] and [f.rule for f in refused.findings] == ["压缩包异常"]
     assert "链接" in refused.findings[0].message
 
@@ -210,9 +210,9 @@ def test_macro_workbook_is_read_by_its_values_and_its_macros_go_nowhere(dirs: tu
     src, inbox, outbox = dirs
     path = make_return(src, "annex1", "U014", clean_values("annex1", **counts(7)), name="附件1.xlsx")
     with_macro(path)
-    _put(inbox, "U014/附件1.xlsm", path.read_bytes())
+    put(inbox, "U014/附件1.xlsm", path.read_bytes())
     result = rollup(inbox, outbox)
-    sub = _sub(result, "U014/附件1.xlsm")
+    sub = submission_named(result, "U014/附件1.xlsm")
     assert sub.outcome == Outcome.ACCEPTED and sub.errors == 0
     assert "含有宏" in [f.rule for f in sub.findings if f.severity == Severity.WARNING]
     assert result.status("U014", "annex1").counted is sub and result.totals("annex1")[FIRST] == 7
@@ -246,7 +246,7 @@ def test_three_attachments_of_one_name_are_three_members(dirs: tuple[Path, Path,
     msg.set_content("照片")
     for _ in range(3):
         msg.add_attachment(jpeg_bytes(), maintype="image", subtype="jpeg", filename="照片.jpg")
-    _put(inbox, "照片.eml", msg.as_bytes())
+    put(inbox, "照片.eml", msg.as_bytes())
     rollup(inbox, outbox)
     listed = {row["file"] for row in read_csv(outbox / "files.csv")}
     assert {"照片.eml!/照片.jpg", "照片.eml!/照片 (2).jpg", "照片.eml!/照片 (3).jpg"} <= listed
@@ -259,7 +259,7 @@ def test_zip_members_of_one_name_are_told_apart(dirs: tuple[Path, Path, Path]) -
     with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("附件1.xlsx", return_bytes(src, "annex1", "U012", **counts(2)))
         zf.writestr("附件1.xlsx", return_bytes(src, "annex1", "U012", **counts(3)))
-    _put(inbox, "U012.zip", buffer.getvalue())
+    put(inbox, "U012.zip", buffer.getvalue())
     result = rollup(inbox, outbox)
-    assert {s.file for s in _sub(result, "U012.zip").members} == {"U012.zip!/附件1.xlsx", "U012.zip!/附件1 (2).xlsx"}
+    assert {s.file for s in submission_named(result, "U012.zip").members} == {"U012.zip!/附件1.xlsx", "U012.zip!/附件1 (2).xlsx"}
     assert zip_bytes  # the plain builder stays the one the other tests use

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Outcome, RawCell, Severity, Submission
-from pipeline.safety.badbytes import describe, is_bad_bytes, technical
+from pipeline.safety.badbytes import chain, describe, is_bad_bytes, technical
 from pipeline.safety.guards import GuardError, check_package, check_size
 from pipeline.safety.sniff import WORKBOOK, XLS, Sniffed
 from pipeline.settings.campaign import Campaign
@@ -147,15 +147,6 @@ def _unsupported(sub: Submission, rule: str, message: str) -> None:
     sub.outcome = Outcome.UNSUPPORTED
 
 
-def _cause_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
 # The libraries (pipeline.safety.badbytes) that parse a returned workbook's bytes.
 _READER_LIBRARIES = ("zip", "compression", "xml", "openpyxl", "xlrd", "calamine", "ole", "text", "size")
 
@@ -169,7 +160,7 @@ def is_file_fault(exc: BaseException, sniffed: Sniffed) -> bool:
     """
     if is_bad_bytes(exc, _READER_LIBRARIES):
         return True
-    return any(isinstance(e, RuntimeError) and "encrypted" in str(e) for e in _cause_chain(exc))
+    return any(isinstance(e, RuntimeError) and "encrypted" in str(e) for e in chain(exc))
 
 
 def _describe(exc: Exception, sniffed: Sniffed) -> tuple[str, str]:
@@ -179,11 +170,11 @@ def _describe(exc: Exception, sniffed: Sniffed) -> tuple[str, str]:
 
     from defusedxml import DefusedXmlException
 
-    chain = _cause_chain(exc)
-    if any(isinstance(e, DefusedXmlException) for e in chain):
+    causes = chain(exc)
+    if any(isinstance(e, DefusedXmlException) for e in causes):
         return "不安全内容", ("文件中含有 XML 实体或外部引用等不安全内容，正常的报表不会有这些内容，"
                           "可能是被篡改或恶意构造的文件，已拒绝读取。" + _AGAIN)
-    if any(isinstance(e, MemoryError) for e in chain):
+    if any(isinstance(e, MemoryError) for e in causes):
         return "内容过多", "文件内容过多，超出了程序能处理的范围，已拒绝读取。" + _AGAIN
     if sniffed.kind in FORMAT_NAMES and sniffed.kind != XLS:
         return "无法读取", (f"文件是 {FORMAT_NAMES[sniffed.kind]} 格式的表格，但无法读取（{describe(exc)}）。"
@@ -193,10 +184,10 @@ def _describe(exc: Exception, sniffed: Sniffed) -> tuple[str, str]:
             return "有打开密码", "文件设置了打开密码，程序无法读取。请取消密码后重新发送。"
         return "无法读取", (f"文件是旧版 Excel 97-2003（.xls）或 WPS 格式，但无法读取（{describe(exc)}）。"
                         "请在 WPS 或 Excel 中打开，另存为“Excel 工作簿(*.xlsx)”后重新发送。")
-    if any(isinstance(e, RuntimeError) and "encrypted" in str(e) for e in chain):  # a zip-level password
+    if any(isinstance(e, RuntimeError) and "encrypted" in str(e) for e in causes):  # a zip-level password
         return "有打开密码", ("文件中的内容设置了密码，程序无法读取。"
                           "请取消密码，另存为“Excel 工作簿(*.xlsx)”后重新发送。")
-    if any(isinstance(e, zipfile.BadZipFile | zlib.error | EOFError) for e in chain):
+    if any(isinstance(e, zipfile.BadZipFile | zlib.error | EOFError) for e in causes):
         return "文件损坏", f"文件已损坏或不完整（{describe(exc)}），可能是下载或发送中断。请重新保存后再发送一次。"
     return "无法读取", f"文件无法作为 Excel 工作簿打开（{describe(exc)}）。" + _AGAIN
 
