@@ -252,9 +252,9 @@ def test_parallel_parse_equals_serial_parse(mixed: Mixed, monkeypatch: pytest.Mo
     real = ingest.parse_killable
 
     def counting(subs: list[Submission], parse: Any, settings: Any, seconds: float, workers: int,
-                 budgets: Any = None) -> Any:
+                 budgets: Any = None, meanwhile: Any = None) -> Any:
         pools.append(workers)
-        return real(subs, parse, settings, seconds, workers, budgets)
+        return real(subs, parse, settings, seconds, workers, budgets, meanwhile)
 
     monkeypatch.setattr(ingest, "parse_killable", counting)
     monkeypatch.setattr(ingest.os, "cpu_count", lambda: 2)  # two workers even on a one-core runner
