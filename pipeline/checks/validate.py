@@ -310,38 +310,38 @@ def _as_numbers(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]] | No
     return numbers if exact else None
 
 
-def _long(columns: Sequence[np.ndarray[Any, Any]], rows: int, dtype: Any) -> np.ndarray[Any, Any]:
-    """Per-field columns of ``rows`` values as one array, return by return (row * len(columns) + field)."""
-    if not columns:
-        return np.zeros(0, dtype=dtype)
-    return np.column_stack(columns).astype(dtype, copy=False).reshape(rows * len(columns))
+def _numbers_of(fields: pd.DataFrame, ids: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The numbers of some columns, one column each (see :func:`_numeric`); float64 columns are taken at once."""
+    out = np.empty((len(fields), len(ids)), dtype="float64")
+    floats = [j for j, fid in enumerate(ids) if fields.dtypes[fid] == "float64"]
+    if floats:
+        out[:, floats] = fields[[ids[j] for j in floats]].to_numpy(dtype="float64")
+    for j in sorted(set(range(len(ids))) - set(floats)):
+        out[:, j] = _numeric(fields[ids[j]]).to_numpy(dtype="float64")
+    return out
 
 
 def _frames(fields: pd.DataFrame, schemas: FormSchemas) -> dict[tuple[Severity, str], pd.DataFrame]:
-    """The frame each schema validates (see the module docstring)."""
-    rows = len(fields)
-    numbers: dict[str, np.ndarray[Any, Any]] = {}
+    """The frame each schema validates (see the module docstring); a long frame's rows go return by return."""
+    ids = list(dict.fromkeys([*schemas.counts[Severity.ERROR], *schemas.counts[Severity.WARNING],
+                              *(p.first for p in schemas.pairs), *(p.second for p in schemas.pairs)]))
+    numbers = _numbers_of(fields, ids)
+    column = {fid: j for j, fid in enumerate(ids)}
 
-    def number(fid: str) -> np.ndarray[Any, Any]:
-        if fid not in numbers:
-            numbers[fid] = _numeric(fields[fid]).to_numpy(dtype="float64")
-        return numbers[fid]
+    def long(values: np.ndarray[Any, Any], of: Sequence[str]) -> np.ndarray[Any, Any]:
+        return values[:, [column[f] for f in of]].reshape(-1)
 
     frames: dict[tuple[Severity, str], pd.DataFrame] = {}
     for severity, kind in schemas.schemas:
         if kind == FIELDS:
             frames[(severity, kind)] = fields
         elif kind == COUNTS:
-            ids = schemas.counts[severity]
-            frames[(severity, kind)] = pd.DataFrame({
-                FILLED: _long([fields[f].notna().to_numpy() for f in ids], rows, bool),
-                NUMBER: _long([number(f) for f in ids], rows, "float64"),
-            })
+            counts = schemas.counts[severity]
+            filled = fields[counts].notna().to_numpy(dtype=bool).reshape(-1)
+            frames[(severity, kind)] = pd.DataFrame({FILLED: filled, NUMBER: long(numbers, counts)})
         else:
-            frames[(severity, kind)] = pd.DataFrame({
-                FIRST: _long([number(p.first) for p in schemas.pairs], rows, "float64"),
-                SECOND: _long([number(p.second) for p in schemas.pairs], rows, "float64"),
-            })
+            frames[(severity, kind)] = pd.DataFrame({FIRST: long(numbers, [p.first for p in schemas.pairs]),
+                                                     SECOND: long(numbers, [p.second for p in schemas.pairs])})
     return frames
 
 
