@@ -111,6 +111,10 @@ def collect_files(paths: list[Path], inbox: Path, forms: Mapping[str, FormSpec],
     # (pipeline.intake.workers), and are started before this process imports pandas and pandera for the
     # checks (meanwhile): the parse and those imports share the cores, and this process never imports openpyxl.
     require_safe_xml_settings()
+    # numpy before the fork: the workers need it (openpyxl loads it) and so do the checks (pandas); imported once
+    # here, it is not imported again in each worker.
+    import numpy  # noqa: F401
+
     fresh = [new_submission(p, inbox if p.is_relative_to(inbox) else p.parent) for p in paths]
     read = read_all(fresh, forms, campaign, roster, meanwhile=lambda: _prepare_checks(forms, campaign))
     return _checked(read, forms, campaign, roster, log=False)
