@@ -380,8 +380,8 @@ def _failed(cases: pd.DataFrame, kind: str, severity: Severity, schemas: FormSch
             yield Failed(position, check, "" if check == EMPTY_FORM else str(column), "")
 
 
-def _rule_message(text: CheckText, spec: FormSpec, first: str, second: str, sub: Submission) -> str:
-    a, b = spec.field(first), spec.field(second)
+def _rule_message(text: CheckText, fields: Mapping[str, Field], first: str, second: str, sub: Submission) -> str:
+    a, b = fields[first], fields[second]
     return text.message.format(first_label=a.label, second_label=b.label,
                                first_value=display(sub.values.get(first)), second_value=display(sub.values.get(second)))
 
@@ -395,6 +395,7 @@ def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign, *, 
         return
     schemas = build_schemas(spec, campaign)
     frames = _frames(frame_of(subs, spec), schemas)
+    fields = {f.id: f for f in spec.fields}
     last = (9,)  # a failure no rank names (pandera's own, none today): after the others
     for severity in (Severity.ERROR, Severity.WARNING):
         failed: set[Failed] = set()
@@ -402,15 +403,16 @@ def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign, *, 
             if of == severity:
                 failed.update(_failed(_failure_cases(schema, frames[(of, kind)]), kind, severity, schemas))
         for found in sorted(failed, key=lambda f: (f.row, schemas.rank.get(f[1:], last), f[1:])):
-            _record(subs[found.row], spec, schemas.texts, severity, found)
+            _record(subs[found.row], fields, schemas.texts, severity, found)
 
 
-def _record(sub: Submission, spec: FormSpec, texts: dict[str, CheckText], severity: Severity, found: Failed) -> None:
+def _record(sub: Submission, fields: Mapping[str, Field], texts: dict[str, CheckText], severity: Severity,
+            found: Failed) -> None:
     text = texts.get(found.check, CheckText(found.check, "不符合填报要求，请核实。"))
     if found.first:  # a cross-field rule, at its second field
-        target = spec.field(found.field)
+        target = fields[found.field]
         raw = sub.raw.get(found.field)
-        sub.add(severity, text.rule, _rule_message(text, spec, found.first, found.field, sub), target.id, target.label,
+        sub.add(severity, text.rule, _rule_message(text, fields, found.first, found.field, sub), target.id, target.label,
                 raw.address if raw else "", display(raw.value) if raw else "")
         return
     if found.check == NOT_NULLABLE and severity == Severity.WARNING:
@@ -418,7 +420,7 @@ def _record(sub: Submission, spec: FormSpec, texts: dict[str, CheckText], severi
     if found.check == EMPTY_FORM:
         sub.add(severity, text.rule, text.message)
         return
-    f = spec.field(found.field)
+    f = fields[found.field]
     raw = sub.raw.get(f.id)
     sub.add(severity, text.rule, text.message, f.id, f.label, raw.address if raw else "",
             display(raw.value) if raw else "")
