@@ -116,8 +116,11 @@ def collect_files(paths: list[Path], inbox: Path, forms: Mapping[str, FormSpec],
     import numpy  # noqa: F401
 
     fresh = [new_submission(p, inbox if p.is_relative_to(inbox) else p.parent) for p in paths]
-    read = read_all(fresh, forms, campaign, roster, meanwhile=lambda: _prepare_checks(forms, campaign))
-    return _checked(read, forms, campaign, roster, log=False)
+    # As for a rollup, the collector is paused while the modules and the batch are built: all of it lives until
+    # the command ends, and importing pandas and pandera with it on costs a sixth more.
+    with long_lived_batch():
+        read = read_all(fresh, forms, campaign, roster, meanwhile=lambda: _prepare_checks(forms, campaign))
+        return _checked(read, forms, campaign, roster, log=False)
 
 
 def _prepare_checks(forms: Mapping[str, FormSpec], campaign: Campaign) -> None:
