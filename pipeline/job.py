@@ -23,7 +23,7 @@ from pipeline.forms.spec import FormSpec
 from pipeline.intake.scan import hash_all, new_submission, scan_inbox
 from pipeline.model import Outcome, Status, Submission
 from pipeline.safety.badbytes import technical
-from pipeline.safety.guards import require_safe_xml
+from pipeline.safety.guards import require_safe_xml, require_safe_xml_settings
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.atomic import kill_point
@@ -107,9 +107,28 @@ def collect_files(paths: list[Path], inbox: Path, forms: Mapping[str, FormSpec],
     evidence of its unit and arrival); any other file by its own name."""
     from pipeline.intake.batch import read_all
 
-    require_safe_xml()  # returned files are untrusted: never parse them without defusedxml (imports openpyxl)
+    # The worker processes check that openpyxl parses through defusedxml before their first file
+    # (pipeline.intake.workers), and are started before this process imports pandas and pandera for the
+    # checks (meanwhile): the parse and those imports share the cores, and this process never imports openpyxl.
+    require_safe_xml_settings()
+    # numpy before the fork: the workers need it (openpyxl loads it) and so do the checks (pandas); imported once
+    # here, it is not imported again in each worker.
+    import numpy  # noqa: F401
+
     fresh = [new_submission(p, inbox if p.is_relative_to(inbox) else p.parent) for p in paths]
-    return _checked(read_all(fresh, forms, campaign, roster), forms, campaign, roster, log=False)
+    # As for a rollup, the collector is paused while the modules and the batch are built: all of it lives until
+    # the command ends, and importing pandas and pandera with it on costs a sixth more.
+    with long_lived_batch():
+        read = read_all(fresh, forms, campaign, roster, meanwhile=lambda: _prepare_checks(forms, campaign))
+        return _checked(read, forms, campaign, roster, log=False)
+
+
+def _prepare_checks(forms: Mapping[str, FormSpec], campaign: Campaign) -> None:
+    """Import the checks (pandas, pandera) and build their schemas, ahead of :func:`_checked`."""
+    from pipeline.checks.rollup import build_rollup  # noqa: F401  (the import is the point)
+    from pipeline.checks.validate import prepare
+
+    prepare(forms, campaign)
 
 
 def write_outputs(outbox: Path, rollup: Rollup, parallel: bool = True,

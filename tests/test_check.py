@@ -178,3 +178,76 @@ def test_check_gives_each_file_its_rollup_verdict(tmp_path: Path, workdir: Path,
         unit = sub.unit.name if sub.unit else "单位未识别"
         assert f"（{unit}" in lines[start], lines[start]
         assert lines[start + 1:end] == [f"  [{f.severity}] {f.text}" for f in sub.findings]
+
+
+# What reads a scan or photo: never loaded for a workbook. pipeline.scans.marks (names only) is not among them.
+OCR_MODULES = ("cv2", "rapidocr", "onnxruntime", "pypdfium2", *(f"pipeline.scans.{m}" for m in
+                                                                 ("engine", "lines", "page", "pages", "layout", "read")))
+
+
+def test_check_of_a_workbook_imports_no_ocr_module(tmp_path: Path) -> None:
+    """``check`` of an .xlsx, in a fresh interpreter, imports no OCR module (nor openpyxl in the main process),
+    and reading that file as its worker process does imports no OCR module either."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1"), name="附件1_U001.xlsx")
+    script = (
+        "import json, sys; from pathlib import Path; from pipeline.cli import main\n"
+        "code = main(sys.argv[2:])\n"
+        f"watched = {(*OCR_MODULES, 'openpyxl')!r}\n"
+        "main_process = sorted(m for m in watched if m in sys.modules)\n"
+        "from pipeline.forms.spec import load_forms; from pipeline.settings.campaign import load_campaign\n"
+        "from pipeline.settings.roster import load_roster; from pipeline.intake.batch import read_file\n"
+        "path = Path(sys.argv[1])\n"
+        f"sub = read_file(path, path.parent, load_forms(), load_campaign(Path({str(CAMPAIGN_TOML)!r})), "
+        f"load_roster(Path({str(UNITS_CSV)!r})))\n"
+        "reader = sorted(m for m in watched if m in sys.modules)\n"
+        "print(json.dumps([code, sub.read_as, main_process, reader]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script, str(path), "check", *PATHS, str(path)], capture_output=True,
+                         text=True, check=False, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert run.returncode == 0, run.stderr
+    code, read_as, main_process, reader = json.loads(run.stdout.splitlines()[-1])
+    assert (code, read_as) == (0, "模板")
+    assert main_process == []
+    assert [m for m in reader if m != "openpyxl"] == []  # the reader may need openpyxl, never OCR
+
+
+def test_check_refuses_when_the_readers_would_not_parse_through_defusedxml(
+        tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The worker processes check openpyxl's XML parser before their first file: without defusedxml, ``check``
+    stops with the Chinese guard message and exit code 2, and no verdict on the file."""
+    import openpyxl.xml
+
+    path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1"), name="a.xlsx")
+    monkeypatch.setattr(openpyxl.xml, "DEFUSEDXML", False)  # the forked workers inherit it
+
+    code, lines, err = _check(capsys, path)
+
+    assert code == 2
+    assert lines == []
+    assert err.startswith("错误：openpyxl 没有启用 defusedxml 安全解析")
+
+
+def test_python_m_pipeline_validates_without_importing_hypothesis(tmp_path: Path) -> None:
+    """``python -m pipeline check`` validates with pandera and never imports hypothesis (installed for the tests
+    only; pandera would load it to offer data synthesis): the verdict is the same, the start-up shorter."""
+    import os
+    import subprocess
+    import sys
+
+    path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1", s1_reflection_articles=-1),
+                       name="a.xlsx")
+    script = ("import runpy, sys\nsys.argv[0] = 'pipeline'\ntry:\n"
+              "    runpy.run_module('pipeline', run_name='__main__', alter_sys=True)\n"
+              "except SystemExit as done:\n    code = done.code\n"
+              "print('CODE', code, 'pandera' in sys.modules, sys.modules.get('hypothesis') is not None)\n")
+    run = subprocess.run([sys.executable, "-c", script, "check", *PATHS, str(path)], capture_output=True, text=True,
+                         check=False, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "CODE 1 True False", run.stderr
+    assert lines[0].startswith("a.xlsx：不通过") and "负数" in run.stdout

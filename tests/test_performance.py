@@ -20,6 +20,7 @@ import pickle
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,9 +253,9 @@ def test_parallel_parse_equals_serial_parse(mixed: Mixed, monkeypatch: pytest.Mo
     real = ingest.parse_killable
 
     def counting(subs: list[Submission], parse: Any, settings: Any, seconds: float, workers: int,
-                 budgets: Any = None) -> Any:
+                 budgets: Any = None, meanwhile: Any = None) -> Any:
         pools.append(workers)
-        return real(subs, parse, settings, seconds, workers, budgets)
+        return real(subs, parse, settings, seconds, workers, budgets, meanwhile)
 
     monkeypatch.setattr(ingest, "parse_killable", counting)
     monkeypatch.setattr(ingest.os, "cpu_count", lambda: 2)  # two workers even on a one-core runner
@@ -264,6 +265,41 @@ def test_parallel_parse_equals_serial_parse(mixed: Mixed, monkeypatch: pytest.Mo
     assert [s.path for s in parallel] == paths
     for a, b in zip(parallel, serial, strict=True):
         assert snapshot_of(a) == snapshot_of(b), a.file
+
+
+def _wait_for_meanwhile(sub: Submission, *settings: object) -> bytes:
+    """A stand-in parse that marks itself started, then waits (at most 60 s) for the parent's ``meanwhile``."""
+    folder = sub.path.parent
+    (folder / f"started-{sub.file}").touch()
+    for _ in range(600):
+        if (folder / "meanwhile-done").exists():
+            sub.note = "overlapped"
+            break
+        time.sleep(0.1)
+    return pickle.dumps(sub)
+
+
+def test_meanwhile_runs_once_while_the_workers_parse(tmp_path: Path) -> None:
+    """parse_killable calls ``meanwhile`` once, in the parent, after the workers have started on their files:
+    the parse and the parent's own work (check imports pandas and pandera there) overlap."""
+    from returns import settings as repo_settings
+
+    from pipeline.intake.workers import parse_killable
+
+    subs = [Submission(file=f"{n}.xlsx", path=tmp_path / f"{n}.xlsx", sha256="", mtime=0.0) for n in ("a", "b")]
+    calls: list[bool] = []
+
+    def meanwhile() -> None:
+        for _ in range(600):  # the first worker has begun its first file before this runs
+            if (tmp_path / "started-a.xlsx").exists():
+                break
+            time.sleep(0.1)
+        calls.append((tmp_path / "started-a.xlsx").exists())
+        (tmp_path / "meanwhile-done").touch()
+
+    results = dict(parse_killable(subs, _wait_for_meanwhile, repo_settings(), 120, 1, meanwhile=meanwhile))
+    assert calls == [True]
+    assert [pickle.loads(results[i]).note for i in range(2)] == ["overlapped", "overlapped"]
 
 
 # ----------------------------------------------------------------------------- the parse cache

@@ -198,3 +198,76 @@ def test_count_columns_become_float64_only_when_every_integer_is_exact() -> None
     assert _as_numbers([10**400]) is None
     assert _as_numbers([1.5, 2**60]) is None
     assert _as_numbers([1, "2"]) is None
+
+
+def _number(value: Any) -> float | None:
+    """The oracle's reading of a count: a number (int or float, never bool or text) as a float, else None."""
+    if type(value) not in (int, float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
+def _expected(sub: Submission, form: Any) -> list[tuple[str, str, str]]:
+    """(severity, rule, cell) of every finding validation must add, in order, computed cell by cell from the spec."""
+    found: dict[str, list[tuple[str, str, str]]] = {Severity.ERROR: [], Severity.WARNING: []}
+    for rule in form.rules:  # the cross-field rules first, in the spec's order of rules and pairs
+        for first, second in rule.pairs:
+            a, b = _number(sub.values.get(first)), _number(sub.values.get(second))
+            if a is None or b is None:
+                continue
+            if (a > 0 and 0 < b < a) if rule.check == "second_ge_first" else (a == 0 and b > 0):
+                found[rule.severity].append((rule.severity, rule.title, address("annex1", second)))
+    for f in form.fields:  # then each count cell, its checks in order
+        value = sub.values.get(f.id)
+        if f.kind != "count" or value is None:
+            continue
+        n = _number(value)
+        cell = address("annex1", f.id)
+        if n is None:
+            found[Severity.ERROR].append((Severity.ERROR, "不是数字", cell))
+            continue
+        fails = [(n != n // 1 if abs(n) != float("inf") else False, "不是整数"), (n < 0, "负数"),
+                 (n > 1_000_000, "数值过大")]
+        found[Severity.ERROR] += [(Severity.ERROR, rule, cell) for bad, rule in fails if bad]
+    return found[Severity.ERROR] + found[Severity.WARNING]
+
+
+_CELLS = st.one_of(st.none(), st.integers(-3, 30), st.integers(2**53 - 2, 2**53 + 2), st.sampled_from([10**400, -10**400]),
+                   st.floats(-1e7, 2e6, allow_nan=False), st.sampled_from(["abc", "3.5", "十二", True, 1_000_001]))
+
+
+@hyp_settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(_CELLS, min_size=6, max_size=6), min_size=1, max_size=4))
+def test_each_count_finding_lands_on_its_own_cell_in_order(rows: list[list[Any]]) -> None:
+    """Random count cells of several returns validated together: each return gets exactly the findings a cell-by-cell
+    reading of the spec gives (the cell, the rule, the severity), in the order rules, then cells in form order."""
+    form = spec("annex1")
+    first, second = form.rules[0].pairs[0]
+    third, fourth = form.rules[0].pairs[-1]
+    ids = [first, second, third, fourth, *[fid for fid in count_ids_of(form) if fid not in (first, second, third,
+                                                                                           fourth)][:2]]
+    subs = [submission("annex1", clean_values("annex1", **dict(zip(ids, row, strict=True)))) for row in rows]
+    before = [len(s.findings) for s in subs]
+    validate(subs, form, settings()[1])
+    for sub, start in zip(subs, before, strict=True):
+        assert [(f.severity, f.rule, f.cell) for f in sub.findings[start:]] == _expected(sub, form)
+
+
+def count_ids_of(form: Any) -> list[str]:
+    """The count fields of a form, in form order."""
+    return [f.id for f in form.fields if f.kind == "count"]
+
+
+def test_an_integer_beyond_float_range_is_huge_and_hides_no_other_finding() -> None:
+    """A count of 10**400 is a 错误 数值过大 at its cell, and the other returns of the same batch keep their findings."""
+    huge = submission("annex1", clean_values("annex1", s1_reflection_articles=10**400), "U001")
+    negative = submission("annex1", clean_values("annex1", s1_reflection_articles=-1, **{SESSIONS: 5, PEOPLE: 3}),
+                          "U002")
+    validate([huge, negative], spec("annex1"), settings()[1])
+    cell = address("annex1", "s1_reflection_articles")
+    assert _rules(huge) == {(Severity.ERROR, "数值过大", cell)}
+    assert _rules(negative) == {(Severity.ERROR, "负数", cell),
+                                (Severity.WARNING, "参与人次少于场次", address("annex1", PEOPLE))}

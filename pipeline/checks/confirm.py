@@ -48,7 +48,7 @@ def read_confirmed(outbox: Path) -> frozenset[Key]:
 
 def apply_confirmed(subs: Iterable[Submission], confirmed: frozenset[Key]) -> None:
     """Rewrite each scanned return's 警告 so that it lists only the values not yet confirmed."""
-    from pipeline.scans.read import CHECK_RULE, check_message  # light, but kept off the unchanged-rerun path
+    from pipeline.scans.marks import CHECK_RULE, check_message  # light, but kept off the unchanged-rerun path
 
     for sub in subs:
         if not sub.scanned:

@@ -18,8 +18,8 @@ from pathlib import PurePosixPath
 
 from pipeline.forms.spec import FormSpec
 from pipeline.model import CONTINUED, STAMPED, Outcome, Severity, Submission
-from pipeline.scans.read import MISSING_ON_SCAN as PARTS_RULE
-from pipeline.scans.read import PART_KEY
+from pipeline.scans.marks import MISSING_ON_SCAN as PARTS_RULE
+from pipeline.scans.marks import PART_KEY
 
 COPY_KINDS = frozenset({"pdf", "image"})
 EXCEL_KINDS = frozenset({"workbook", "macro-workbook", "xls", "et", "xlsb", "ods"})

@@ -1,22 +1,33 @@
 """pandera schemas generated from the form spec, and the mapping of failure cases back to cells.
 
-Two schemas per form: one holds the 错误 checks, one the 警告 checks. Both run with
-``lazy=True``; every row of ``failure_cases`` becomes a :class:`Finding` on its cell.
+A batch of returns of one form is validated as three frames, so that each check runs once over every
+cell it concerns (pandera's cost is per check, not per value):
+
+- ``fields``: one row per return, one column per field: the header fields' element-wise checks, the
+  blanks in fields that must be filled, and the empty form;
+- ``counts``: one row per count cell (return × count field): whether it is filled and its number, for the
+  four count checks;
+- ``pairs``: one row per pair of a cross-field rule (return × pair): the pair's two numbers.
+
+Each frame has a 错误 and a 警告 schema, validated with ``lazy=True``; every failure case maps back to its
+return and cell (a row of a long frame is one return's cell or pair) and becomes a :class:`Finding`. A
+return's findings are listed in one fixed order (:attr:`FormSchemas.rank`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from pipeline.forms.spec import MAX_COUNT, TEXT_LIMITS, Field, FormSpec, Rule
+from pipeline.forms.spec import MAX_COUNT, TEXT_LIMITS, Field, FormSpec
 from pipeline.model import Severity, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.values.header import MOBILE_RE, phone_ok
@@ -24,6 +35,10 @@ from pipeline.values.normalise import display
 
 EXACT_INT = 2**53  # integers up to this convert to float64 exactly
 _NUMBER_KINDS = frozenset({type(None), int, float})
+EMPTY_FORM = "empty_form"
+NOT_NULLABLE = "not_nullable"  # pandera's name for a blank in a column that must be filled
+FIELDS, COUNTS, PAIRS = "fields", "counts", "pairs"  # the frames, see the module docstring
+NUMBER, FILLED, FIRST, SECOND = "number", "filled", "first", "second"  # the long frames' columns
 
 
 @dataclass(frozen=True)
@@ -34,40 +49,41 @@ class CheckText:
     message: str
 
 
+def _float(value: Any) -> float:
+    """An integer or float as float64; an integer beyond its range as infinity (it is huge, never blank)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _numeric(s: pd.Series) -> pd.Series:
-    """The numbers of a column; text, booleans and dates become NaN (never parsed here)."""
+    """The numbers of a column as float64; text, booleans and dates become NaN (never parsed here)."""
     if s.dtype == "float64":  # a column of numbers and blanks only (see frame_of)
         return s
     kinds = s.map(type)  # exact types: bool, a subclass of int, is not a number here
-    return pd.to_numeric(s.where(kinds.isin((int, float))), errors="coerce")
+    numbers = s.where(kinds.isin((int, float)))
+    return numbers.map(_float, na_action="ignore").astype("float64")
 
 
-def _count_checks() -> list[tuple[pa.Check, CheckText]]:
-    def is_number(s: pd.Series) -> pd.Series:
-        return s.isna() | _numeric(s).notna()
+# The four checks on every count cell, in the order a cell's findings are listed.
+_COUNT_CHECKS: tuple[tuple[str, CheckText], ...] = (
+    ("count_is_number", CheckText("不是数字", "应填写阿拉伯数字整数，没有开展的填0，请更正。")),
+    ("count_is_whole", CheckText("不是整数", "场次、人次等只能是整数，请更正为整数。")),
+    ("count_not_negative", CheckText("负数", "数量不能为负数，请更正。")),
+    ("count_not_huge", CheckText("数值过大", f"数量超过{MAX_COUNT:,}，明显不合理，请核实后更正。")),
+)
 
-    def is_whole(s: pd.Series) -> pd.Series:
-        n = _numeric(s)
-        return n.isna() | (n == n.round())
 
-    def not_negative(s: pd.Series) -> pd.Series:
-        n = _numeric(s)
-        return n.isna() | (n >= 0)
-
-    def not_huge(s: pd.Series) -> pd.Series:
-        n = _numeric(s)
-        return n.isna() | (n <= MAX_COUNT)
-
-    return [
-        (pa.Check(is_number, name="count_is_number"),
-         CheckText("不是数字", "应填写阿拉伯数字整数，没有开展的填0，请更正。")),
-        (pa.Check(is_whole, name="count_is_whole"),
-         CheckText("不是整数", "场次、人次等只能是整数，请更正为整数。")),
-        (pa.Check(not_negative, name="count_not_negative"),
-         CheckText("负数", "数量不能为负数，请更正。")),
-        (pa.Check(not_huge, name="count_not_huge"),
-         CheckText("数值过大", f"数量超过{MAX_COUNT:,}，明显不合理，请核实后更正。")),
+def _count_checks() -> tuple[list[pa.Check], list[pa.Check]]:
+    """The checks of the ``counts`` frame: on the frame (filled means a number) and on its ``number`` column."""
+    frame = [pa.Check(lambda df: ~df[FILLED] | df[NUMBER].notna(), name=_COUNT_CHECKS[0][0])]
+    number = [  # blanks and text (NaN here) are dropped by pandera before these run
+        pa.Check(lambda n: n == n.round(), name=_COUNT_CHECKS[1][0]),
+        pa.Check(lambda n: n >= 0, name=_COUNT_CHECKS[2][0]),
+        pa.Check(lambda n: n <= MAX_COUNT, name=_COUNT_CHECKS[3][0]),
     ]
+    return frame, number
 
 
 def _element(name: str, ok: Callable[[Any], bool], text: CheckText) -> tuple[pa.Check, CheckText]:
@@ -86,8 +102,9 @@ def _valid_email(value: Any) -> bool:
 
 
 def _field_checks(f: Field, campaign: Campaign) -> list[tuple[pa.Check, CheckText]]:
+    """The element-wise checks of a field that is not a count (counts are checked in the ``counts`` frame)."""
     if f.kind == "count":
-        return _count_checks()
+        return []
     if f.kind == "date":
         low, high = campaign.date_window
         return [
@@ -117,14 +134,25 @@ def header_warning_fields(spec: FormSpec) -> frozenset[str]:
     return frozenset(spec.roles.contact) | ({spec.roles.report_date} if spec.roles.report_date else frozenset())
 
 
-def _rule_check(rule: Rule, first: Field, second: Field) -> tuple[pa.Check, CheckText]:
-    def ok(df: pd.DataFrame) -> pd.Series:
-        a, b = _numeric(df[first.id]), _numeric(df[second.id])
-        bad = (a > 0) & (b > 0) & (b < a) if rule.check == "second_ge_first" else (a == 0) & (b > 0)
-        return ~bad
+class Pair(NamedTuple):
+    """One pair of a cross-field rule; a failing pair is reported at the cell of its second field."""
 
-    name = f"rule:{rule.id}:{first.id}:{second.id}"
-    return pa.Check(ok, name=name), CheckText(rule.title, rule.message)
+    check: str  # the pandera check of its rule
+    first: str
+    second: str
+
+
+def _rule_check(name: str, check: str, slots: np.ndarray[Any, np.dtype[np.bool_]]) -> pa.Check:
+    """A rule's check over the ``pairs`` frame; ``slots`` marks the rule's own pairs among all (tiled per return)."""
+
+    def ok(df: pd.DataFrame) -> pd.Series:
+        mine = np.tile(slots, len(df) // len(slots)) if len(slots) else np.zeros(0, dtype=bool)
+        a, b = df[FIRST].to_numpy(), df[SECOND].to_numpy()
+        with np.errstate(invalid="ignore"):  # NaN compares False: a blank or text breaks no rule
+            bad = (a > 0) & (b > 0) & (b < a) if check == "second_ge_first" else (a == 0) & (b > 0)
+        return pd.Series(~(bad & mine), index=df.index)
+
+    return pa.Check(ok, name=name)
 
 
 def _empty_check(spec: FormSpec) -> tuple[pa.Check, CheckText]:
@@ -133,16 +161,30 @@ def _empty_check(spec: FormSpec) -> tuple[pa.Check, CheckText]:
     def ok(df: pd.DataFrame) -> pd.Series:
         return df[counts].notna().any(axis=1)
 
-    return pa.Check(ok, name="empty_form"), CheckText("空表", "表中各项数量全部为空，视为空表。请逐项填写（没有开展的填0）后重新报送。")
+    return pa.Check(ok, name=EMPTY_FORM), CheckText("空表", "表中各项数量全部为空，视为空表。请逐项填写（没有开展的填0）后重新报送。")
 
 
 @dataclass(frozen=True)
 class FormSchemas:
-    """The 错误 and 警告 schemas of one form and the text of each of their checks."""
+    """The schemas of one form: per severity, one for each frame, with what they need to name their cells.
 
-    errors: pa.DataFrameSchema
-    warnings: pa.DataFrameSchema
+    ``counts`` lists the count fields of each severity, in the order of the ``counts`` frame's cells of one
+    return; ``pairs`` every rule pair, in the order of the ``pairs`` frame's rows of one return. ``rank``
+    orders the findings of one return: the rules first (in the spec's order of rules and pairs), then the
+    empty form, then each field in its schema's order with its checks in order (a blank first).
+    """
+
+    schemas: dict[tuple[Severity, str], pa.DataFrameSchema]
     texts: dict[str, CheckText]
+    counts: dict[Severity, list[str]]
+    pairs: list[Pair]
+    rank: dict[tuple[str, str, str], tuple[int, ...]]  # (check, field, first field of a rule) -> rank
+
+    @property
+    def checks(self) -> int:
+        """How many pandera checks the schemas run (a column that must be filled counts as one)."""
+        return sum(len(s.checks) + sum(len(c.checks) + (not c.nullable) for c in s.columns.values())
+                   for s in self.schemas.values())
 
 
 _SCHEMAS: dict[tuple[FormSpec, str, str], FormSchemas] = {}
@@ -151,7 +193,7 @@ SOFT_BLANK = CheckText("漏填", "此项未填写，不影响本次汇总；如�
 
 
 def build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
-    """Generate both schemas from the spec (memoised per spec and campaign)."""
+    """Generate the schemas from the spec (memoised per spec and campaign)."""
     key = (spec, campaign.id, str(campaign.path))
     if key not in _SCHEMAS:
         _SCHEMAS[key] = _build_schemas(spec, campaign)
@@ -159,46 +201,78 @@ def build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
 
 
 def _build_schemas(spec: FormSpec, campaign: Campaign) -> FormSchemas:
-    texts: dict[str, CheckText] = {
-        "not_nullable": CheckText("必填项未填", "此项必须填写，请补充。"),
-    }
-    columns: dict[str, pa.Column] = {}
-    soft: dict[str, pa.Column] = {}  # header fields whose slips never make the counts untrustworthy: 警告 only
+    texts: dict[str, CheckText] = {NOT_NULLABLE: CheckText("必填项未填", "此项必须填写，请补充。")}
+    texts.update(_COUNT_CHECKS)
     soft_ids = header_warning_fields(spec)
+    due = campaign.deadline(spec.deadline)
+    late = pa.Check(lambda v: not isinstance(v, dt.date) or v <= due, element_wise=True, ignore_na=True, name="late")
+    # The columns of the fields frame, per severity, in order; a date field outside the soft ones has its
+    # late check in a 警告 column of its own, listed before the soft fields.
+    columns: dict[Severity, dict[str, pa.Column]] = {Severity.ERROR: {}, Severity.WARNING: {}}
+    counts: dict[Severity, list[str]] = {Severity.ERROR: [], Severity.WARNING: []}
+    rank: dict[tuple[str, str, str], tuple[int, ...]] = {}
+    late_columns: dict[str, pa.Column] = {}
     for f in spec.fields:
+        severity = Severity.WARNING if f.id in soft_ids else Severity.ERROR
         checks = []
         for check, text in _field_checks(f, campaign):
             checks.append(check)
             texts[str(check.name)] = text
+        if f.kind == "date":
+            texts["late"] = CheckText("逾期报送", f"填报日期晚于截止日期 {due:%Y年%m月%d日}，属逾期报送。")
+            if severity == Severity.WARNING:
+                checks.append(late)
+            else:
+                late_columns[f.id] = pa.Column(None, checks=[late], nullable=True, required=False)
         # The unit field is identity's business (pipeline.units.identity): blank is fine once the path named the unit.
         nullable = not f.required or f.id == spec.roles.unit
-        (soft if f.id in soft_ids else columns)[f.id] = pa.Column(None, checks=checks, nullable=nullable, required=False)
-    frame_checks: dict[str, list[pa.Check]] = {Severity.ERROR: [], Severity.WARNING: []}
+        columns[severity][f.id] = pa.Column(None, checks=checks, nullable=nullable, required=False)
+        if f.kind == "count":
+            counts[severity].append(f.id)
+    columns[Severity.WARNING] = {**late_columns, **columns[Severity.WARNING]}
+    for severity, kept in columns.items():
+        for position, (fid, column) in enumerate(list(kept.items())):
+            names = [NOT_NULLABLE] * (not column.nullable) + [str(c.name) for c in column.checks]
+            names += [name for name, _ in _COUNT_CHECKS] if fid in counts[severity] else []
+            for order, name in enumerate(names):
+                rank.setdefault((name, fid, ""), (1, position, order))
+            if not column.checks and column.nullable:
+                del kept[fid]  # nothing to check: leaving the column out saves pandera's time on it
+    frame_checks: dict[tuple[Severity, str], list[pa.Check]] = {}
+    pairs: list[Pair] = []
+    for number, rule in enumerate(spec.rules):
+        name = f"rule:{rule.id}"
+        texts[name] = CheckText(rule.title, rule.message)
+        for order, (first, second) in enumerate(rule.pairs):
+            pairs.append(Pair(name, first, second))
+            rank.setdefault((name, second, first), (0, number, order))
     for rule in spec.rules:
-        for first, second in rule.pairs:
-            check, text = _rule_check(rule, spec.field(first), spec.field(second))
-            frame_checks[rule.severity].append(check)
-            texts[str(check.name)] = text
+        name = f"rule:{rule.id}"
+        slots = np.array([p.check == name for p in pairs], dtype=bool)
+        frame_checks.setdefault((rule.severity, PAIRS), []).append(_rule_check(name, rule.check, slots))
     if spec.has_sentences:
         check, text = _empty_check(spec)
-        frame_checks[Severity.ERROR].append(check)
-        texts[str(check.name)] = text
-    due = campaign.deadline(spec.deadline)
-    late_columns: dict[str, pa.Column] = {}
-    date_fields = [f for f in spec.fields if f.kind == "date"]
-    for f in date_fields:
-        check = pa.Check(lambda v: not isinstance(v, dt.date) or v <= due, element_wise=True, ignore_na=True,
-                         name="late")
-        if f.id in soft:
-            soft[f.id].checks.append(check)
-        else:
-            late_columns[f.id] = pa.Column(None, checks=[check], nullable=True, required=False)
-        texts["late"] = CheckText("逾期报送", f"填报日期晚于截止日期 {due:%Y年%m月%d日}，属逾期报送。")
-    return FormSchemas(
-        errors=pa.DataFrameSchema(columns, checks=frame_checks[Severity.ERROR]),
-        warnings=pa.DataFrameSchema({**late_columns, **soft}, checks=frame_checks[Severity.WARNING]),
-        texts=texts,
-    )
+        frame_checks.setdefault((Severity.ERROR, FIELDS), []).append(check)
+        texts[EMPTY_FORM] = text
+        rank[(EMPTY_FORM, "", "")] = (0, len(spec.rules), 0)
+    schemas: dict[tuple[Severity, str], pa.DataFrameSchema] = {}
+    for severity in (Severity.ERROR, Severity.WARNING):
+        schemas[(severity, FIELDS)] = pa.DataFrameSchema(columns[severity],
+                                                         checks=frame_checks.get((severity, FIELDS), []))
+        if counts[severity]:
+            on_frame, on_number = _count_checks()
+            schemas[(severity, COUNTS)] = pa.DataFrameSchema(
+                {NUMBER: pa.Column(None, checks=on_number, nullable=True, required=False)}, checks=on_frame)
+        if (severity, PAIRS) in frame_checks:
+            schemas[(severity, PAIRS)] = pa.DataFrameSchema(checks=frame_checks[(severity, PAIRS)])
+    return FormSchemas(schemas, texts, counts, pairs, rank)
+
+
+def prepare(forms: Mapping[str, FormSpec], campaign: Campaign) -> None:
+    """Build every form's schemas and let pandera set itself up (its first validation imports its backends),
+    so that :func:`validate` then pays only for the checks. Validates no return; may be called any time."""
+    for spec in forms.values():
+        validate([], spec, campaign, force=True)
 
 
 def frame_of(subs: Sequence[Submission], spec: FormSpec) -> pd.DataFrame:
@@ -236,6 +310,41 @@ def _as_numbers(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]] | No
     return numbers if exact else None
 
 
+def _numbers_of(fields: pd.DataFrame, ids: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The numbers of some columns, one column each (see :func:`_numeric`); float64 columns are taken at once."""
+    out = np.empty((len(fields), len(ids)), dtype="float64")
+    floats = [j for j, fid in enumerate(ids) if fields.dtypes[fid] == "float64"]
+    if floats:
+        out[:, floats] = fields[[ids[j] for j in floats]].to_numpy(dtype="float64")
+    for j in sorted(set(range(len(ids))) - set(floats)):
+        out[:, j] = _numeric(fields[ids[j]]).to_numpy(dtype="float64")
+    return out
+
+
+def _frames(fields: pd.DataFrame, schemas: FormSchemas) -> dict[tuple[Severity, str], pd.DataFrame]:
+    """The frame each schema validates (see the module docstring); a long frame's rows go return by return."""
+    ids = list(dict.fromkeys([*schemas.counts[Severity.ERROR], *schemas.counts[Severity.WARNING],
+                              *(p.first for p in schemas.pairs), *(p.second for p in schemas.pairs)]))
+    numbers = _numbers_of(fields, ids)
+    column = {fid: j for j, fid in enumerate(ids)}
+
+    def long(values: np.ndarray[Any, Any], of: Sequence[str]) -> np.ndarray[Any, Any]:
+        return values[:, [column[f] for f in of]].reshape(-1)
+
+    frames: dict[tuple[Severity, str], pd.DataFrame] = {}
+    for severity, kind in schemas.schemas:
+        if kind == FIELDS:
+            frames[(severity, kind)] = fields
+        elif kind == COUNTS:
+            counts = schemas.counts[severity]
+            filled = fields[counts].notna().to_numpy(dtype=bool).reshape(-1)
+            frames[(severity, kind)] = pd.DataFrame({FILLED: filled, NUMBER: long(numbers, counts)})
+        else:
+            frames[(severity, kind)] = pd.DataFrame({FIRST: long(numbers, [p.first for p in schemas.pairs]),
+                                                     SECOND: long(numbers, [p.second for p in schemas.pairs])})
+    return frames
+
+
 def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
     try:
         schema.validate(frame, lazy=True)
@@ -245,52 +354,73 @@ def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame(columns=["column", "check", "index"])
 
 
-def _rule_message(text: CheckText, spec: FormSpec, first: str, second: str, sub: Submission) -> str:
-    a, b = spec.field(first), spec.field(second)
+class Failed(NamedTuple):
+    """One failure, mapped back to its return (``row``) and cell; ``first`` is a rule's first field, else ""."""
+
+    row: int
+    check: str
+    field: str  # "" for the empty form
+    first: str
+
+
+def _failed(cases: pd.DataFrame, kind: str, severity: Severity, schemas: FormSchemas) -> Iterator[Failed]:
+    """Each failure case of one frame's schema as the return and cell it concerns."""
+    counts = schemas.counts[severity]
+    for index, check_name, column in cases[["index", "check", "column"]].itertuples(index=False, name=None):
+        if index is None or pd.isna(index):
+            continue
+        position, check = int(index), str(check_name).split("(")[0]
+        if kind == COUNTS:
+            row, cell = divmod(position, len(counts))
+            yield Failed(row, check, counts[cell], "")
+        elif kind == PAIRS:
+            row, slot = divmod(position, len(schemas.pairs))
+            yield Failed(row, check, schemas.pairs[slot].second, schemas.pairs[slot].first)
+        else:  # a check on the whole row (the empty form) reports each of the row's values: once per row here
+            yield Failed(position, check, "" if check == EMPTY_FORM else str(column), "")
+
+
+def _rule_message(text: CheckText, fields: Mapping[str, Field], first: str, second: str, sub: Submission) -> str:
+    a, b = fields[first], fields[second]
     return text.message.format(first_label=a.label, second_label=b.label,
                                first_value=display(sub.values.get(first)), second_value=display(sub.values.get(second)))
 
 
-def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign) -> None:
-    """Validate a batch of submissions of one form, adding a finding per failure case."""
-    if not subs:
+def validate(subs: Sequence[Submission], spec: FormSpec, campaign: Campaign, *, force: bool = False) -> None:
+    """Validate a batch of submissions of one form, adding a finding per failed cell (the empty form: per return).
+
+    ``force`` runs the schemas even on no submission (see :func:`prepare`).
+    """
+    if not subs and not force:
         return
     schemas = build_schemas(spec, campaign)
-    frame = frame_of(subs, spec)
-    seen: set[tuple[int, str, str]] = set()
-    for severity, schema in ((Severity.ERROR, schemas.errors), (Severity.WARNING, schemas.warnings)):
-        cases = _failure_cases(schema, frame)
-        for index, check_name, column in cases[["index", "check", "column"]].itertuples(index=False, name=None):
-            if index is None or pd.isna(index):
-                continue
-            row, check = int(index), str(check_name)
-            # Frame-wide checks report one case per column; a rule fails once per row.
-            frame_wide = check.startswith(("rule:", "empty_form"))
-            key = (row, check, "" if frame_wide else str(column))
-            if key in seen:
-                continue
-            seen.add(key)
-            _record(subs[row], spec, schemas.texts, severity, check, column)
+    frames = _frames(frame_of(subs, spec), schemas)
+    fields = {f.id: f for f in spec.fields}
+    last = (9,)  # a failure no rank names (pandera's own, none today): after the others
+    for severity in (Severity.ERROR, Severity.WARNING):
+        failed: set[Failed] = set()
+        for (of, kind), schema in schemas.schemas.items():
+            if of == severity:
+                failed.update(_failed(_failure_cases(schema, frames[(of, kind)]), kind, severity, schemas))
+        for found in sorted(failed, key=lambda f: (f.row, schemas.rank.get(f[1:], last), f[1:])):
+            _record(subs[found.row], fields, schemas.texts, severity, found)
 
 
-def _record(sub: Submission, spec: FormSpec, texts: dict[str, CheckText], severity: Severity, check: str,
-            column: Any) -> None:
-    name = check.split("(")[0]
-    if name.startswith("rule:"):
-        _, _, first, second = name.split(":")
-        text = texts[name]
-        target = spec.field(second)
-        raw = sub.raw.get(second)
-        sub.add(severity, text.rule, _rule_message(text, spec, first, second, sub), target.id, target.label,
+def _record(sub: Submission, fields: Mapping[str, Field], texts: dict[str, CheckText], severity: Severity,
+            found: Failed) -> None:
+    text = texts.get(found.check, CheckText(found.check, "不符合填报要求，请核实。"))
+    if found.first:  # a cross-field rule, at its second field
+        target = fields[found.field]
+        raw = sub.raw.get(found.field)
+        sub.add(severity, text.rule, _rule_message(text, fields, found.first, found.field, sub), target.id, target.label,
                 raw.address if raw else "", display(raw.value) if raw else "")
         return
-    text = texts.get(name, CheckText(name, "不符合填报要求，请核实。"))
-    if name == "not_nullable" and severity == Severity.WARNING:
+    if found.check == NOT_NULLABLE and severity == Severity.WARNING:
         text = SOFT_BLANK  # a header field whose gap never holds the form back: not “必须”, once
-    if name == "empty_form":
+    if found.check == EMPTY_FORM:
         sub.add(severity, text.rule, text.message)
         return
-    f = spec.field(str(column))
+    f = fields[found.field]
     raw = sub.raw.get(f.id)
     sub.add(severity, text.rule, text.message, f.id, f.label, raw.address if raw else "",
             display(raw.value) if raw else "")

@@ -142,8 +142,9 @@ def parse_pickled(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
 
 
 def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
-                roster: Roster) -> Iterator[tuple[Submission, bytes | None]]:
-    """Each file's parse and its pickle, in order; every file is read in a worker killed at its time limit."""
+                roster: Roster, meanwhile: Callable[[], object] | None = None) -> Iterator[tuple[Submission, bytes | None]]:
+    """Each file's parse and its pickle, in order; every file is read in a worker killed at its time limit
+    (``meanwhile``: see :func:`read_all`)."""
     if not subs:
         return
     workers = min(os.cpu_count() or 1, max(1, len(subs) // max(1, PARALLEL_MIN_FILES // 2)))
@@ -151,7 +152,8 @@ def _parse_many(subs: list[Submission], forms: Mapping[str, FormSpec], campaign:
     following = 0
     seconds = campaign.limits.seconds_per_file
     budgets = [time_budget(s.file, seconds) for s in subs]  # a scan has more time: OCR reads it page by page
-    for index, result in parse_killable(subs, parse_pickled, (forms, campaign, roster), seconds, workers, budgets):
+    for index, result in parse_killable(subs, parse_pickled, (forms, campaign, roster), seconds, workers, budgets,
+                                        meanwhile):
         if isinstance(result, MachineFaultError):
             done[index] = (mark_machine_fault(subs[index], result), None)
         else:
@@ -182,10 +184,11 @@ def _refresh_members(sub: Submission) -> None:
 
 def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
              progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
-             cache: ParseCache | None = None) -> list[Submission]:
+             cache: ParseCache | None = None, meanwhile: Callable[[], object] | None = None) -> list[Submission]:
     """Every file's submission, in order: from the cache when its parse is stored, else parsed.
 
     One entry per inbox file; a container carries its members in ``members`` (see :func:`expand`).
+    ``meanwhile`` is called once while the worker processes parse (not at all when every parse is cached).
     """
     digest = settings_digest(forms, campaign, roster) if cache is not None else ""
     done: dict[int, Submission] = {}
@@ -199,7 +202,7 @@ def read_all(fresh: list[Submission], forms: Mapping[str, FormSpec], campaign: C
         cached.path, cached.mtime, cached.size = sub.path, sub.mtime, sub.size
         _refresh_members(cached)
         done[index] = cached
-    parsed = _parse_many([s for _, s in todo], forms, campaign, roster)
+    parsed = _parse_many([s for _, s in todo], forms, campaign, roster, meanwhile)
     # A progress iterator (tqdm) counts an item done when the next one is asked for, and reaches 100% and
     # closes only when it runs out: one step before the first file, one after each, the last one exhausts it.
     tick = iter(progress([s.path for _, s in todo]) if progress else ())

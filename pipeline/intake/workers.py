@@ -13,6 +13,13 @@ Workers are started with ``fork`` where it exists, else ``spawn`` (Windows, see
 :func:`pipeline.portable.pool_context`): what they receive pickles, and their functions live at
 module level. Each worker has up to :data:`IN_FLIGHT` files queued, so that it never waits for the
 parent between two files; a file's clock starts when the worker reports the one before it done.
+
+The workers are what parses returned files, so each checks first that openpyxl parses through
+defusedxml (:func:`pipeline.safety.guards.require_safe_xml`); when it does not, the run stops with that
+message. The parent need not import openpyxl for it. Once the first workers are at work, the parent may
+do something else of its own (``meanwhile``: ``check`` imports pandas and pandera there), so that the
+parse and that work share the cores; processes are always started before it, never from a process busy
+importing.
 """
 
 from __future__ import annotations
@@ -28,11 +35,12 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from pipeline.errors import PipelineError
 from pipeline.faults import MachineFaultError, crash_fault, quiet_libraries, timeout_fault
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Submission
 from pipeline.portable import kill_tree, pool_context
-from pipeline.safety.guards import start_budget
+from pipeline.safety.guards import require_safe_xml, start_budget
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 
@@ -53,6 +61,11 @@ def _serve(conn: Connection, parse: Parse, settings: Settings, seconds: float) -
     gc.freeze()
     gc.enable()
     quiet_libraries()  # a spawned worker starts without the command line's logging set-up
+    try:
+        require_safe_xml()  # returned files are untrusted: never parse them without defusedxml (imports openpyxl)
+    except PipelineError as refused:
+        conn.send(refused)  # the parent stops the run with this message
+        return
     conn.send(None)  # ready: the clock of the first file starts now, not while this process was starting
     while True:
         try:
@@ -108,11 +121,14 @@ def _allowed(worker: _Worker, limit: float) -> float:
 
 
 def parse_killable(subs: list[Submission], parse: Parse, settings: Settings, seconds: float,
-                   workers: int, budgets: Sequence[float] | None = None) -> Iterator[tuple[int, bytes | MachineFaultError]]:
+                   workers: int, budgets: Sequence[float] | None = None,
+                   meanwhile: Callable[[], object] | None = None) -> Iterator[tuple[int, bytes | MachineFaultError]]:
     """Each file's pickled parse, or the machine fault that stopped it, as ``(index in subs, result)``.
 
     Results come as files finish, not in order. ``parse`` must be a module-level function. ``budgets``,
     when given, is each file's own time limit (a scan is read by OCR, page by page); else every file has ``seconds``.
+    ``meanwhile`` is called once, in this process, when the first workers have been started and sent their
+    files. A worker that refuses to parse (see the module docstring) raises its :class:`PipelineError` here.
     """
     context = pool_context() or multiprocessing.get_context()
     pending: deque[int] = deque(range(len(subs)))
@@ -132,6 +148,9 @@ def parse_killable(subs: list[Submission], parse: Parse, settings: Settings, sec
                         worker.since = time.monotonic()
                     worker.queued.append(index)
                     worker.conn.send((index, subs[index]))
+            if meanwhile is not None:  # a worker's clock starts when the parent hears it is ready: never shortened
+                meanwhile()
+                meanwhile = None
             busy = [w for w in pool if w.queued]
             now = time.monotonic()
             timeout = None if limit is None else max(0.0, min(w.since + _allowed(w, limit_of(w.queued[0]))
@@ -152,6 +171,8 @@ def parse_killable(subs: list[Submission], parse: Parse, settings: Settings, sec
                     if message is None:
                         worker.ready = True
                         continue
+                    if isinstance(message, PipelineError):
+                        raise message
                     index, payload = message
                     worker.queued.remove(index)
                     yield index, payload

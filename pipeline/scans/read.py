@@ -9,10 +9,8 @@ place on the page; a low score is read again from a larger crop before it is giv
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 from pipeline.documents.extract import AMBIGUOUS_RULE as AMBIGUOUS_SENTENCE
 from pipeline.documents.extract import MISSING_RULE as MISSING_SENTENCE
@@ -22,22 +20,19 @@ from pipeline.forms.spec import FormSpec
 from pipeline.model import ScanValue, Severity, Submission
 from pipeline.scans.layout import Table, TextRun, lay_out, progress_blocks
 from pipeline.scans.lines import Line, crop_png, ink_share, red_share, reread
+from pipeline.scans.marks import CHECK_RULE, PART_KEY, SCANNED, UNSURE_RULE, check_message
+from pipeline.scans.marks import CHECK_TEXT as CHECK_TEXT  # re-exported: the names of a scan read live in marks
+from pipeline.scans.marks import MISSING_ON_SCAN as MISSING_ON_SCAN
+from pipeline.scans.marks import part_of as part_of
 from pipeline.scans.pages import ReadPage
 from pipeline.workbook.book import Book
 from pipeline.workbook.handmade import MAPPED_RULE, MISSING_RULE, HandRead, fill_submission, read_handmade
 
-SCANNED = "扫描识别"  # 读取方式 of a return read by OCR
 # The lowest character score a value must reach to count (with its 警告). Calibrated on the test corpus
 # (tests/test_scan.py): no wrong value scored above it; see the developer README.
 THRESHOLD = 0.93
 SEAL_SHARE = 0.04  # share of a value's box under red ink from which the seal is said to cover it
 INK_SHARE = 0.02  # share of dark pixels in an empty value box from which it may hold a faint digit
-CHECK_RULE = "扫描件识别"
-UNSURE_RULE = "扫描件无法确认"
-CHECK_TEXT = "扫描件识别，请核对"
-MISSING_ON_SCAN = "扫描件缺项"
-PART_KEY = "scan_part"  # Submission.meta key: "<folder/base name>|<part number>" for one photo of several
-_PART = re.compile(r"^(?P<base>.+?)\s*[（(](?P<number>\d{1,2})[)）]$")
 
 
 @dataclass
@@ -227,15 +222,6 @@ def read_pages_as_form(pages: Sequence[ReadPage], forms: Mapping[str, FormSpec])
     return max(candidates, key=lambda r: r.body)
 
 
-def part_of(file: str) -> tuple[str, int] | None:
-    """(folder and base name, part number) of “附件1(2).jpg”, one photo of a form sent as several; None otherwise."""
-    path = PurePosixPath(file.replace("!/", "/"))
-    match = _PART.match(path.stem)
-    if match is None:
-        return None
-    return str(path.parent / match.group("base")), int(match.group("number"))
-
-
 def fill_labels(sub: Submission, read: ScanRead) -> None:
     """Record a template read (labels) on the submission with the hand-made reader's findings, minus its
     “自制表格” wording (a scan of our own template is not a hand-made sheet)."""
@@ -247,15 +233,6 @@ def fill_labels(sub: Submission, read: ScanRead) -> None:
     for fid, value in read.raw.items():
         if fid in sub.raw:
             sub.raw[fid] = sub.raw[fid]._replace(value=value, address="")
-
-
-def check_message(values: Sequence[ScanValue]) -> str:
-    """The 警告 on values read by OCR and not yet confirmed ("" when there are none)."""
-    if not values:
-        return ""
-    listed = "、".join(f"{v.label}“{v.value or '空白'}”" for v in values)
-    return (f"{CHECK_TEXT}：该报表是扫描件或照片，以下{len(values)}项由程序识别：{listed}。"
-            "请对照汇总表“核对”表中的原图逐项核对，核对无误的在 outbox/核对.csv 的“核对”列填“是”，下次汇总时不再提示。")
 
 
 def scan_findings(read: ScanRead) -> list[WordIssue]:

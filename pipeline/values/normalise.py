@@ -12,8 +12,6 @@ import unicodedata
 from decimal import Decimal
 from typing import Any
 
-from openpyxl.utils.datetime import from_excel
-
 from pipeline.forms.spec import Field, FormSpec
 from pipeline.model import RawCell, Severity, Submission
 from pipeline.values.header import fix_email, loose_phone, one_phone_ok, read_date
@@ -157,6 +155,8 @@ def normalise_date(raw: Any, year: int | None = None) -> tuple[Any, str]:
         return raw, ""
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if _SERIAL_RANGE[0] <= raw <= _SERIAL_RANGE[1]:
+            from openpyxl.utils.datetime import from_excel  # imports all of openpyxl: only for a date typed as a serial
+
             return from_excel(raw).date(), "日期以数字形式保存，已换算"
         raw = display(raw)  # not a serial: 20230628 typed as a number is read like the text "20230628"
     text = fold(str(raw)).replace(" ", "")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from pipeline.faults import NO_TOOL_RULE, RETRY, MachineFaultError
 from pipeline.forms.spec import FormSpec
@@ -21,14 +22,15 @@ from pipeline.intake.sources import Context, Source
 from pipeline.model import RawCell, Severity, Submission
 from pipeline.safety.guards import GuardError, check_size
 from pipeline.safety.sniff import Sniffed
-from pipeline.scans.engine import EngineMissingError
-from pipeline.scans.page import ImageError
-from pipeline.scans.pages import PagesError, ReadPage, read_pages
-from pipeline.scans.read import PART_KEY, ScanRead, fill_labels, part_of, read_pages_as_form, scan_findings
+from pipeline.scans.marks import PART_KEY, part_of
 from pipeline.units import mismatch
 from pipeline.units.attribution import names_evidence, sender_evidence
 from pipeline.units.identity import check_identity
 from pipeline.values.normalise import normalise_submission
+
+if TYPE_CHECKING:  # the OCR modules (OpenCV, pdfium, the layout readers) load only when a file may be a scan
+    from pipeline.scans.pages import ReadPage
+    from pipeline.scans.read import ScanRead
 
 KINDS = frozenset({"image", "pdf"})
 SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pdf"})
@@ -79,10 +81,15 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
     if sniffed.kind not in KINDS or sub.path.suffix.lower() not in SUFFIXES or mismatch.not_a_return(sub.file):
         return False
     named = bool(mismatch.named_forms(mismatch.name_texts(sub.file), ctx.forms))
+    if not named and sniffed.kind != "pdf":
+        return False  # an activity photo: material, with no OCR (and no OCR module imported)
+    from pipeline.scans.engine import EngineMissingError
+    from pipeline.scans.page import ImageError
+    from pipeline.scans.pages import PagesError, read_pages
+    from pipeline.scans.read import read_pages_as_form
+
     try:
         check_size(sub.size, ctx.campaign.limits)
-        if not named and sniffed.kind != "pdf":
-            return False  # an activity photo: material, with no OCR
         with contextlib.closing(read_pages(sub.path, sniffed.kind)) as pages:
             first = next(pages, None)
             if first is None or (not named and not _names_form(first, ctx)):
@@ -101,6 +108,8 @@ def _take(sub: Submission, sniffed: Sniffed, ctx: Context) -> bool:
 
 
 def _fill(sub: Submission, read: ScanRead, ctx: Context) -> None:
+    from pipeline.scans.read import fill_labels, scan_findings
+
     spec = read.spec
     part = part_of(sub.file) if read.ocr else None
     if part is not None:
