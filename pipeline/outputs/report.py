@@ -524,9 +524,9 @@ def _detail_sheet(book: _Book, rollup: Rollup, spec: FormSpec) -> None:
         book.text(ws, r, 1, st.unit.name, "fit")
         book.text(ws, r, 2, st.unit.category, "fit")
         book.text(ws, r, 3, st.status, STATUS_FORMAT[st.status])
-        get = st.counted.values.get if st.counted else {}.get
+        values: Mapping[str, Any] = st.counted.values if st.counted else {}
         for c, fid in columns:
-            value = get(fid)
+            value = values.get(fid)
             # The hot loop of a province-size rollup: counts go straight to write_number.
             if value is None:
                 rc = write_blank(r, c, None, blank)
