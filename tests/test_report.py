@@ -78,3 +78,26 @@ def test_csv_cells_are_converted_alike_wherever_a_value_repeats(tmp_path: Path) 
             read = list(csv.reader(handle))
         assert read[0] == names
         assert read[1:] == [[shown(v) for v in row] for row in rows], label
+
+
+def test_writing_the_outputs_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    """The workbook and the CSV twins pause the cyclic collector while they write and give it back as they found it."""
+    import gc
+
+    from returns import settings
+
+    from pipeline.checks.rollup import build_rollup
+    from pipeline.outputs.report import write_tables, write_workbook
+
+    forms, campaign, roster = settings()
+    rollup = build_rollup([], forms, campaign, roster)
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            write_workbook(tmp_path / "汇总.xlsx", rollup)
+            assert gc.isenabled() is enabled
+            write_tables(tmp_path, rollup)
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
