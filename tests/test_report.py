@@ -38,3 +38,66 @@ def test_the_repository_placeholder_is_not_a_received_file(tmp_path: Path) -> No
     (inbox / "sub" / ".gitkeep").write_bytes(b"")
     (inbox / ".DS_Store").write_bytes(b"x")
     assert [p.relative_to(inbox).as_posix() for p in scan_inbox(inbox)] == [".DS_Store", "sub/.gitkeep"]
+
+
+def test_csv_cells_are_converted_alike_wherever_a_value_repeats(tmp_path: Path) -> None:
+    """Each CSV cell shows its own value, whatever else its column holds and however often a value repeats.
+
+    The CSV twins convert each distinct text of a column once: 1 and True, 0 and False, "=1" and "1"
+    and a NaN beside numbers must still come out as themselves, in dict rows and in tuple rows alike.
+    """
+    import csv
+    import datetime as dt
+    import math
+
+    from pipeline.model import Status
+    from pipeline.outputs.report import CSV_CHUNK, FORMULA_TRIGGERS, write_csv
+
+    long = "长" * (MAX_CELL_CHARS + 10)
+    mixed: list[object] = [1, True, 0, False, "1", "=1", "+86 10", "-", None, math.nan, 2.5, Status.PASSED,
+                           dt.date(2023, 6, 30), "\ud800", long, "", "@x", 12]
+    kinds: list[list[object]] = [mixed, ["甲", "=乙", "甲", "", "-3"], [7, 8, 9], [None, None]]
+    rows = [tuple(column[i % len(column)] for column in kinds) for i in range(CSV_CHUNK + 5)]
+
+    def shown(value: object) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if isinstance(value, str):
+            text = value.replace("\ud800", "\ufffd")
+            if len(text) >= MAX_CELL_CHARS:
+                text = text[:MAX_CELL_CHARS - 1 - len(CUT_NOTE)] + CUT_NOTE
+            return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+        return str(value)
+
+    names = ["a", "b", "c", "d"]
+    for label, given in (("tuples", rows), ("dicts", [dict(zip(names, r, strict=True)) for r in rows])):
+        path = tmp_path / f"{label}.csv"
+        write_csv(path, given, names)
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            read = list(csv.reader(handle))
+        assert read[0] == names
+        assert read[1:] == [[shown(v) for v in row] for row in rows], label
+
+
+def test_writing_the_outputs_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    """The workbook and the CSV twins pause the cyclic collector while they write and give it back as they found it."""
+    import gc
+
+    from returns import settings
+
+    from pipeline.checks.rollup import build_rollup
+    from pipeline.outputs.report import write_tables, write_workbook
+
+    forms, campaign, roster = settings()
+    rollup = build_rollup([], forms, campaign, roster)
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            write_workbook(tmp_path / "汇总.xlsx", rollup)
+            assert gc.isenabled() is enabled
+            write_tables(tmp_path, rollup)
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -37,7 +37,7 @@ def previous_totals(records: Path, form_id: str) -> dict[str, int]:
 def write_compare_sheet(book: Any, rollup: Rollup) -> None:
     """同比: every count field of the statistics forms, this year against last (when ``[compare]`` is set).
 
-    ``book`` is the report's workbook wrapper (``wb``, ``columns``, ``text`` and ``value``).
+    ``book`` is the report's workbook wrapper (``wb``, ``columns``, ``text``, ``value`` and ``totals``).
     """
     records = rollup.campaign.report.previous
     if records is None:
@@ -51,7 +51,7 @@ def write_compare_sheet(book: Any, rollup: Rollup) -> None:
     row = 0
     for spec in specs:
         before = previous_totals(records, spec.id)
-        now = rollup.totals(spec.id)
+        now = book.totals(rollup, spec.id)
         for f in spec.body_fields:
             if f.kind != "count":
                 continue
