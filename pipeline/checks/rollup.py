@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.checks.confirm import Key, apply_confirmed
@@ -193,9 +194,9 @@ def _outliers(subs: list[Submission], spec: FormSpec) -> None:
     if len(subs) < OUTLIER_MIN_UNITS:
         return
     counts = [f for f in spec.fields if f.kind == "count"]
-    # Counted submissions passed validation, so their count values are whole numbers or blank.
-    frame = pd.DataFrame([[s.values.get(f.id) for f in counts] for s in subs],
-                         columns=[f.id for f in counts], dtype="float64")
+    # Counted submissions passed validation, so their count values are whole numbers or blank (None: NaN).
+    ids = [f.id for f in counts]
+    frame = pd.DataFrame(np.array([list(map(s.values.get, ids)) for s in subs], dtype="float64"), columns=ids)
     reported = frame.notna().sum()
     median = frame.median()
     mad = (frame - median).abs().median()
