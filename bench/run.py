@@ -7,6 +7,7 @@ ratios compare like with like on the same machine at the same moment.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import platform
@@ -113,22 +114,48 @@ STALE: list[str] = []  # runs of an unchanged inbox (b, B) that did not answer �
 UNCHANGED = "来件和设置自上次汇总以来没有变化"  # how an unchanged re-run's summary starts (pipeline.job.unchanged_lines)
 
 
+# Children are started by this small process, started before the bench holds anything: on Linux a child's peak
+# memory (ru_maxrss) includes the peak of the process it was forked from, which for the bench itself reaches
+# hundreds of MB once it has parsed every return (scenario P), and would be taken for the child's own.
+SPAWNER_CODE = """
+import json, os, subprocess, sys
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["out"], "wb") as out:
+        proc = subprocess.Popen(job["argv"], cwd=job["cwd"], stdout=out, env=job["env"])
+        _, status, usage = os.wait4(proc.pid, 0)
+    print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]), flush=True)
+"""
+SPAWNER: list[subprocess.Popen[str]] = []
+
+
+def start_spawner() -> None:
+    """Start the process that runs every timed child (see SPAWNER_CODE), while this one is still small."""
+    SPAWNER.append(subprocess.Popen([PY, "-c", SPAWNER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True, env=CHILD_ENV))
+
+
 def run_child(argv: list[str], label: str = "") -> bytes:
     """Run one child process to its end, failing loudly on a non-zero exit; its peak memory goes to PEAKS[label].
 
     The peak is the child's own maximum resident set, or that of the largest process it waited for
     (its worker processes), as ``wait4`` reports it. Returns the first KiB of its output.
     """
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, env=CHILD_ENV)
-        _, status, usage = os.wait4(proc.pid, 0)
-        out.seek(0)
-        head = out.read(1024)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, argv)
+    if not SPAWNER:
+        start_spawner()
+    spawner = SPAWNER[0]
+    assert spawner.stdin is not None and spawner.stdout is not None
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "out"
+        job = {"argv": argv, "cwd": str(ROOT), "env": CHILD_ENV, "out": str(out)}
+        spawner.stdin.write(json.dumps(job) + "\n")
+        spawner.stdin.flush()
+        code, maxrss = json.loads(spawner.stdout.readline())
+        head = out.read_bytes()[:1024]
+    if code != 0:
+        raise subprocess.CalledProcessError(code, argv)
     if label:
-        PEAKS[label] = max(PEAKS.get(label, 0.0), usage.ru_maxrss / 1024)
+        PEAKS[label] = max(PEAKS.get(label, 0.0), maxrss / 1024)
     return head
 
 
@@ -139,14 +166,15 @@ def run_cli(*args: str, label: str = "") -> None:
 
 def run_unchanged(*args: str, label: str) -> None:
     """Run the CLI's rollup on an inbox unchanged since its last run; note it when the run was not a fresh answer."""
-    from pipeline.program import package_digest
-
-    before = package_digest(ROOT / "pipeline")
     head = run_child([PY, "-m", "pipeline", "rollup", *args], label).decode("utf-8", "replace")
-    if not head.startswith(UNCHANGED):
-        changed = not PROGRAM == before == package_digest(ROOT / "pipeline")  # edited since the bench started
+    if not head.startswith(UNCHANGED):  # (checked after the run only when it was not fresh: b's time stays b's)
+        from pipeline.program import package_digest
+
+        changed = package_digest(ROOT / "pipeline") != PROGRAM  # edited since the bench started
         why = "本次测量期间程序文件（pipeline/）被修改，缓存全部失效" if changed else "原因见该次输出与 outbox/pipeline.log"
-        STALE.append(f"场景 {label} 的一次运行没有得到“没有变化”的结果（{why}）：其用时不是无变化再次汇总的用时")
+        first = head.splitlines()[0][:120] if head else ""
+        STALE.append(f"场景 {label} 的一次运行没有得到“没有变化”的结果（{why}；其输出首行：{first}）："
+                     "其用时不是无变化再次汇总的用时")
 
 
 def import_pandas() -> None:
@@ -268,6 +296,7 @@ def main() -> int:
     from pipeline.program import package_digest
 
     PROGRAM = package_digest(ROOT / "pipeline")
+    start_spawner()
     work: Path = args.work
     campaign = ROOT / "campaign.toml"
     spares = args.repeat
