@@ -274,13 +274,14 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
 def records(rollup: Rollup) -> list[tuple[str, str, str, str, Any]]:
     """Long-format rows of every counted submission, one per filled field: (unit_code, unit_name, form, field_id, value)."""
     rows: list[tuple[str, str, str, str, Any]] = []
+    ids = {form_id: [f.id for f in spec.fields] for form_id, spec in rollup.forms.items()}
     for st in rollup.statuses:
         if st.counted is None:
             continue
-        values = st.counted.values
+        get = st.counted.values.get
         code, name, form = st.unit.code, st.unit.name, st.form_id
-        for f in rollup.forms[st.form_id].fields:
-            value = values.get(f.id)
+        for fid in ids[form]:
+            value = get(fid)
             if value is not None:
-                rows.append((code, name, form, f.id, value.isoformat() if isinstance(value, dt.date) else value))
+                rows.append((code, name, form, fid, value.isoformat() if isinstance(value, dt.date) else value))
     return rows
