@@ -146,8 +146,11 @@ class Ledger:
                         "SELECT sha256, file, ? FROM outcomes WHERE run_id = ?", (now(), previous))
         self.db.execute("INSERT OR REPLACE INTO outcomes SELECT ?, sha256, file, outcome FROM outcomes WHERE run_id = ?",
                         (run_id, previous))
-        self.db.execute("UPDATE files SET last_outcome = o.outcome, last_run = o.run_id FROM outcomes AS o "
-                        "WHERE o.run_id = ? AND o.sha256 = files.sha256 AND o.file = files.file", (run_id,))
+        # A correlated subquery rather than UPDATE … FROM, which needs SQLite 3.33 (a Python may link an older one).
+        self.db.execute("UPDATE files SET last_run = :run, last_outcome = (SELECT o.outcome FROM outcomes AS o "
+                        "WHERE o.run_id = :run AND o.file = files.file AND o.sha256 = files.sha256) "
+                        "WHERE EXISTS (SELECT 1 FROM outcomes AS o "
+                        "WHERE o.run_id = :run AND o.file = files.file AND o.sha256 = files.sha256)", {"run": run_id})
         self.db.commit()
         return run_id
 
