@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from pipeline.faults import DISK_RULE, DiskFullError, folder_size_mb, is_disk_full, log_detail, log_error, log_to
 from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.scan import hash_all, new_submission, scan_inbox
+from pipeline.intake.scan import hash_all, new_submission, scan_inbox, stamp_inbox
 from pipeline.model import Outcome, Status, Submission
 from pipeline.safety.badbytes import technical
 from pipeline.safety.guards import require_safe_xml, require_safe_xml_settings
@@ -40,13 +40,14 @@ DISK_MARGIN_MB = 50  # what a rollup's outputs need at the least: the workbook, 
 Progress = Callable[[Iterable[Path]], Iterable[Path]]
 
 
-def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> None:
-    """Record one run in an open ledger: first-seen times onto the submissions, outcomes into the ledger."""
+def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> str:
+    """Record one run in an open ledger: first-seen times onto the submissions, outcomes into the ledger; its id."""
     run_id = ledger.start_run(command_name)
     seen = ledger.first_seen((s.sha256, s.file) for s in rollup.submissions)
     for sub in rollup.submissions:
         sub.first_seen = seen[(sub.sha256, sub.file)]
     ledger.record_outcomes(run_id, rollup.outcome_rows())
+    return run_id
 
 
 def _checked(read: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
@@ -72,7 +73,8 @@ def _checked(read: list[Submission], forms: Mapping[str, FormSpec], campaign: Ca
 
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
                     campaign: Campaign, roster: Roster, command_name: str, progress: Progress | None,
-                    outbox: Path) -> Rollup:
+                    outbox: Path) -> tuple[Rollup, str]:
+    """The rollup of ``fresh`` through the ledger's caches, recorded as a run; with that run's id."""
     from pipeline.checks.confirm import read_confirmed
     from pipeline.intake.batch import cache_keys, read_all
 
@@ -88,8 +90,7 @@ def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str,
     kill_point("read")
     rollup = _checked(read, forms, campaign, roster, read_confirmed(outbox))
     ledger.cache_prune([*cache_keys(forms, campaign, roster, rollup.submissions), STATE_KEY])
-    record_run(ledger, rollup, command_name)
-    return rollup
+    return rollup, record_run(ledger, rollup, command_name)
 
 
 def collect(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
@@ -97,7 +98,7 @@ def collect(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: 
     """Read every file under ``inbox`` through the ledger in ``outbox`` and build the rollup; writes no output."""
     with log_to(outbox), Ledger(outbox / LEDGER_NAME) as ledger:
         fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
-        return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)
+        return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)[0]
 
 
 def collect_files(paths: list[Path], inbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
@@ -253,16 +254,19 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
 
     with long_lived_batch() as settle:
         with Ledger(outbox / LEDGER_NAME) as ledger:
-            fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
-            digest = inputs_digest(fresh, forms, campaign, roster, inbox, outbox)
+            # Decided on plain stamps: no Path or Submission per file until the inbox must really be read.
+            stamps = stamp_inbox(inbox, ledger.file_stats())
+            digest = inputs_digest(stamps, forms, campaign, roster, inbox, outbox)
             previous = last_run(ledger)
             if previous is not None and previous.digest == digest and previous.outputs_present():
-                ledger.first_seen((s.sha256, s.file) for s in fresh)
-                ledger.record_outcomes(ledger.start_run(command_name), previous.outcomes)
+                ledger.repeat_run(previous.run_id, command_name)
                 return unchanged_lines(previous.lines, Path(previous.outputs[0]))
             forget(ledger)
             sweep_stale(outbox)  # half-written files of a run that was killed
-            rollup = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)
+            fresh = [s.submission() for s in stamps]
+            del stamps
+            rollup, run_id = _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)
+            del fresh  # the bare records, replaced by what was read
             settle()
         failures: list[str] = []
         workbook, feedback = write_outputs(outbox, rollup, failures=failures)
@@ -277,5 +281,5 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
     # A run with program errors or 本机问题 is done again in full next time, even if nothing changed.
     if not program_errors(rollup, failures) and not machine_faults(rollup):
         with Ledger(outbox / LEDGER_NAME) as ledger:
-            remember(ledger, LastRun(digest, lines, outputs, rollup.outcome_rows()))
+            remember(ledger, LastRun(digest, lines, outputs, run_id))
     return [*lines, *aside]

@@ -140,3 +140,74 @@ def test_unchanged_rerun_decides_before_importing_pandas_pandera_or_openpyxl(
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(UP_TO_DATE.split("：")[0]), run.stdout
     assert "HEAVY []" in run.stdout.splitlines()[-1]
+
+
+def _ledger_rows(outbox: Path) -> tuple[list[str], dict[str, list[tuple[str, str, str]]], list[tuple[str, ...]]]:
+    import sqlite3
+
+    with sqlite3.connect(outbox / "ledger.sqlite") as db:
+        runs = [r for (r,) in db.execute("SELECT run_id FROM runs ORDER BY started, rowid")]
+        outcomes = {r: sorted(db.execute("SELECT sha256, file, outcome FROM outcomes WHERE run_id = ?", (r,)).fetchall())
+                    for r in runs}
+        files = sorted(db.execute("SELECT sha256, file, first_seen, last_outcome, last_run FROM files").fetchall())
+    return runs, outcomes, files
+
+
+def test_unchanged_rerun_records_the_same_outcomes_as_a_new_run(folders: tuple[Path, Path],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An unchanged re-run is a run of its own in the ledger, with every file's outcome exactly as the last full run's."""
+    inbox, outbox = folders
+    make_return(inbox / "2023-06-20", "annex1", "U003", clean_values("annex1"))
+    _run(inbox, outbox, capsys)
+    runs, outcomes, files = _ledger_rows(outbox)
+    assert len(runs) == 1 and len(outcomes[runs[0]]) == 3
+    assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    again, again_outcomes, again_files = _ledger_rows(outbox)
+    assert again[0] == runs[0] and len(again) == 3
+    assert again_outcomes[again[1]] == again_outcomes[again[2]] == outcomes[runs[0]]
+    # First-seen times stay; each file's latest outcome is unchanged and now belongs to the latest run.
+    assert [(sha, f, seen, last) for sha, f, seen, last, _ in again_files] == [row[:4] for row in files]
+    assert {run for *_, run in again_files} == {again[-1]}
+
+
+def test_state_left_by_an_older_version_runs_once_in_full(folders: tuple[Path, Path],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A last-run state without a run id (it held the outcomes themselves) is not trusted: one full run, then fresh."""
+    import json
+
+    from pipeline.store.freshness import STATE_KEY
+    from pipeline.store.ledger import LEDGER_NAME, Ledger
+
+    inbox, outbox = folders
+    _run(inbox, outbox, capsys)
+    with Ledger(outbox / LEDGER_NAME) as ledger:
+        state = json.loads(ledger.cache_get(STATE_KEY) or b"{}")
+        run = state.pop("run")
+        state["outcomes"] = [list(row) for row in ledger.run_outcomes(run)]
+        ledger.cache_put(STATE_KEY, json.dumps(state, ensure_ascii=False).encode("utf-8"))
+    assert not _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+
+
+def test_stamps_are_the_hashed_records_of_the_same_files(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    """stamp_inbox names, hashes, times and orders the files exactly as hash_all(scan_inbox(...)), and saves the same stats."""
+    from pipeline.intake.scan import stamp_inbox
+    from pipeline.store.ledger import LEDGER_NAME, Ledger
+
+    inbox, _ = folders
+    make_return(inbox / "2023-06-20" / "王五", "annex1", "U003", clean_values("annex1"))
+    (inbox / ".gitkeep").write_bytes(b"")
+    (inbox / "说明.txt").write_text("附件见邮件", encoding="utf-8")
+    stored: list[set[bytes]] = []
+    records = []
+    for name, scan in (("a", lambda s: stamp_inbox(inbox, s)), ("b", lambda s: hash_all(scan_inbox(inbox), inbox, s))):
+        with Ledger(tmp_path / name / LEDGER_NAME) as ledger:
+            found = scan(ledger.file_stats())
+            records.append([(s.file, Path(s.path), s.sha256, s.mtime, s.size) for s in found])
+            stored.append({bytes(p) for (p,) in ledger.db.execute("SELECT path FROM file_stats")})
+    assert records[0] == records[1]
+    assert len(records[0]) == 4 and stored[0] == stored[1]
+    stamp = stamp_inbox(inbox)[0]
+    sub = stamp.submission()
+    assert (sub.file, sub.path, sub.sha256, sub.mtime, sub.size) == (stamp.file, Path(stamp.path), *stamp[2:])

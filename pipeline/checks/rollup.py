@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.checks.confirm import Key, apply_confirmed
@@ -193,9 +194,9 @@ def _outliers(subs: list[Submission], spec: FormSpec) -> None:
     if len(subs) < OUTLIER_MIN_UNITS:
         return
     counts = [f for f in spec.fields if f.kind == "count"]
-    # Counted submissions passed validation, so their count values are whole numbers or blank.
-    frame = pd.DataFrame([[s.values.get(f.id) for f in counts] for s in subs],
-                         columns=[f.id for f in counts], dtype="float64")
+    # Counted submissions passed validation, so their count values are whole numbers or blank (None: NaN).
+    ids = [f.id for f in counts]
+    frame = pd.DataFrame(np.array([list(map(s.values.get, ids)) for s in subs], dtype="float64"), columns=ids)
     reported = frame.notna().sum()
     median = frame.median()
     mad = (frame - median).abs().median()
@@ -273,13 +274,14 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
 def records(rollup: Rollup) -> list[tuple[str, str, str, str, Any]]:
     """Long-format rows of every counted submission, one per filled field: (unit_code, unit_name, form, field_id, value)."""
     rows: list[tuple[str, str, str, str, Any]] = []
+    ids = {form_id: [f.id for f in spec.fields] for form_id, spec in rollup.forms.items()}
     for st in rollup.statuses:
         if st.counted is None:
             continue
-        values = st.counted.values
+        get = st.counted.values.get
         code, name, form = st.unit.code, st.unit.name, st.form_id
-        for f in rollup.forms[st.form_id].fields:
-            value = values.get(f.id)
+        for fid in ids[form]:
+            value = get(fid)
             if value is not None:
-                rows.append((code, name, form, f.id, value.isoformat() if isinstance(value, dt.date) else value))
+                rows.append((code, name, form, fid, value.isoformat() if isinstance(value, dt.date) else value))
     return rows

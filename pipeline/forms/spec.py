@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -142,15 +142,21 @@ class FormSpec:
     version: str
     path: Path
 
-    @property
+    # Computed once per spec (a frozen dataclass: the cache lives in the instance's __dict__, and
+    # dataclasses.replace makes a new instance): per-return loops over 10,000 returns ask for them.
+    @cached_property
     def fields(self) -> tuple[Field, ...]:
         """Header fields first, then section fields in form order."""
-        return self.header + tuple(f for s in self.sections for f in s.fields)
+        return self.header + self.body_fields
 
-    @property
+    @cached_property
     def body_fields(self) -> tuple[Field, ...]:
         """The fields of the sections (not the header)."""
         return tuple(f for s in self.sections for f in s.fields)
+
+    @cached_property
+    def _by_id(self) -> dict[str, Field]:
+        return {f.id: f for f in reversed(self.fields)}  # reversed: the first field of an id wins, as before
 
     @property
     def has_sentences(self) -> bool:
@@ -159,10 +165,7 @@ class FormSpec:
 
     def field(self, field_id: str) -> Field:
         """The field with this id."""
-        for f in self.fields:
-            if f.id == field_id:
-                return f
-        raise KeyError(field_id)
+        return self._by_id[field_id]
 
     def title_for(self, year: int) -> str:
         """The title with the campaign year filled in."""

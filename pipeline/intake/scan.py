@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pipeline.model import Submission
 from pipeline.safety.guards import safe_name
@@ -58,6 +58,56 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+class Stamp(NamedTuple):
+    """What the freshness decision needs of one inbox file: its printable name, where it is, sha256, time, size.
+
+    A plain tuple of strings and numbers, so that an unchanged re-run of 10,000 files builds no
+    :class:`~pipeline.model.Submission` and no :class:`~pathlib.Path` before it knows it has nothing to do.
+    """
+
+    file: str  # path relative to inbox/, with forward slashes (Submission.file)
+    path: str  # the file system path
+    sha256: str  # "" when the file vanished or cannot be read
+    mtime: float
+    size: int
+
+    def submission(self) -> Submission:
+        """The bare record of this file, as :func:`new_submission` makes it."""
+        return Submission(file=self.file, path=Path(self.path), sha256=self.sha256, mtime=self.mtime, size=self.size)
+
+
+def _stamp(text: str, relative: str, stats: StatCache | None, clock: Callable[[], int]) -> Stamp:
+    """Stat and hash one file (its sha256 from ``stats`` while its stat is unchanged); never raises."""
+    mtime, size, sha = 0.0, 0, ""
+    try:
+        started = clock()
+        stat = os.stat(text)  # noqa: PTH116  (a Path per file is what an unchanged re-run avoids)
+        mtime, size = stat.st_mtime, stat.st_size
+        known = stats.lookup(text, stat) if stats is not None else None
+        sha = known or file_digest(Path(text))
+        if stats is not None and known is None:
+            stats.remember(text, stat, sha, started)
+    except OSError:
+        pass
+    return Stamp(safe_name(relative), text, sha, mtime, size)
+
+
+def stamp_inbox(inbox: Path, stats: StatCache | None = None, clock: Callable[[], int] = time.time_ns) -> list[Stamp]:
+    """The :class:`Stamp` of every file below ``inbox``, in :func:`scan_inbox` order; with ``stats``, saved after.
+
+    The same files, names, hashes and times as ``hash_all(scan_inbox(inbox), inbox, stats)``, without
+    building a Path or a Submission per file.
+    """
+    found: list[tuple[str, str]] = []
+    if inbox.exists():
+        _walk(os.fspath(inbox), "", found)
+    found.sort()
+    stamps = [_stamp(path, relative, stats, clock) for relative, path in found if relative not in REPO_PLACEHOLDERS]
+    if stats is not None:
+        stats.save()
+    return stamps
+
+
 def new_submission(path: Path, inbox: Path, stats: StatCache | None = None,
                    clock: Callable[[], int] = time.time_ns) -> Submission:
     """The record of one file below ``inbox``: printable name, size, time and sha256; never raises.
@@ -75,18 +125,8 @@ def new_submission(path: Path, inbox: Path, stats: StatCache | None = None,
             relative = path.relative_to(inbox).as_posix()
         except ValueError:
             relative = path.name
-    sub = Submission(file=safe_name(relative), path=path, sha256="", mtime=0.0)
-    try:
-        started = clock()
-        stat = path.stat()
-        sub.mtime, sub.size = stat.st_mtime, stat.st_size
-        known = stats.lookup(path, stat) if stats is not None else None
-        sub.sha256 = known or file_digest(path)
-        if stats is not None and known is None:
-            stats.remember(path, stat, sub.sha256, started)
-    except OSError:
-        pass
-    return sub
+    stamp = _stamp(text, relative, stats, clock)
+    return Submission(file=stamp.file, path=path, sha256=stamp.sha256, mtime=stamp.mtime, size=stamp.size)
 
 
 def hash_all(paths: list[Path], inbox: Path, stats: StatCache | None = None,

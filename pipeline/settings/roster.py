@@ -8,6 +8,7 @@ may still be matched fuzzily (:meth:`Roster.fuzzy`), which the caller must repor
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import unicodedata
@@ -56,6 +57,7 @@ def normalise_name(name: str) -> str:
     return _SPACE_RE.sub("", folded).lower()
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a roster's names are keyed twice on load (checked, then indexed)
 def unit_key(name: str) -> str:
     """A unit name as compared with the roster: :func:`normalise_name` without a seal note (“（盖章）”, “(公章)”)."""
     return _SEAL_RE.sub("", normalise_name(name))

@@ -14,11 +14,11 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pipeline import program
 from pipeline.checks.confirm import read_confirmed
 from pipeline.forms.spec import FormSpec
-from pipeline.model import Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.store.ledger import Ledger
@@ -28,12 +28,13 @@ STATE_KEY = "state:last-complete-rollup"
 
 @dataclass(frozen=True)
 class LastRun:
-    """What the last complete run left: its digest, summary, outputs and per-file outcomes."""
+    """What the last complete run left: its digest, summary, outputs and its run id (its per-file outcomes are
+    that run's rows in the ledger, which an unchanged re-run copies: :meth:`pipeline.store.ledger.Ledger.repeat_run`)."""
 
     digest: str
     lines: list[str]
     outputs: list[str]
-    outcomes: list[tuple[str, str, str]]  # sha256, file, outcome
+    run_id: str
 
     def outputs_present(self) -> bool:
         """Whether every output of that run is still on disk."""
@@ -49,7 +50,20 @@ def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: R
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+class Stamped(Protocol):
+    """An inbox file as the digest sees it (a :class:`~pipeline.model.Submission` or a scan stamp)."""
+
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def mtime(self) -> float: ...
+
+
+def inputs_digest(fresh: Iterable[Stamped], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
                   inbox: Path, outbox: Path, today: dt.date | None = None) -> str:
     """One digest of everything the rollup's outputs depend on.
 
@@ -60,8 +74,7 @@ def inputs_digest(fresh: Iterable[Submission], forms: Mapping[str, FormSpec], ca
     for part in (settings_digest(forms, campaign, roster), program.program_digest(), str(inbox.resolve()),
                  str(outbox.resolve()), (today or dt.date.today()).isoformat()):
         digest.update(part.encode("utf-8") + b"\0")
-    for sub in fresh:
-        digest.update(f"{sub.file}\0{sub.sha256}\0{sub.mtime!r}\0".encode())
+    digest.update("".join([f"{sub.file}\0{sub.sha256}\0{sub.mtime!r}\0" for sub in fresh]).encode())
     # The clerk's confirmations of values read from scans (核对.csv, pipeline.checks.confirm) count too.
     digest.update(repr(sorted(read_confirmed(outbox))).encode("utf-8"))
     return digest.hexdigest()
@@ -73,7 +86,9 @@ def last_run(ledger: Ledger) -> LastRun | None:
     if payload is None:
         return None
     raw = json.loads(payload)
-    return LastRun(raw["digest"], raw["lines"], raw["outputs"], [tuple(o) for o in raw["outcomes"]])
+    if "run" not in raw:  # left by a version that kept the outcomes here: that run is done again, once
+        return None
+    return LastRun(raw["digest"], raw["lines"], raw["outputs"], raw["run"])
 
 
 def forget(ledger: Ledger) -> None:
@@ -84,6 +99,6 @@ def forget(ledger: Ledger) -> None:
 
 def remember(ledger: Ledger, run: LastRun) -> None:
     """Store the state of a run whose outputs are all written."""
-    payload = {"digest": run.digest, "lines": run.lines, "outputs": run.outputs, "outcomes": run.outcomes}
+    payload = {"digest": run.digest, "lines": run.lines, "outputs": run.outputs, "run": run.run_id}
     ledger.cache_put(STATE_KEY, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
     ledger.db.commit()

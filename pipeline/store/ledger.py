@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -135,6 +135,30 @@ class Ledger:
                             ((outcome, run_id, sha, file) for sha, file, outcome in rows))
         self.db.commit()
 
+    def repeat_run(self, previous: str, command: str) -> str:
+        """Record a new run whose outcomes are exactly those of run ``previous`` (an unchanged re-run); its id.
+
+        The same rows :meth:`first_seen` and :meth:`record_outcomes` would write for that run's outcomes,
+        copied inside SQLite instead of passed through Python one by one.
+        """
+        run_id = self.start_run(command)
+        self.db.execute("INSERT OR IGNORE INTO files (sha256, file, first_seen) "
+                        "SELECT sha256, file, ? FROM outcomes WHERE run_id = ?", (now(), previous))
+        self.db.execute("INSERT OR REPLACE INTO outcomes SELECT ?, sha256, file, outcome FROM outcomes WHERE run_id = ?",
+                        (run_id, previous))
+        # A correlated subquery rather than UPDATE … FROM, which needs SQLite 3.33 (a Python may link an older one).
+        self.db.execute("UPDATE files SET last_run = :run, last_outcome = (SELECT o.outcome FROM outcomes AS o "
+                        "WHERE o.run_id = :run AND o.file = files.file AND o.sha256 = files.sha256) "
+                        "WHERE EXISTS (SELECT 1 FROM outcomes AS o "
+                        "WHERE o.run_id = :run AND o.file = files.file AND o.sha256 = files.sha256)", {"run": run_id})
+        self.db.commit()
+        return run_id
+
+    def run_outcomes(self, run_id: str) -> list[tuple[str, str, str]]:
+        """The (sha256, file, outcome) rows recorded for one run, by file."""
+        rows = self.db.execute("SELECT sha256, file, outcome FROM outcomes WHERE run_id = ? ORDER BY file", (run_id,))
+        return [(str(sha), str(file), str(outcome)) for sha, file, outcome in rows]
+
     def was_sent(self, key: str) -> bool:
         """Whether the message with this key was already sent."""
         return self.db.execute("SELECT 1 FROM sent_mail WHERE key = ?", (key,)).fetchone() is not None
@@ -148,6 +172,18 @@ class Ledger:
         """A cached payload, or None."""
         row = self.db.execute("SELECT payload FROM cache WHERE key = ?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def cache_items(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(key, payload) of each of ``keys`` that has a payload stored, one at a time from a single query."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_keys (key TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM wanted_keys")
+        self.db.executemany("INSERT OR IGNORE INTO wanted_keys VALUES (?)", ((k,) for k in keys))
+        try:
+            for key, payload in self.db.execute(
+                    "SELECT cache.key, cache.payload FROM wanted_keys JOIN cache ON cache.key = wanted_keys.key"):
+                yield str(key), bytes(payload)
+        finally:
+            self.db.execute("DELETE FROM wanted_keys")
 
     def cache_put(self, key: str, payload: bytes) -> None:
         """Store a payload under a key."""
@@ -225,7 +261,7 @@ class StatCache:
     def _key(stat: os.stat_result) -> tuple[int, int, int, int]:
         return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
-    def lookup(self, path: Path, stat: os.stat_result) -> str | None:
+    def lookup(self, path: str | Path, stat: os.stat_result) -> str | None:
         """The stored sha256 when ``stat`` matches the one it was computed under, else None."""
         key = os.fsencode(path)
         entry = self.known.get(key)
@@ -237,7 +273,7 @@ class StatCache:
         self.now[key] = entry
         return sha
 
-    def remember(self, path: Path, stat: os.stat_result, sha256: str, hashed_ns: int) -> None:
+    def remember(self, path: str | Path, stat: os.stat_result, sha256: str, hashed_ns: int) -> None:
         """Store the sha256 just computed for ``path`` under ``stat``."""
         self.now[os.fsencode(path)] = (*self._key(stat), sha256, hashed_ns)
 
