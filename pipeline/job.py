@@ -25,7 +25,7 @@ from pipeline.model import Outcome, Status, Submission
 from pipeline.safety.badbytes import technical
 from pipeline.safety.guards import require_safe_xml, require_safe_xml_settings
 from pipeline.settings.campaign import Campaign
-from pipeline.settings.roster import Roster
+from pipeline.settings.roster import Roster, load_roster, roster_line
 from pipeline.store.atomic import kill_point
 from pipeline.store.collector import long_lived_batch
 from pipeline.store.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
@@ -229,13 +229,14 @@ def _old_rollups_aside(outbox: Path, workbook: Path) -> list[str]:
     return [f"输出目录中以前活动的汇总表{names}已移到 {outbox / OLD_ROLLUPS}/，以免与本次汇总表混淆。"]
 
 
-def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
-                     command_name: str = "rollup", progress: Progress | None = None) -> list[str]:
+def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
+                     roster: Roster | Path, command_name: str = "rollup", progress: Progress | None = None) -> list[str]:
     """The whole job behind ``make rollup``: read the inbox, write every output, return the summary lines.
 
     When nothing changed since the last complete run (files, settings, program, date) and its
     outputs are all there, those outputs stand and their summary is returned again. Program errors
-    are logged to ``outbox/pipeline.log`` (:mod:`pipeline.faults`).
+    are logged to ``outbox/pipeline.log`` (:mod:`pipeline.faults`). The roster may be given as its file,
+    loaded only when the inbox must really be read (:class:`~pipeline.errors.RosterError` if it is bad).
     """
     with log_to(outbox):
         try:
@@ -248,8 +249,8 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
             raise DiskFullError(folder, max(DISK_MARGIN_MB, folder_size_mb(outbox))) from None
 
 
-def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
-                      command_name: str, progress: Progress | None) -> list[str]:
+def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
+                      roster: Roster | Path, command_name: str, progress: Progress | None) -> list[str]:
     from pipeline.store.atomic import sweep_stale
 
     with long_lived_batch() as settle:
@@ -261,6 +262,8 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
             if previous is not None and previous.digest == digest and previous.outputs_present():
                 ledger.repeat_run(previous.run_id, command_name)
                 return unchanged_lines(previous.lines, Path(previous.outputs[0]))
+            if not isinstance(roster, Roster):
+                roster = load_roster(roster)
             forget(ledger)
             sweep_stale(outbox)  # half-written files of a run that was killed
             fresh = [s.submission() for s in stamps]
@@ -273,7 +276,8 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
     from pipeline.outputs.feedback import summary_line
     from pipeline.outputs.report import CSV_NAMES
 
-    lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback, inbox)]
+    lines = [*summary_lines(rollup, workbook, failures), summary_line(outbox, rollup, feedback, inbox),
+             roster_line(roster)]
     aside = _old_rollups_aside(outbox, workbook)
     if not rollup.submissions:
         lines.insert(0, empty_inbox_line(inbox))

@@ -211,3 +211,61 @@ def test_stamps_are_the_hashed_records_of_the_same_files(folders: tuple[Path, Pa
     stamp = stamp_inbox(inbox)[0]
     sub = stamp.submission()
     assert (sub.file, sub.path, sub.sha256, sub.mtime, sub.size) == (stamp.file, Path(stamp.path), *stamp[2:])
+
+
+def _run_with_roster(inbox: Path, outbox: Path, roster: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["rollup", "--campaign", str(CAMPAIGN_TOML), "--roster", str(roster),
+                 "--inbox", str(inbox), "--outbox", str(outbox)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_unchanged_rerun_does_not_load_the_roster(folders: tuple[Path, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged re-run knows the roster by its file's bytes and never loads it; its summary still names the roster."""
+    import pipeline.job
+    from pipeline.settings.roster import load_roster
+
+    inbox, outbox = folders
+    roster = tmp_path / "units.csv"
+    roster.write_bytes(UNITS_CSV.read_bytes())
+    code, first = _run_with_roster(inbox, outbox, roster, capsys)
+    assert code == 0
+    loads: list[Path] = []
+    monkeypatch.setattr(pipeline.job, "load_roster", lambda path: loads.append(path) or load_roster(path))
+    code, second = _run_with_roster(inbox, outbox, roster, capsys)
+    assert code == 0 and second.startswith(UP_TO_DATE) and loads == []
+    assert first.splitlines()[-1] == second.splitlines()[-1] == f"单位名录 {roster}：{len(load_roster(roster))} 个单位，编码 UTF-8。"
+
+
+def test_a_roster_edited_since_the_last_run_is_loaded_and_checked_again(
+        folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One changed byte in the roster file makes a full run, and a roster broken since the last run is refused, not replayed."""
+    inbox, outbox = folders
+    roster = tmp_path / "units.csv"
+    text = UNITS_CSV.read_text(encoding="utf-8")
+    roster.write_text(text, encoding="utf-8")
+    assert _run_with_roster(inbox, outbox, roster, capsys)[0] == 0
+    roster.write_text(text.replace("U001,", "U0001,", 1), encoding="utf-8")  # same size class, other bytes
+    code, out = _run_with_roster(inbox, outbox, roster, capsys)
+    assert code == 0 and not out.startswith(UP_TO_DATE)
+    duplicate = text.splitlines()[1]
+    roster.write_text(text + duplicate + "\n", encoding="utf-8")  # the same unit twice: load_roster refuses it
+    code, out = _run_with_roster(inbox, outbox, roster, capsys)
+    assert code != 0 and "重复" in out and UP_TO_DATE not in out
+
+
+def test_a_roster_file_and_the_roster_loaded_from_it_digest_alike(tmp_path: Path) -> None:
+    """The settings digest is the same for a roster given as its file and for the roster loaded from that file."""
+    from pipeline.settings.roster import load_roster
+    from pipeline.store.freshness import settings_digest
+
+    forms, campaign, _ = settings()
+    roster = tmp_path / "units.csv"
+    roster.write_bytes(UNITS_CSV.read_bytes())
+    assert settings_digest(forms, campaign, roster) == settings_digest(forms, campaign, load_roster(roster))
+    elsewhere = tmp_path / "copy" / "units.csv"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(roster.read_bytes())  # the summary names the roster's place: another place, another digest
+    assert settings_digest(forms, campaign, roster) != settings_digest(forms, campaign, elsewhere)

@@ -54,14 +54,20 @@ def _forms_dir(args: argparse.Namespace, campaign: Campaign) -> tuple[Path, ...]
     return (campaign.forms_dir,) if campaign.forms_dir is not None else ()
 
 
-def load_settings(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campaign, Roster]:
-    """The forms, the campaign and the roster named by the command's options."""
+def load_forms_and_campaign(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campaign]:
+    """The forms and the campaign named by the command's options."""
     from pipeline.forms.spec import load_forms
     from pipeline.settings.campaign import load_campaign
-    from pipeline.settings.roster import load_roster
 
     campaign = load_campaign(args.campaign)
-    return load_forms(*_forms_dir(args, campaign)), campaign, load_roster(args.roster)
+    return load_forms(*_forms_dir(args, campaign)), campaign
+
+
+def load_settings(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campaign, Roster]:
+    """The forms, the campaign and the roster named by the command's options."""
+    from pipeline.settings.roster import load_roster
+
+    return *load_forms_and_campaign(args), load_roster(args.roster)
 
 
 def progress_bar(paths: Iterable[Path]) -> Iterable[Path]:

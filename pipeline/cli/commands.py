@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.cli import command, load_settings, progress_bar
+from pipeline.cli import command, load_forms_and_campaign, load_settings, progress_bar
 from pipeline.errors import PipelineError
 from pipeline.model import Outcome, Severity
 
@@ -17,14 +17,13 @@ if TYPE_CHECKING:  # the heavy modules are imported where used, so that the CLI 
 @command("campaign", "roster", "inbox", "outbox")
 def cmd_rollup(args: argparse.Namespace) -> int:
     """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况、校验问题清单和审核反馈表。"""
-    forms, campaign, roster = load_settings(args)
+    forms, campaign = load_forms_and_campaign(args)
     if not args.inbox.is_dir():
         raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
     from pipeline.job import rollup_to_outbox
-    from pipeline.settings.roster import roster_line
 
-    print("\n".join(rollup_to_outbox(args.inbox, args.outbox, forms, campaign, roster, progress=progress_bar)))
-    print(roster_line(roster))
+    # The roster goes as its file: loaded (and checked) only when something changed since the last run.
+    print("\n".join(rollup_to_outbox(args.inbox, args.outbox, forms, campaign, args.roster, progress=progress_bar)))
     return 0
 
 

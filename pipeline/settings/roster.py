@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
+import os
 import re
 import unicodedata
 import zipfile
@@ -66,10 +68,13 @@ def unit_key(name: str) -> str:
 class Roster:
     """The roster in file order, with lookups by code and by normalised name."""
 
-    def __init__(self, units: list[Unit], path: Path, encoding: str = "") -> None:
+    def __init__(self, units: list[Unit], path: Path, encoding: str = "", digest: str = "") -> None:
         self.units = units
         self.path = path
         self.encoding = encoding  # how the file was saved, as the summary names it (编码 GBK, Excel 工作簿…)
+        # What this roster is a function of (with the program): its file's place and bytes (see roster_digest),
+        # or, for a roster made in memory, its units.
+        self.digest = digest or hashlib.sha256(f"{path}\0{units!r}".encode()).hexdigest()
         self._by_code = {u.code: u for u in units}
         self._by_name = {unit_key(u.name): u for u in units}
         self._by_alias = {unit_key(a): u for u in units for a in u.aliases}
@@ -142,6 +147,17 @@ class Roster:
 WORKBOOK = "Excel 工作簿"
 
 
+def roster_digest(path: Path) -> str:
+    """The digest of the roster file at ``path``, its place and bytes: with the program, all that
+    :func:`load_roster` depends on, so it stands for the loaded roster without loading it; "" when unreadable."""
+    digest = hashlib.sha256(os.fsencode(path.resolve()) + b"\0")
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, lambda: digest).hexdigest()
+    except OSError:  # missing or unreadable: load_roster says so, in Chinese
+        return ""
+
+
 def roster_line(roster: Roster) -> str:
     """The summary's line on the roster: where it is, how many units, how it was saved (编码 GBK…)."""
     how = f"，{roster.encoding}" if roster.encoding else ""
@@ -193,6 +209,7 @@ def _table(path: Path) -> tuple[list[str], list[list[str]], str]:
 
 def load_roster(path: Path = DEFAULT_PATH) -> Roster:
     """Read and check the roster, raising :class:`RosterError` with the row number and reason."""
+    digest = roster_digest(path)  # before reading: a file changed meanwhile is read again by the next run
     header, body, encoding = _table(path)
     missing = [c for c in COLUMNS if c not in header]
     if missing:
@@ -234,4 +251,4 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
         units.append(Unit(code, name, category, emails[0] if emails else "", emails, aliases))
     if not units:
         raise RosterError(f"单位名录 {path} 中没有任何单位。")
-    return Roster(units, path, encoding)
+    return Roster(units, path, encoding, digest)

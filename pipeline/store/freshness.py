@@ -20,7 +20,7 @@ from pipeline import program
 from pipeline.checks.confirm import read_confirmed
 from pipeline.forms.spec import FormSpec
 from pipeline.settings.campaign import Campaign
-from pipeline.settings.roster import Roster
+from pipeline.settings.roster import Roster, roster_digest
 from pipeline.store.ledger import Ledger
 
 STATE_KEY = "state:last-complete-rollup"
@@ -41,12 +41,17 @@ class LastRun:
         return all(Path(p).is_file() for p in self.outputs)
 
 
-def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster) -> str:
-    """A digest of everything besides the file that a parse depends on."""
+def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster | Path) -> str:
+    """A digest of everything besides the file that a parse depends on.
+
+    The roster counts by :attr:`Roster.digest`; given as the path of its file, by that file's digest, the same
+    value, so that an unchanged re-run is decided without loading a roster of thousands of units.
+    """
     # The campaign's content counts, not where its file lies (a relative or absolute --campaign).
     parts = [program.program_digest(), repr(sorted((k, v.version) for k, v in forms.items())),
              repr(dataclasses.replace(campaign, path=Path())),
-             repr(roster.units), str(program.fast_reader_enabled())]
+             roster.digest if isinstance(roster, Roster) else roster_digest(roster),
+             str(program.fast_reader_enabled())]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
@@ -63,7 +68,7 @@ class Stamped(Protocol):
     def mtime(self) -> float: ...
 
 
-def inputs_digest(fresh: Iterable[Stamped], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
+def inputs_digest(fresh: Iterable[Stamped], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster | Path,
                   inbox: Path, outbox: Path, today: dt.date | None = None) -> str:
     """One digest of everything the rollup's outputs depend on.
 
