@@ -67,10 +67,11 @@ def test_demo_runs_and_prints_the_rollup_summary(demo: Run) -> None:
         by = {k: sum(r["status"] == k for r in rows) for k in Status if k != Status.MISMATCH}
         annex = "附件1" if form == "annex1" else "附件2"
         assert line.startswith(f"{annex}：应报 {len(rows)} 个单位，" + "，".join(f"{k.value} {n}" for k, n in by.items()))
-    assert f"汇总表已生成：{demo.outbox / WORKBOOK}" in demo.out[-3]
+    assert f"汇总表已生成：{demo.outbox / WORKBOOK}" in demo.out[-4]
     returned = sum(r["status"] == Status.RETURNED for r in demo.truth["status"])
     warned = sum(r["status"] == Status.WARNED for r in demo.truth["status"])
-    assert demo.out[-2].startswith(f"审核反馈表已生成 {returned + warned} 份（退回 {returned} 份、有警告 {warned} 份），"
+    assert demo.out[-2].startswith("单位名录 ") and demo.out[-2].endswith(" 个单位，编码 UTF-8。")
+    assert demo.out[-3].startswith(f"审核反馈表已生成 {returned + warned} 份（退回 {returned} 份、有警告 {warned} 份），"
                                    f"保存在 {demo.outbox / 'feedback'}/")
     key = demo.inbox.parent / "truth.json"
     assert demo.out[-1] == f"演示的标准答案（应得的全县合计、各单位状态和各文件去向）：{key}"

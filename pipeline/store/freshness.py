@@ -29,7 +29,7 @@ STATE_KEY = "state:last-complete-rollup"
 @dataclass(frozen=True)
 class LastRun:
     """What the last complete run left: its digest, summary, outputs and its run id (its per-file outcomes are
-    that run's rows in the ledger, which an unchanged re-run copies: :meth:`pipeline.store.ledger.Ledger.repeat_run`)."""
+    that run's rows in the ledger, which an unchanged re-run repeats: :meth:`pipeline.store.ledger.Ledger.repeat_run`)."""
 
     digest: str
     lines: list[str]

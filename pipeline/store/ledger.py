@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started TEXT NOT NULL,
-    command TEXT NOT NULL
+    command TEXT NOT NULL,
+    repeats TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS outcomes (
     run_id TEXT NOT NULL,
@@ -93,6 +94,8 @@ class Ledger:
         columns = {str(row[1]) for row in self.db.execute("PRAGMA table_info(fetched_mail)")}
         if "sha256" not in columns:  # a ledger from before fetched mail was known by its bytes too
             self.db.execute("ALTER TABLE fetched_mail ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''")
+        if "repeats" not in {str(row[1]) for row in self.db.execute("PRAGMA table_info(runs)")}:
+            self.db.execute("ALTER TABLE runs ADD COLUMN repeats TEXT NOT NULL DEFAULT ''")  # before unchanged re-runs
         self.db.commit()
 
     def __enter__(self) -> Ledger:
@@ -112,7 +115,7 @@ class Ledger:
     def start_run(self, command: str) -> str:
         """Record a new run and return its id."""
         run_id = uuid.uuid4().hex[:12]
-        self.db.execute("INSERT INTO runs VALUES (?, ?, ?)", (run_id, now(), command))
+        self.db.execute("INSERT INTO runs (run_id, started, command) VALUES (?, ?, ?)", (run_id, now(), command))
         self.db.commit()
         return run_id
 
@@ -136,27 +139,25 @@ class Ledger:
         self.db.commit()
 
     def repeat_run(self, previous: str, command: str) -> str:
-        """Record a new run whose outcomes are exactly those of run ``previous`` (an unchanged re-run); its id.
+        """Record an unchanged re-run: a run of its own whose outcomes are those of run ``previous``; its id.
 
-        The same rows :meth:`first_seen` and :meth:`record_outcomes` would write for that run's outcomes,
-        copied inside SQLite instead of passed through Python one by one.
+        The outcomes are kept once, by the run that read the files (``runs.repeats`` names it, and
+        :meth:`run_outcomes` answers for either run), so a re-run costs one row whatever the inbox holds. The
+        files were registered by that run, and their ``last_outcome`` and ``last_run`` stay what it recorded.
         """
-        run_id = self.start_run(command)
-        self.db.execute("INSERT OR IGNORE INTO files (sha256, file, first_seen) "
-                        "SELECT sha256, file, ? FROM outcomes WHERE run_id = ?", (now(), previous))
-        self.db.execute("INSERT OR REPLACE INTO outcomes SELECT ?, sha256, file, outcome FROM outcomes WHERE run_id = ?",
-                        (run_id, previous))
-        # A correlated subquery rather than UPDATE … FROM, which needs SQLite 3.33 (a Python may link an older one).
-        self.db.execute("UPDATE files SET last_run = :run, last_outcome = (SELECT o.outcome FROM outcomes AS o "
-                        "WHERE o.run_id = :run AND o.file = files.file AND o.sha256 = files.sha256) "
-                        "WHERE EXISTS (SELECT 1 FROM outcomes AS o "
-                        "WHERE o.run_id = :run AND o.file = files.file AND o.sha256 = files.sha256)", {"run": run_id})
+        row = self.db.execute("SELECT repeats FROM runs WHERE run_id = ?", (previous,)).fetchone()
+        read_by = str(row[0]) if row is not None and row[0] else previous
+        run_id = uuid.uuid4().hex[:12]
+        self.db.execute("INSERT INTO runs (run_id, started, command, repeats) VALUES (?, ?, ?, ?)",
+                        (run_id, now(), command, read_by))
         self.db.commit()
         return run_id
 
     def run_outcomes(self, run_id: str) -> list[tuple[str, str, str]]:
-        """The (sha256, file, outcome) rows recorded for one run, by file."""
-        rows = self.db.execute("SELECT sha256, file, outcome FROM outcomes WHERE run_id = ? ORDER BY file", (run_id,))
+        """The (sha256, file, outcome) of every file in one run, by file (an unchanged re-run's are those it repeats)."""
+        row = self.db.execute("SELECT repeats FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        read_by = str(row[0]) if row is not None and row[0] else run_id
+        rows = self.db.execute("SELECT sha256, file, outcome FROM outcomes WHERE run_id = ? ORDER BY file", (read_by,))
         return [(str(sha), str(file), str(outcome)) for sha, file, outcome in rows]
 
     def was_sent(self, key: str) -> bool:
