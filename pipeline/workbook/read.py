@@ -125,7 +125,8 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
         from pipeline.program import fast_reader_enabled
         from pipeline.workbook.fastread import load_xlsx_fast
 
-        package = check_package(sub.path, limits)
+        # The bytes the sniffer read, when it kept them: the file is read from disk once.
+        package = check_package(sub.path if sniffed is None or sniffed.content is None else sniffed.content, limits)
         fast = load_xlsx_fast(sub.path, package, limits) if sniffed is not None and sniffed.kind == WORKBOOK \
             and fast_reader_enabled() else None
         book = fast or load_xlsx(sub.path, limits)
