@@ -80,6 +80,7 @@ class Book:
         return meta
 
 
+@functools.lru_cache(maxsize=1 << 14)  # every return names the same few dozen cells
 def cell_address(row: int, col: int) -> str:
     letters = get_column_letter(col) if 1 <= col <= MAX_EXCEL_COLUMN else f"第{col}列"
     return f"{letters}{row}"

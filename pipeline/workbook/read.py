@@ -23,7 +23,6 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Outcome, RawCell, Severity, Submission
 from pipeline.safety.badbytes import chain, describe, is_bad_bytes, technical
@@ -37,7 +36,7 @@ from pipeline.workbook.book import Book, cell_address, grid_pos, load_xls, load_
 from pipeline.workbook.calabook import FORMAT_NAMES, load_other
 from pipeline.workbook.calabook import KINDS as OTHER_KINDS
 from pipeline.workbook.handmade import complete, fill_submission, read_handmade
-from pipeline.workbook.locate import identify_form, locate_fields
+from pipeline.workbook.locate import identify_form, layout_of, locate_fields
 from pipeline.workbook.readas import HANDMADE, TEMPLATE, workbook_read_as
 from pipeline.workbook.tamper import (
     layout_findings,
@@ -97,7 +96,7 @@ def _handmade(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
     """Read ``book`` as a hand-made sheet when the template's labels do not place every item; None otherwise."""
     if spec is not None:
         located, _, _ = locate_fields(book, spec, campaign)
-        layout = build_layout(spec, campaign.year)
+        layout = layout_of(spec, campaign.year)
         in_place = sum((row, col) == grid_pos(layout.input_for(fid)) for fid, (_, row, col) in located.items())
         if complete(spec, located) and in_place * 5 >= len(located) * 4:
             return None  # a close copy of the template: its items sit where the template has them
