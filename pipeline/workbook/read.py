@@ -78,9 +78,10 @@ def read_book(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
         basis = "单元格名称" if how == "names" else "表中文字"
         sub.add(Severity.WARNING, "无模板标识", f"该文件不是直接在下发的模板上填写的（缺少模板标识），已按{basis}定位各填报项，"
                 "请核对汇总结果；今后请直接使用下发的模板。")
+    raw = sub.raw
     for fid, (grid, row, col) in located.items():
         pos = (row, col)
-        sub.raw[fid] = RawCell(grid.value(row, col), cell_address(row, col), grid.formulas.get(pos))
+        raw[fid] = RawCell(grid.cells.get(pos), cell_address(row, col), grid.formulas.get(pos))
     missing_field_findings(sub, spec, located, how)
     current = check_identity(sub, spec, campaign, roster)
     if form is not None:
