@@ -36,7 +36,8 @@ from pipeline.settings.campaign import Limits
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 SHARED_STRINGS = "xl/sharedStrings.xml"
 STYLES = "xl/styles.xml"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# No xml:id table either (collect_ids): no check here looks elements up by id, and building it costs each parse.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, collect_ids=False)
 _CELL_TYPES = frozenset({"n", "s", "b", "inlineStr", "str"})
 _REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 
