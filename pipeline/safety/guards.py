@@ -209,7 +209,8 @@ def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, li
         except (zipfile.BadZipFile, zlib.error, EOFError):
             pass  # the chunked scan below reports it in its words
         else:
-            if data.count(b"<") <= max_tags and not any(marker in data for marker in _DTD_MARKERS):
+            # Both markers start with “<!”, which most parts never hold: one search then rules both out.
+            if data.count(b"<") <= max_tags and (b"<!" not in data or not any(m in data for m in _DTD_MARKERS)):
                 return data
     return _scan_in_chunks(zf, info, max_tags, limits)
 
