@@ -10,6 +10,7 @@ XML is only ever parsed through defusedxml: the program refuses to start otherwi
 
 from __future__ import annotations
 
+import io
 import struct
 import time
 import unicodedata
@@ -17,6 +18,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.errors import PipelineError
 from pipeline.safety.badbytes import describe
@@ -96,10 +98,19 @@ _ZIP64_END_SIGNATURE = b"PK\x06\x06"
 _MAX_COMMENT = 0xFFFF
 
 
-def zip_entry_count(path: Path) -> int | None:
+# A file to check: its path, or its whole content when the caller has already read it (read once, checked once).
+Source = Path | bytes
+
+
+def open_source(source: Source) -> BinaryIO:
+    """A binary file object over ``source``'s bytes (the caller closes it)."""
+    return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+
+
+def zip_entry_count(source: Source) -> int | None:
     """How many entries a zip's end record announces, read from the file's tail without building the directory
     (zipfile has no public call for it); None when the file has no end record (not a complete zip)."""
-    with path.open("rb") as handle:
+    with open_source(source) as handle:
         size = handle.seek(0, 2)
         start = max(0, size - _END_RECORD.size - _MAX_COMMENT - _ZIP64_LOCATOR.size)
         handle.seek(start)
@@ -121,9 +132,9 @@ def zip_entry_count(path: Path) -> int | None:
         return int(_ZIP64_END.unpack(record)[7])
 
 
-def check_zip_directory(path: Path, limits: Limits) -> None:
+def check_zip_directory(source: Source, limits: Limits) -> None:
     """Refuse a zip whose central directory announces too many entries, before building it."""
-    entries = zip_entry_count(path)
+    entries = zip_entry_count(source)
     if entries is None:
         return  # not a complete zip: the sniffer reports it as broken
     if entries > limits.max_zip_entries:
@@ -137,25 +148,29 @@ KEEP_PART_BYTES = 1 * MB
 
 @dataclass(frozen=True)
 class Package:
-    """What the guard learnt about a zip package: its part names (original case) and its small XML parts."""
+    """What the guard learnt about a zip package: its part names (original case) and its small XML parts.
+
+    ``content`` is the whole file when the guard was given it in memory, so that the readers need not read it again.
+    """
 
     names: tuple[str, ...]
     parts: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    content: bytes | None = field(default=None, repr=False, compare=False)
 
     def has(self, prefix: str) -> list[str]:
         """Part names starting with ``prefix`` (case-insensitive)."""
         return [n for n in self.names if n.lower().startswith(prefix.lower())]
 
 
-def check_package(path: Path, limits: Limits) -> Package:
+def check_package(source: Source, limits: Limits) -> Package:
     """Check a zip package's parts against the caps, streaming every XML part once.
 
     Declared sizes are enforced by :mod:`zipfile` itself (it stops at the declared size and
     then fails the CRC), so checking the central directory bounds what any reader can inflate.
     """
-    check_zip_directory(path, limits)
+    check_zip_directory(source, limits)
     max_tags = TAGS_PER_CELL * limits.max_rows * limits.max_columns + TAG_ALLOWANCE
-    with zipfile.ZipFile(path) as zf:
+    with open_source(source) as handle, zipfile.ZipFile(handle) as zf:
         infos = zf.infolist()
         if len(infos) > limits.max_zip_entries:
             raise GuardError("部件过多", f"文件内部包含 {len(infos)} 个部件，超过上限 {limits.max_zip_entries} 个，"
@@ -178,14 +193,30 @@ def check_package(path: Path, limits: Limits) -> Package:
                 data = _scan_xml_part(zf, info, max_tags, limits)
                 if data is not None:
                     parts[info.filename] = data
-        return Package(tuple(i.filename for i in infos), parts)
+        return Package(tuple(i.filename for i in infos), parts, source if isinstance(source, bytes) else None)
 
 
 def _scan_xml_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, limits: Limits) -> bytes | None:
-    """Count tags and look for a DTD in one part, inflating it in chunks (never whole in memory).
+    """Count tags and look for a DTD in one part; a large part is inflated in chunks (never whole in memory).
 
-    Returns the part's bytes when it is at most :data:`KEEP_PART_BYTES` long, else None.
+    Returns the part's bytes when it is at most :data:`KEEP_PART_BYTES` long, else None. A small part is
+    inflated whole and judged at once; only when that finds something (or fails) is it scanned again chunk by
+    chunk, so that the finding and its wording are exactly those of the chunked scan.
     """
+    if info.file_size <= KEEP_PART_BYTES:
+        try:
+            data = zf.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError):
+            pass  # the chunked scan below reports it in its words
+        else:
+            # Both markers start with “<!”, which most parts never hold: one search then rules both out.
+            if data.count(b"<") <= max_tags and (b"<!" not in data or not any(m in data for m in _DTD_MARKERS)):
+                return data
+    return _scan_in_chunks(zf, info, max_tags, limits)
+
+
+def _scan_in_chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_tags: int, limits: Limits) -> bytes | None:
+    """:func:`_scan_xml_part` for any part: inflated chunk by chunk, refused at the first chunk that shows why."""
     tags = 0
     tail = b""
     kept: list[bytes] | None = [] if info.file_size <= KEEP_PART_BYTES else None

@@ -9,11 +9,11 @@ material for the campaign), ``archive``, ``broken`` and ``unknown``.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 from pipeline.safety.badbytes import describe, is_bad_bytes
-from pipeline.safety.guards import zip_entry_count
+from pipeline.safety.guards import MB, Source, open_source, zip_entry_count
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -22,6 +22,8 @@ IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 # A zip announcing more entries than this is not listed (a form has about a dozen parts).
 MAX_SNIFF_ENTRIES = 50_000
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ett", ".xltx", ".xlt", ".csv")
+# A zip package up to this size is read into memory once: the sniffer, the guards and the readers share its bytes.
+KEEP_FILE_BYTES = 8 * MB
 
 # Kinds the workbook reader opens.
 WORKBOOK = "workbook"
@@ -62,6 +64,8 @@ class Sniffed:
     kind: str
     message: str = ""
     streams: frozenset[str] = frozenset()  # OLE stream names (lower case), for macro checks
+    # The whole file, when it is a small zip package read into memory here (the readers reuse it).
+    content: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def readable(self) -> bool:
@@ -130,13 +134,13 @@ def _zip_mimetype(zf: zipfile.ZipFile) -> str:
         return ""
 
 
-def _sniff_zip(path: Path) -> Sniffed:
-    entries = zip_entry_count(path)
+def _sniff_zip(path: Path, source: Source) -> Sniffed:
+    entries = zip_entry_count(source)
     if entries is not None and entries > MAX_SNIFF_ENTRIES:
         # Listing would cost memory for nothing: no workbook or document has this many parts.
         return Sniffed("zip", _named(path, "一个压缩包") + "不是报表。请解压后只发送填好的 .xlsx 报表。")
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_source(source) as handle, zipfile.ZipFile(handle) as zf:
             names = {n.lower() for n in zf.namelist()}
             mimetype = _zip_mimetype(zf) if "mimetype" in names else ""
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
@@ -213,27 +217,33 @@ def _sniff_text(path: Path, head: bytes) -> Sniffed:
 
 def sniff(path: Path) -> Sniffed:
     """Classify a file by its content; never raises for a bad file (an unreadable file is kind ``unreadable``)."""
+    content: bytes | None = None
     try:
         with path.open("rb") as handle:
             head = handle.read(4096)
+            if head.startswith((ZIP_MAGIC, ZIP_EMPTY_MAGIC)) and handle.seek(0, 2) <= KEEP_FILE_BYTES:
+                handle.seek(0)
+                content = handle.read(KEEP_FILE_BYTES + 1)
+                content = content if len(content) <= KEEP_FILE_BYTES else None  # it grew meanwhile
     except OSError as exc:
         return Sniffed("unreadable", f"文件无法打开（{_OS_WORDS.get(type(exc), '可能没有读取权限或已被移走')}）。"
                        "请检查该文件，或请单位重新发送。")
     try:
-        return _sniff_content(path, head)
+        sniffed = _sniff_content(path, head, content)
     except Exception as exc:  # a damaged file must never stop the batch; our own bug is not a damaged file
         if not is_bad_bytes(exc):
             raise
         return Sniffed("broken", f"文件已损坏，无法识别（{describe(exc)}）。{_RESAVE}")
+    return replace(sniffed, content=content) if content is not None and sniffed.readable else sniffed
 
 
-def _sniff_content(path: Path, head: bytes) -> Sniffed:
+def _sniff_content(path: Path, head: bytes, content: bytes | None = None) -> Sniffed:
     if not head:
         return Sniffed("empty", "文件是空的（0 字节），可能保存或发送失败。请重新保存后再发送。")
     if head.startswith(OLE_MAGIC):
         return _sniff_ole(path)
     if head.startswith((ZIP_MAGIC, ZIP_EMPTY_MAGIC)):
-        return _sniff_zip(path)
+        return _sniff_zip(path, path if content is None else content)
     if head[_TAR_MAGIC_AT:_TAR_MAGIC_AT + 5] == b"ustar":
         return Sniffed("tar", _named(path, "压缩包") + _NOT_FORM)
     if head.startswith(b"BZh") and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCKS:

@@ -80,20 +80,25 @@ class Book:
         return meta
 
 
+@functools.lru_cache(maxsize=1 << 14)  # every return names the same few dozen cells
 def cell_address(row: int, col: int) -> str:
     letters = get_column_letter(col) if 1 <= col <= MAX_EXCEL_COLUMN else f"第{col}列"
     return f"{letters}{row}"
 
 
-@functools.lru_cache(maxsize=1 << 12)
 def parse_ref(ref: str, limits: Limits) -> tuple[int, int] | None:
     """``$D$7`` -> (7, 4); None when it is not one cell inside the grid."""
+    return _parse_ref(ref, limits.max_rows, limits.max_columns)
+
+
+@functools.lru_cache(maxsize=1 << 12)  # keyed by the window's two numbers: hashing all of Limits cost more
+def _parse_ref(ref: str, max_rows: int, max_columns: int) -> tuple[int, int] | None:
     try:
         letters, row = coordinate_from_string(ref.replace("$", ""))
         col = column_index_from_string(letters)
     except (ValueError, TypeError):
         return None
-    if 1 <= row <= limits.max_rows and 1 <= col <= limits.max_columns:
+    if 1 <= row <= max_rows and 1 <= col <= max_columns:
         return row, col
     return None
 

@@ -23,7 +23,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml.ElementTree import fromstring
 from openpyxl.workbook.defined_name import DefinedName
 
-from pipeline.safety.guards import Package
+from pipeline.safety.guards import Package, Source, open_source
 from pipeline.settings.campaign import Limits
 from pipeline.workbook.book import MAX_MERGED, Book, Grid
 from pipeline.workbook.sheetxml import (
@@ -101,18 +101,34 @@ def _single_cell(name: str, text: str) -> tuple[str, str] | None:
 
 def _grid(title: str, state: str, facts: SheetFacts, rows: list[list[Any]]) -> Grid | None:
     grid = Grid(title, state, protected=facts.protected)
+    cells = grid.cells
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
-            if value == "" or value is None:
-                continue
-            if not isinstance(value, _PLAIN_VALUES) or isinstance(value, dt.time):
-                return None  # error values, durations: leave them to the full reader
-            if type(value) is dt.date:  # calamine drops a midnight time; openpyxl gives a datetime
-                value = dt.datetime.combine(value, dt.time())
-            elif isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value < _LAST_SERIAL:
-                return None  # in a date cell, openpyxl makes it #VALUE! or an old date, calamine leaves the number
-            grid.cells[(r, c)] = value
+            kind = type(value)
+            if kind is str:  # the usual cases first, by exact type; anything else is judged by _held
+                if value:
+                    cells[(r, c)] = value
+            elif kind is float or kind is int:
+                if not 0 <= value < _LAST_SERIAL:
+                    return None  # in a date cell, openpyxl makes it #VALUE! or an old date, calamine leaves the number
+                cells[(r, c)] = value
+            elif value is not None and value != "":
+                held = _held(value)
+                if held is None:
+                    return None
+                cells[(r, c)] = held
     return grid
+
+
+def _held(value: Any) -> Any:
+    """A calamine value other than a plain str, int or float as the Book holds it; None to decline the file."""
+    if not isinstance(value, _PLAIN_VALUES) or isinstance(value, dt.time):
+        return None  # error values, durations: leave them to the full reader
+    if type(value) is dt.date:  # calamine drops a midnight time; openpyxl gives a datetime
+        return dt.datetime.combine(value, dt.time())
+    if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value < _LAST_SERIAL:
+        return None  # in a date cell, openpyxl makes it #VALUE! or an old date, calamine leaves the number
+    return value
 
 
 def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
@@ -128,7 +144,8 @@ def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
             if kept is not None:
                 return kept
             if not opened:
-                opened.append(stack.enter_context(zipfile.ZipFile(path)))
+                handle = stack.enter_context(open_source(path if package.content is None else package.content))
+                opened.append(stack.enter_context(zipfile.ZipFile(handle)))
             return opened[0].read(name)
 
         layout = _sheet_parts(part("xl/workbook.xml"), part("xl/_rels/workbook.xml.rels"))
@@ -140,7 +157,7 @@ def load_xlsx_fast(path: Path, package: Package, limits: Limits) -> Book | None:
         if len(facts) != len(payloads) or not _plain_parts(package, part):
             return None  # formulas, error values, cells beyond the window, unusual XML: the full reader's detail
     try:
-        grids = _calamine_grids(path, sheets, facts)
+        grids = _calamine_grids(path if package.content is None else package.content, sheets, facts)
     except Exception:  # whatever calamine refuses, the full reader diagnoses with a precise message
         return None
     return None if grids is None else Book("xlsx", grids, dict(names), [])  # a copy: the memoised layout stays intact
@@ -154,11 +171,12 @@ def _plain_parts(package: Package, part: Callable[[str], bytes]) -> bool:
             and (STYLES not in names or plain_styles(part(STYLES))))
 
 
-def _calamine_grids(path: Path, sheets: tuple[tuple[str, str, str], ...], facts: list[SheetFacts]) -> list[Grid] | None:
+def _calamine_grids(source: Source, sheets: tuple[tuple[str, str, str], ...],
+                    facts: list[SheetFacts]) -> list[Grid] | None:
     from python_calamine import CalamineWorkbook
 
     # Through a file object: calamine cannot open a path whose name is not valid UTF-8.
-    with path.open("rb") as handle:
+    with open_source(source) as handle:
         workbook = CalamineWorkbook.from_filelike(handle)
     try:
         if [m.name for m in workbook.sheets_metadata] != [title for title, _, _ in sheets]:

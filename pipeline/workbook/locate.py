@@ -46,6 +46,18 @@ def label_positions(grid: Grid) -> dict[str, tuple[int, int]]:
     return found
 
 
+_LAYOUTS: dict[tuple[int, int, int], tuple[FormSpec, FormLayout]] = {}
+
+
+def layout_of(spec: FormSpec, year: int, offset: int = 0) -> FormLayout:
+    """:func:`~pipeline.forms.layout.build_layout`, memoised by the spec's identity: its own cache hashes the whole
+    FormSpec (every field) on each call, once per file. The spec is kept in the value so its id cannot be reused."""
+    key = (id(spec), year, offset)
+    if key not in _LAYOUTS:
+        _LAYOUTS[key] = (spec, build_layout(spec, year, offset))
+    return _LAYOUTS[key][1]
+
+
 # Per-layout facts, computed once: layouts are built once per form and read for every file.
 # The layout itself is kept in the value so that its id cannot be reused while cached.
 _OFFSETS: dict[int, tuple[FormLayout, dict[str, tuple[str, int, int]]]] = {}
@@ -100,7 +112,7 @@ def identify_form(book: Book, meta: Mapping[str, str], forms: Mapping[str, FormS
             continue
         labels = label_positions(grid)
         for spec in forms.values():
-            offsets = label_offsets(build_layout(spec, campaign.year))
+            offsets = label_offsets(layout_of(spec, campaign.year))
             hits = sum(text in labels for text, _, _ in offsets.values())
             if hits >= 0.5 * len(offsets):
                 return spec, "labels"
@@ -127,19 +139,23 @@ def locate_fields(book: Book, spec: FormSpec, campaign: Campaign) -> tuple[Locat
     Returns all located fields, those located by name, and the sheet holding the form.
     """
     limits = campaign.limits
+    fields, names = spec.fields, book.names
+    titled: dict[str, Grid] = {}
+    for sheet in book.sheets:
+        titled.setdefault(sheet.title, sheet)  # the first sheet of a title, as Book.sheet finds it
     by_name: Located = {}
-    for f in spec.fields:
-        target = book.names.get(f.id)
+    for f in fields:
+        target = names.get(f.id)
         if target is None:
             continue
-        grid, pos = book.sheet(target[0]), parse_ref(target[1], limits)
+        grid, pos = titled.get(target[0]), parse_ref(target[1], limits)
         if grid is not None and pos is not None:
             by_name[f.id] = (grid, *pos)
     form = _form_grid(book, spec, by_name)
     located = dict(by_name)
-    missing = [f for f in spec.fields if f.id not in located]
+    missing = [f for f in fields if f.id not in located]
     if missing and form is not None:
-        offsets = label_offsets(build_layout(spec, campaign.year))
+        offsets = label_offsets(layout_of(spec, campaign.year))
         labels = label_positions(form)
         for f in missing:
             if f.id in offsets and offsets[f.id][0] in labels:

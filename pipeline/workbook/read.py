@@ -23,7 +23,6 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import FormSpec
 from pipeline.model import Outcome, RawCell, Severity, Submission
 from pipeline.safety.badbytes import chain, describe, is_bad_bytes, technical
@@ -37,7 +36,7 @@ from pipeline.workbook.book import Book, cell_address, grid_pos, load_xls, load_
 from pipeline.workbook.calabook import FORMAT_NAMES, load_other
 from pipeline.workbook.calabook import KINDS as OTHER_KINDS
 from pipeline.workbook.handmade import complete, fill_submission, read_handmade
-from pipeline.workbook.locate import identify_form, locate_fields
+from pipeline.workbook.locate import identify_form, layout_of, locate_fields
 from pipeline.workbook.readas import HANDMADE, TEMPLATE, workbook_read_as
 from pipeline.workbook.tamper import (
     layout_findings,
@@ -79,9 +78,10 @@ def read_book(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
         basis = "单元格名称" if how == "names" else "表中文字"
         sub.add(Severity.WARNING, "无模板标识", f"该文件不是直接在下发的模板上填写的（缺少模板标识），已按{basis}定位各填报项，"
                 "请核对汇总结果；今后请直接使用下发的模板。")
+    raw = sub.raw
     for fid, (grid, row, col) in located.items():
         pos = (row, col)
-        sub.raw[fid] = RawCell(grid.value(row, col), cell_address(row, col), grid.formulas.get(pos))
+        raw[fid] = RawCell(grid.cells.get(pos), cell_address(row, col), grid.formulas.get(pos))
     missing_field_findings(sub, spec, located, how)
     current = check_identity(sub, spec, campaign, roster)
     if form is not None:
@@ -97,7 +97,7 @@ def _handmade(sub: Submission, book: Book, forms: Mapping[str, FormSpec], campai
     """Read ``book`` as a hand-made sheet when the template's labels do not place every item; None otherwise."""
     if spec is not None:
         located, _, _ = locate_fields(book, spec, campaign)
-        layout = build_layout(spec, campaign.year)
+        layout = layout_of(spec, campaign.year)
         in_place = sum((row, col) == grid_pos(layout.input_for(fid)) for fid, (_, row, col) in located.items())
         if complete(spec, located) and in_place * 5 >= len(located) * 4:
             return None  # a close copy of the template: its items sit where the template has them
@@ -125,7 +125,8 @@ def read_workbook(sub: Submission, forms: Mapping[str, FormSpec], campaign: Camp
         from pipeline.program import fast_reader_enabled
         from pipeline.workbook.fastread import load_xlsx_fast
 
-        package = check_package(sub.path, limits)
+        # The bytes the sniffer read, when it kept them: the file is read from disk once.
+        package = check_package(sub.path if sniffed is None or sniffed.content is None else sniffed.content, limits)
         fast = load_xlsx_fast(sub.path, package, limits) if sniffed is not None and sniffed.kind == WORKBOOK \
             and fast_reader_enabled() else None
         book = fast or load_xlsx(sub.path, limits)

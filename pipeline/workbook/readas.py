@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from pipeline.documents.extract import PDF_ORIGINAL, WORD_ORIGINAL
 from pipeline.safety.guards import Package
 from pipeline.workbook.book import Book
@@ -32,8 +34,11 @@ def application(package: Package | None) -> str:
     if package is None:
         return ""
     data = next((package.parts[n] for n in package.parts if n.lower() == APP_PART.lower()), None)
-    if not data:
-        return ""
+    return _application(data) if data else ""
+
+
+@functools.lru_cache(maxsize=16)  # returns saved by one application mostly share this small part: keyed by its bytes
+def _application(data: bytes) -> str:
     from defusedxml.ElementTree import fromstring
 
     try:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import META_SHEET, PROGRAM_SHEETS, FormSpec
 from pipeline.intake.members import part_digest
 from pipeline.model import Outcome, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
 from pipeline.workbook.book import Book, Grid
-from pipeline.workbook.locate import label_offsets, label_positions
+from pipeline.workbook.locate import label_offsets, label_positions, layout_of
 
 
 def _names_on(book: Book, grid: Grid, spec: FormSpec) -> int:
@@ -33,7 +32,7 @@ def _sheet_form(book: Book, grid: Grid, forms: Mapping[str, FormSpec], campaign:
             return spec
     labels = label_positions(grid)
     for spec in forms.values():
-        offsets = label_offsets(build_layout(spec, campaign.year))
+        offsets = label_offsets(layout_of(spec, campaign.year))
         if offsets and sum(text in labels for text, _, _ in offsets.values()) >= 0.5 * len(offsets):
             return spec
     return None

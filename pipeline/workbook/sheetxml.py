@@ -36,7 +36,8 @@ from pipeline.settings.campaign import Limits
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 SHARED_STRINGS = "xl/sharedStrings.xml"
 STYLES = "xl/styles.xml"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# No xml:id table either (collect_ids): no check here looks elements up by id, and building it costs each parse.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, collect_ids=False)
 _CELL_TYPES = frozenset({"n", "s", "b", "inlineStr", "str"})
 _REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 
@@ -50,13 +51,15 @@ _FOREIGN = f"count(//*) - count(//m:*) - count(//m:extLst//*[namespace-uri() != 
 _PLAIN = _xpath(f"{_FOREIGN} = 0")
 # One pass over the tree per test, all in libxml2. openpyxl takes rows, cells and sheetProtection wherever they
 # are, calamine only where they belong: each must be where it belongs (and every cell carry an ``r``, which
-# $refs counts). A formula anywhere, or a second sheetData, sends the file to the full reader too.
+# $refs counts; $protections counts those under worksheet, at most one). A formula anywhere, or a second sheetData,
+# sends the file to the full reader too.
 _SHEET_SHAPE = _xpath(f"""{_FOREIGN} = 0 and not(//m:f) and count(//m:sheetData) <= 1
     and count(//m:row) = count(/m:worksheet/m:sheetData/m:row) and count(//m:c) = $refs
-    and count(//m:sheetProtection) = count(/m:worksheet/m:sheetProtection) and count(//m:sheetProtection) <= 1""")
+    and count(//m:sheetProtection) = $protections""")
 # calamine trims XML whitespace at either end of a text unless its <t> says xml:space="preserve"; openpyxl
 # keeps it. Every writer sets preserve where it matters; a text that would be trimmed goes to the full reader.
 _UNPRESERVED = _xpath("//m:t[not(@xml:space = 'preserve')]/text()")
+_TEXTS = _xpath("//m:t/text()")  # a superset of _UNPRESERVED, found without testing each t's attribute
 _TRIMMED = tuple(f"\0{ws}" for ws in " \t\n\r") + tuple(f"{ws}\0" for ws in " \t\n\r")
 _REFS_AT = _xpath("/m:worksheet/m:sheetData/m:row/m:c/@r")
 _TYPES = _xpath("//m:c/@t")
@@ -83,11 +86,13 @@ def sheet_facts(data: bytes, limits: Limits) -> SheetFacts | None:
     if root is None or root.tag != f"{{{MAIN}}}worksheet":
         return None
     refs: list[str] = _REFS_AT(root)
-    if not _SHEET_SHAPE(root, refs=len(refs)) or not set(_TYPES(root)) <= _CELL_TYPES or _trimmed(root):
+    protection = _PROTECTION(root)
+    if len(protection) > 1 or not _SHEET_SHAPE(root, refs=len(refs), protections=len(protection)):
+        return None
+    if not set(_TYPES(root)) <= _CELL_TYPES or _trimmed(root):
         return None
     if not _within(tuple(refs), limits.max_rows, limits.max_columns):
         return None
-    protection = _PROTECTION(root)
     if not protection:
         return SheetFacts(protected=False)
     protected = _protects(etree.tostring(protection[0]))
@@ -96,8 +101,14 @@ def sheet_facts(data: bytes, limits: Limits) -> SheetFacts | None:
 
 def _trimmed(root: etree._Element) -> bool:
     """Whether some text, not marked xml:space="preserve", starts or ends with XML whitespace."""
-    texts = "\0" + "\0".join(_UNPRESERVED(root)) + "\0"  # NUL cannot occur in XML text
-    return any(edge in texts for edge in _TRIMMED)
+    # Most parts have no text with whitespace at either end, preserved or not: then no t need be looked at.
+    return _edged(_TEXTS(root)) and _edged(_UNPRESERVED(root))
+
+
+def _edged(texts: list[str]) -> bool:
+    """Whether one of ``texts`` starts or ends with XML whitespace."""
+    joined = "\0" + "\0".join(texts) + "\0"  # NUL cannot occur in XML text
+    return any(edge in joined for edge in _TRIMMED)
 
 
 @functools.lru_cache(maxsize=64)  # returns made from one template mostly fill the same cells

@@ -10,12 +10,11 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from pipeline.forms.layout import build_layout
 from pipeline.forms.spec import PROGRAM_SHEETS, FormSpec
 from pipeline.model import Severity, Submission
 from pipeline.settings.campaign import Campaign, Limits
 from pipeline.workbook.book import Book, Grid, cell_address, grid_pos
-from pipeline.workbook.locate import Located, fixed_texts, label_offsets, norm_label
+from pipeline.workbook.locate import Located, fixed_texts, label_offsets, layout_of, norm_label
 
 if TYPE_CHECKING:
     pass
@@ -98,7 +97,7 @@ def _text_at(grid: Grid, row: int, col: int) -> str:
 def layout_findings(sub: Submission, spec: FormSpec, campaign: Campaign, form: Grid, by_name: Located,
                      how: str) -> None:
     """Compare the returned sheet with the template layout: protection, moved cells, edited texts."""
-    layout = build_layout(spec, campaign.year, _layout_offset(sub.meta))
+    layout = layout_of(spec, campaign.year, _layout_offset(sub.meta))
     if how == "meta" and form.protected is False:
         sub.add(Severity.WARNING, "保护被取消", f"工作表“{form.title}”的保护已被取消。程序已按模板核对各填报项的位置，"
                 "请核对汇总结果；今后请勿取消工作表保护或改动表格。")
