@@ -78,14 +78,23 @@ def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str,
     from pipeline.checks.confirm import read_confirmed
     from pipeline.intake.batch import cache_keys, read_all
 
-    require_safe_xml()  # returned files are untrusted: never parse them without defusedxml (imports openpyxl)
+    # Returned files are untrusted: each worker checks that openpyxl parses through defusedxml before its first
+    # file (pipeline.intake.workers); this process checks it too, with the checks' imports (pandas, pandera) and
+    # schemas, while the first workers parse (meanwhile), so that the imports and the parse share the cores.
+    require_safe_xml_settings()
+    import numpy  # noqa: F401  (before the workers fork, as in collect_files: imported once, not in each worker)
+
+    def meanwhile() -> None:
+        require_safe_xml()
+        _prepare_checks(forms, campaign)
+
     kept = ledger.kept_mail()
     skip = [s.file in kept and kept[s.file] in (s.sha256, "") for s in fresh]
     for sub, kept_copy in zip(fresh, skip, strict=True):  # raw copies make fetch saved beside their attachments
         if kept_copy:
             sub.outcome, sub.note = Outcome.IGNORED, KEPT_MAIL_NOTE
     parsed = iter(read_all([s for s, k in zip(fresh, skip, strict=True) if not k], forms, campaign, roster,
-                           progress=progress, cache=ledger))
+                           progress=progress, cache=ledger, meanwhile=meanwhile))
     read = [s if k else next(parsed) for s, k in zip(fresh, skip, strict=True)]
     kill_point("read")
     rollup = _checked(read, forms, campaign, roster, read_confirmed(outbox))
