@@ -8,6 +8,6 @@ import sys
 # tests that call pipeline.cli.main in their own process are not affected.
 sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
 
-from pipeline.cli import main  # noqa: E402  (after the line above, which must come first)
+from pipeline.cli import end_process, main  # noqa: E402  (after the line above, which must come first)
 
-raise SystemExit(main())
+end_process(main())

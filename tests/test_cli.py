@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from pipeline.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_help_is_chinese_and_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,3 +45,27 @@ def test_a_wrong_command_line_says_so_in_chinese(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "错误：命令行参数有误" in err
     assert err.rstrip().endswith("运行 python -m pipeline --help 查看用法。")
+
+
+def test_python_m_pipeline_delivers_all_it_printed_and_its_exit_code(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m pipeline`` ends without tearing down its modules, yet its output is whole, its log written and its exit code kept."""
+    from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, count_ids, make_return
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, check=False,
+                              cwd=tmp_path, env=env)
+
+    # Buffered output, as on a user's PC (a PYTHONUNBUFFERED set around the tests would hide a lost buffer).
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(REPO)}
+
+    fields = run("fields", "--campaign", str(CAMPAIGN_TOML))
+    assert main(["fields", "--campaign", str(CAMPAIGN_TOML)]) == 0
+    assert fields.returncode == 0 and fields.stdout == capsys.readouterr().out and fields.stdout.count("\n") > 75
+    values = clean_values("annex1")
+    values[next(iter(count_ids()))] = -3  # a negative count: an 错误, so check exits 1
+    bad = make_return(tmp_path / "inbox", "annex1", "U001", values)
+    checked = run("check", "--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV), str(bad))
+    assert checked.returncode == 1 and "[错误]" in checked.stdout.splitlines()[-1], checked.stdout
+    wrong = run("rollup", "--campaign", str(tmp_path / "none.toml"))
+    assert wrong.returncode == 2 and "none.toml" in wrong.stdout + wrong.stderr

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -116,6 +118,25 @@ def cmd_fields(args: argparse.Namespace) -> int:
             assert f is not None
             writer.writerow([spec.id, f.id, f.section_title, f.label, f.unit, f.kind, spec.sheet, cell.address])
     return 0
+
+
+def end_process(code: int) -> NoReturn:
+    """End this process with ``code`` once the command is done, without tearing down its modules.
+
+    Python's own exit frees every object of pandas, pandera and the batch one by one: 0.1–0.2 s after the
+    command has finished, measured on ``check``. Everything the command writes is closed by then (outputs are
+    written atomically, the ledger is closed by its context manager); the terminal and the log are flushed
+    here, and no worker process is left (:mod:`pipeline.intake.workers` stops its own), so nothing is lost.
+    """
+    import logging
+    import multiprocessing
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (| head) or stream: nothing more to say
+            stream.flush()
+    logging.shutdown()
+    multiprocessing.active_children()  # reaps any child that ended (there should be none)
+    os._exit(code)
 
 
 def build_parser(prog: str = "python -m pipeline") -> argparse.ArgumentParser:
