@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from containers import zip_bytes
 from returns import clean_values, make_return, settings
 
 import pipeline.safety.sniff as sniffing
@@ -75,20 +76,12 @@ def test_return_is_read_from_the_sniffed_bytes(tmp_path: Path) -> None:
     assert sub.values[COUNT_FIELD] == 11
 
 
-def _package(parts: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in parts.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 def test_small_part_findings_are_those_of_the_chunked_scan() -> None:
     """Tags past the cap in an early chunk are 内容过多 even with a DOCTYPE further on; a DOCTYPE first is 不安全内容."""
     limits = Limits(max_rows=1, max_columns=1)  # at most 50,006 tags per part
     tags = b"<b/>" * 70_000  # 280 KB, kept whole: past the cap in the fourth 64 KB chunk, the end in the fifth
-    late = _package({"customXml/item1.xml": b"<a>" + tags + b"<!DOCTYPE a></a>"})
-    early = _package({"customXml/item1.xml": b"<!DOCTYPE a><a>" + tags + b"</a>"})
+    late = zip_bytes({"customXml/item1.xml": b"<a>" + tags + b"<!DOCTYPE a></a>"})
+    early = zip_bytes({"customXml/item1.xml": b"<!DOCTYPE a><a>" + tags + b"</a>"})
     for data, rule in ((late, "内容过多"), (early, "不安全内容")):
         with pytest.raises(GuardError) as refused:
             check_package(data, limits)
@@ -97,7 +90,7 @@ def test_small_part_findings_are_those_of_the_chunked_scan() -> None:
 
 def test_damaged_small_part_is_reported_as_damaged(tmp_path: Path) -> None:
     """A part whose inflated bytes fail their CRC is 文件损坏, read from the file or from its bytes."""
-    data = bytearray(_package({"xl/workbook.xml": b"<workbook>" + b"<x/>" * 200 + b"</workbook>"}))
+    data = bytearray(zip_bytes({"xl/workbook.xml": b"<workbook>" + b"<x/>" * 200 + b"</workbook>"}))
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
         info = zf.getinfo("xl/workbook.xml")
     data[info.header_offset + 14] ^= 0xFF  # the CRC in the local header is not checked; flip the directory's
