@@ -242,7 +242,11 @@ def test_python_m_pipeline_validates_without_importing_hypothesis(tmp_path: Path
 
     path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1", s1_reflection_articles=-1),
                        name="a.xlsx")
-    script = ("import runpy, sys\nsys.argv[0] = 'pipeline'\ntry:\n"
+    # python -m pipeline ends its process in end_process; here it raises SystemExit instead, so that the modules
+    # it imported can be listed after it.
+    script = ("import runpy, sys\nimport pipeline.cli\n"
+              "def stop(code):\n    raise SystemExit(code)\n"
+              "pipeline.cli.end_process = stop\nsys.argv[0] = 'pipeline'\ntry:\n"
               "    runpy.run_module('pipeline', run_name='__main__', alter_sys=True)\n"
               "except SystemExit as done:\n    code = done.code\n"
               "print('CODE', code, 'pandera' in sys.modules, sys.modules.get('hypothesis') is not None)\n")
