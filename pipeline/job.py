@@ -247,6 +247,8 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
     are logged to ``outbox/pipeline.log`` (:mod:`pipeline.faults`). The roster may be given as its file,
     loaded only when the inbox must really be read (:class:`~pipeline.errors.RosterError` if it is bad).
     """
+    if isinstance(roster, Path) and not roster.is_file():
+        roster = load_roster(roster)  # says, in Chinese, that the roster is missing, before the outbox is made
     with log_to(outbox):
         try:
             return _rollup_to_outbox(inbox, outbox, forms, campaign, roster, command_name, progress)

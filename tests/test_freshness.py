@@ -275,3 +275,13 @@ def test_a_roster_file_and_the_roster_loaded_from_it_digest_alike(tmp_path: Path
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(roster.read_bytes())  # the summary names the roster's place: another place, another digest
     assert settings_digest(forms, campaign, roster) != settings_digest(forms, campaign, elsewhere)
+
+
+def test_a_missing_roster_is_named_before_any_output_is_made(folders: tuple[Path, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A --roster that does not exist stops the rollup with the Chinese message naming it, and no outbox is made."""
+    inbox, outbox = folders
+    missing = tmp_path / "名录.csv"
+    code, out = _run_with_roster(inbox, outbox, missing, capsys)
+    assert code == 2 and f"找不到单位名录 {missing}" in out
+    assert not outbox.exists()
