@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from pipeline.faults import DISK_RULE, DiskFullError, folder_size_mb, is_disk_full, log_detail, log_error, log_to
 from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.scan import hash_all, new_submission, scan_inbox, stamp_inbox
+from pipeline.intake.scan import new_submission, stamp_inbox
 from pipeline.model import Outcome, Status, Submission
 from pipeline.safety.badbytes import technical
 from pipeline.safety.guards import require_safe_xml, require_safe_xml_settings
@@ -106,7 +106,7 @@ def collect(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: 
             command_name: str = "rollup", progress: Progress | None = None) -> Rollup:
     """Read every file under ``inbox`` through the ledger in ``outbox`` and build the rollup; writes no output."""
     with log_to(outbox), Ledger(outbox / LEDGER_NAME) as ledger:
-        fresh = hash_all(scan_inbox(inbox), inbox, ledger.file_stats())
+        fresh = [s.submission() for s in stamp_inbox(inbox, ledger.file_stats())]  # as rollup_to_outbox walks it
         return _read_and_check(ledger, fresh, forms, campaign, roster, command_name, progress, outbox)[0]
 
 

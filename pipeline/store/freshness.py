@@ -56,7 +56,7 @@ def settings_digest(forms: Mapping[str, FormSpec], campaign: Campaign, roster: R
 
 
 class Stamped(Protocol):
-    """An inbox file as the digest sees it (a :class:`~pipeline.model.Submission` or a scan stamp)."""
+    """An inbox file as the digest sees it (a :class:`~pipeline.model.Submission` or an :class:`~pipeline.intake.scan.Stamp`)."""
 
     @property
     def file(self) -> str: ...
