@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING
 from pipeline.faults import DISK_RULE, DiskFullError, folder_size_mb, is_disk_full, log_detail, log_error, log_to
 from pipeline.faults import summary_line as program_errors_line
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.scan import new_submission, stamp_inbox
+from pipeline.intake.scan import Listing, Stamp, list_inbox, new_submission, stamp_inbox, stamp_listing
 from pipeline.model import Outcome, Status, Submission
 from pipeline.safety.badbytes import technical
 from pipeline.safety.guards import require_safe_xml, require_safe_xml_settings
-from pipeline.settings.campaign import Campaign
+from pipeline.settings.campaign import Campaign, check_contact
 from pipeline.settings.roster import Roster, load_roster, roster_line
 from pipeline.store.atomic import kill_point
 from pipeline.store.collector import long_lived_batch
-from pipeline.store.freshness import STATE_KEY, LastRun, forget, inputs_digest, last_run, remember
+from pipeline.store.freshness import STATE_KEY, LastRun, files_digest, forget, inputs_digest, last_run, remember
 from pipeline.store.ledger import LEDGER_NAME, Ledger
 
 if TYPE_CHECKING:  # pandas and pandera: imported only once the inbox must really be read
@@ -260,21 +260,39 @@ def rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], c
             raise DiskFullError(folder, max(DISK_MARGIN_MB, folder_size_mb(outbox))) from None
 
 
+def _stamped(ledger: Ledger, listing: Listing) -> tuple[list[Stamp], bool]:
+    """The stamps of the files listed, through the ledger's stat cache, and whether every one of them is settled
+    (:meth:`~pipeline.store.ledger.StatCache.settled`): only then can the next run go by the listing alone."""
+    stats = ledger.file_stats()
+    stamps = stamp_listing(listing, stats)
+    return stamps, stats.settled(len(stamps))
+
+
 def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], campaign: Campaign,
                       roster: Roster | Path, command_name: str, progress: Progress | None) -> list[str]:
     from pipeline.store.atomic import sweep_stale
 
     with long_lived_batch() as settle:
         with Ledger(outbox / LEDGER_NAME) as ledger:
-            # Decided on plain stamps: no Path or Submission per file until the inbox must really be read.
-            stamps = stamp_inbox(inbox, ledger.file_stats())
-            digest = inputs_digest(stamps, forms, campaign, roster, inbox, outbox)
+            # Decided on the files' stats, then on plain stamps: no file is read, and no Path or Submission is
+            # built per file, until the inbox must really be read.
+            listing = list_inbox(inbox)
             previous = last_run(ledger)
+            stamps: list[Stamp] | None = None
+            if previous is not None and previous.listing and previous.listing == listing.digest:
+                files = previous.files  # every stat as when that run hashed the files, outside the racy window
+            else:
+                stamps, settled = _stamped(ledger, listing)
+                files = files_digest(stamps)
+            digest = inputs_digest(files, forms, campaign, roster, inbox, outbox)
             if previous is not None and previous.digest == digest and previous.outputs_present():
                 ledger.repeat_run(previous.run_id, command_name)
                 return unchanged_lines(previous.lines, Path(previous.outputs[0]))
+            if stamps is None:  # the same files, but something else changed
+                stamps, settled = _stamped(ledger, listing)
             if not isinstance(roster, Roster):
                 roster = load_roster(roster)
+            check_contact(campaign)  # as the roster, checked here, before anything is read
             forget(ledger)
             sweep_stale(outbox)  # half-written files of a run that was killed
             fresh = [s.submission() for s in stamps]
@@ -296,5 +314,5 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
     # A run with program errors or 本机问题 is done again in full next time, even if nothing changed.
     if not program_errors(rollup, failures) and not machine_faults(rollup):
         with Ledger(outbox / LEDGER_NAME) as ledger:
-            remember(ledger, LastRun(digest, lines, outputs, run_id))
+            remember(ledger, LastRun(digest, lines, outputs, run_id, files, listing.digest if settled else ""))
     return [*lines, *aside]

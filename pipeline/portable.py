@@ -15,14 +15,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
-import multiprocessing
 import os
 import signal
-import subprocess
 import sys
 import time
-from multiprocessing.context import BaseContext
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # multiprocessing and subprocess are imported where used: an unchanged re-run needs neither
+    from multiprocessing.context import BaseContext
 
 # China has kept UTC+8 all year since 1991; the fixed offset stands in when there is no tz database.
 CHINA_OFFSET = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -30,6 +30,8 @@ CHINA_OFFSET = dt.timezone(dt.timedelta(hours=8), "CST")
 
 def can_fork() -> bool:
     """Whether a child process can be forked from this one (never on Windows)."""
+    import multiprocessing
+
     return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -37,6 +39,8 @@ def child_group() -> dict[str, Any]:
     """``subprocess.Popen`` options that start a child program in a process group of its own."""
     if hasattr(os, "setsid"):
         return {"start_new_session": True}
+    import subprocess
+
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
 
 
@@ -88,6 +92,8 @@ def pool_context() -> BaseContext | None:
     Everything a pool's initializer receives must then pickle, and its functions live at
     module level (``spawn`` imports the module afresh in each worker).
     """
+    import multiprocessing
+
     return None if can_fork() else multiprocessing.get_context("spawn")
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, settings
 
 from pipeline.cli import main
-from pipeline.intake.scan import hash_all, scan_inbox
+from pipeline.intake.scan import hash_all, scan_inbox, stamp_inbox
 from pipeline.outputs.report import CSV_NAMES, rollup_name
-from pipeline.store.freshness import inputs_digest
+from pipeline.store.freshness import files_digest, inputs_digest
+from pipeline.store.ledger import RACY_NS, Ledger
 
 UP_TO_DATE = "来件和设置自上次汇总以来没有变化，没有重新生成任何文件；上次的汇总结果仍是最新的："
 
@@ -92,7 +95,7 @@ def test_digest_depends_on_date_folders_and_bytes(folders: tuple[Path, Path], tm
     """The date, the inbox and outbox folders and every file's bytes each change the digest."""
     inbox, outbox = folders
     forms, campaign, roster = settings()
-    fresh = hash_all(scan_inbox(inbox), inbox)
+    fresh = files_digest(stamp_inbox(inbox))
     day = dt.date(2023, 6, 30)
     base = inputs_digest(fresh, forms, campaign, roster, inbox, outbox, day)
     assert base == inputs_digest(fresh, forms, campaign, roster, inbox, outbox, day)
@@ -101,7 +104,7 @@ def test_digest_depends_on_date_folders_and_bytes(folders: tuple[Path, Path], tm
     assert base != inputs_digest(fresh, forms, campaign, roster, tmp_path / "elsewhere", outbox, day)
     with next(inbox.glob("*.xlsx")).open("ab") as handle:
         handle.write(b"\0")
-    changed = hash_all(scan_inbox(inbox), inbox)
+    changed = files_digest(stamp_inbox(inbox))
     assert base != inputs_digest(changed, forms, campaign, roster, inbox, outbox, day)
 
 
@@ -132,7 +135,8 @@ def test_unchanged_rerun_decides_before_importing_pandas_pandera_or_openpyxl(
     inbox, outbox = folders
     _run(inbox, outbox, capsys)
     script = ("import sys; from pipeline.cli import main; code = main(sys.argv[1:]); "
-              f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules)); raise SystemExit(code)")
+              f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules), 'email_validator' in sys.modules and "
+              "'email_validator'); raise SystemExit(code)")
     args = ["rollup", "--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV), "--inbox", str(inbox),
             "--outbox", str(outbox)]
     run = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False,
@@ -140,6 +144,7 @@ def test_unchanged_rerun_decides_before_importing_pandas_pandera_or_openpyxl(
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(UP_TO_DATE.split("：")[0]), run.stdout
     assert "HEAVY []" in run.stdout.splitlines()[-1]
+    assert "email_validator" not in run.stdout  # the contact address is checked only when the inbox is read
 
 
 def _ledger_rows(outbox: Path) -> tuple[list[str], dict[str, list[tuple[str, str, str]]], list[tuple[str, ...]]]:
@@ -285,3 +290,103 @@ def test_a_missing_roster_is_named_before_any_output_is_made(folders: tuple[Path
     code, out = _run_with_roster(inbox, outbox, missing, capsys)
     assert code == 2 and f"找不到单位名录 {missing}" in out
     assert not outbox.exists()
+
+
+def _clock_after(inbox: Path, offset_ns: int) -> Callable[[], int]:
+    """A clock standing ``offset_ns`` after the newest time (written or changed) of any file below ``inbox``."""
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in inbox.rglob("*") if p.is_file())
+    return lambda: newest + offset_ns
+
+
+def _listing_clock(monkeypatch: pytest.MonkeyPatch, clock: Callable[[], int]) -> list[int]:
+    """Make the rollup list the inbox with ``clock``; the returned list gets one item each time it hashes files."""
+    from pipeline import job
+    from pipeline.intake import scan
+
+    stamped: list[int] = []
+    real = job._stamped
+
+    def counting(ledger: Ledger, listing: scan.Listing) -> tuple[list[scan.Stamp], bool]:
+        stamped.append(len(listing.files))
+        return real(ledger, listing)
+
+    monkeypatch.setattr(job, "list_inbox", lambda inbox: scan.list_inbox(inbox, clock))
+    monkeypatch.setattr(job, "_stamped", counting)
+    return stamped
+
+
+def test_a_settled_unchanged_inbox_is_decided_by_its_listing_alone(folders: tuple[Path, Path],
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files hashed outside the racy window and stat'ed the same next time are not looked up again; any new stat is."""
+    inbox, outbox = folders
+    stamped = _listing_clock(monkeypatch, _clock_after(inbox, 2 * RACY_NS))
+    first = _run(inbox, outbox, capsys)
+    assert stamped == [2] and not first[0].startswith(UP_TO_DATE)
+    assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    assert stamped == [2]  # neither the stat cache nor any file was read
+    # The same bytes written again: a new change time, so the files are stamped again; the answer stands.
+    target = next(inbox.glob("*.xlsx"))
+    before = target.stat()
+    target.write_bytes(target.read_bytes())
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    stamped = _listing_clock(monkeypatch, _clock_after(inbox, 2 * RACY_NS))
+    assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    assert stamped == [2]
+    # Another byte, same size and modification time: only the change time tells, and the run is done again.
+    data = target.read_bytes()
+    target.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    stamped = _listing_clock(monkeypatch, _clock_after(inbox, 2 * RACY_NS))
+    assert not _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    assert stamped == [2]
+
+
+def test_files_within_the_racy_window_are_looked_up_again_next_time(folders: tuple[Path, Path],
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that hashed a file written within RACY_NS of it leaves no listing to trust: the next run stamps again."""
+    inbox, outbox = folders
+    stamped = _listing_clock(monkeypatch, _clock_after(inbox, RACY_NS - 1))
+    _run(inbox, outbox, capsys)
+    assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
+    assert stamped == [2, 2]
+
+
+def test_same_files_with_other_settings_are_read_again(folders: tuple[Path, Path], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the listing unchanged but the roster changed, the run is done in full; the next one goes by the listing."""
+    inbox, outbox = folders
+    roster = tmp_path / "units.csv"
+    roster.write_bytes(UNITS_CSV.read_bytes())
+    stamped = _listing_clock(monkeypatch, _clock_after(inbox, 2 * RACY_NS))
+    assert _run_with_roster(inbox, outbox, roster, capsys)[0] == 0
+    roster.write_bytes(UNITS_CSV.read_bytes() + "U999,新增单位,局属单位,u999@example.com\n".encode())
+    code, out = _run_with_roster(inbox, outbox, roster, capsys)
+    assert code == 0 and not out.startswith(UP_TO_DATE) and "单位名录" in out
+    assert stamped == [2, 2]  # the second run stamped its files to read them
+    code, out = _run_with_roster(inbox, outbox, roster, capsys)
+    assert code == 0 and out.startswith(UP_TO_DATE)
+    assert stamped == [2, 2]
+
+
+def test_a_bad_contact_address_stops_a_rollup_as_load_campaign_does(folders: tuple[Path, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """make rollup checks the contact address only when it must read the inbox, with load_campaign's own message."""
+    from pipeline.errors import CampaignError
+    from pipeline.settings.campaign import check_contact, load_campaign
+
+    inbox, outbox = folders
+    campaign = tmp_path / "campaign.toml"
+    text = CAMPAIGN_TOML.read_text(encoding="utf-8")
+    campaign.write_text(re.sub(r"(?m)^email = .*$", 'email = "yqjt6623055-163.com"', text), encoding="utf-8")
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(campaign)
+    with pytest.raises(CampaignError) as later:
+        check_contact(load_campaign(campaign, check_email=False))
+    assert str(later.value) == str(caught.value)
+    code = main(["rollup", "--campaign", str(campaign), "--roster", str(UNITS_CSV), "--inbox", str(inbox),
+                 "--outbox", str(outbox)])
+    assert code != 0 and str(caught.value) in capsys.readouterr().err
+    assert not (outbox / rollup_name_for_tests()).exists()

@@ -56,12 +56,12 @@ def _forms_dir(args: argparse.Namespace, campaign: Campaign) -> tuple[Path, ...]
     return (campaign.forms_dir,) if campaign.forms_dir is not None else ()
 
 
-def load_forms_and_campaign(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campaign]:
-    """The forms and the campaign named by the command's options."""
+def load_forms_and_campaign(args: argparse.Namespace, *, check_email: bool = True) -> tuple[dict[str, FormSpec], Campaign]:
+    """The forms and the campaign named by the command's options (the contact address checked unless told not to)."""
     from pipeline.forms.spec import load_forms
     from pipeline.settings.campaign import load_campaign
 
-    campaign = load_campaign(args.campaign)
+    campaign = load_campaign(args.campaign, check_email=check_email)
     return load_forms(*_forms_dir(args, campaign)), campaign
 
 
@@ -129,13 +129,14 @@ def end_process(code: int) -> NoReturn:
     here, and no worker process is left (:mod:`pipeline.intake.workers` stops its own), so nothing is lost.
     """
     import logging
-    import multiprocessing
 
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (| head) or stream: nothing more to say
             stream.flush()
     logging.shutdown()
-    multiprocessing.active_children()  # reaps any child that ended (there should be none)
+    children = sys.modules.get("multiprocessing")  # not imported by a run that started no process (a re-run)
+    if children is not None:
+        children.active_children()  # reaps any child that ended (there should be none)
     os._exit(code)
 
 

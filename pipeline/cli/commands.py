@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # the heavy modules are imported where used, so that the CLI 
 @command("campaign", "roster", "inbox", "outbox")
 def cmd_rollup(args: argparse.Namespace) -> int:
     """读取来件目录中的全部报表，逐项校验，生成全县汇总表、分单位明细、报送情况、校验问题清单和审核反馈表。"""
-    forms, campaign = load_forms_and_campaign(args)
+    # The contact address, as the roster, is checked by rollup_to_outbox only when the inbox must really be read.
+    forms, campaign = load_forms_and_campaign(args, check_email=False)
     if not args.inbox.is_dir():
         raise PipelineError(f"来件目录 {args.inbox} 不存在，请先建立该目录并放入各单位发回的文件。")
     from pipeline.job import rollup_to_outbox

@@ -76,20 +76,64 @@ class Stamp(NamedTuple):
         return Submission(file=self.file, path=Path(self.path), sha256=self.sha256, mtime=self.mtime, size=self.size)
 
 
-def _stamp(text: str, relative: str, stats: StatCache | None, clock: Callable[[], int]) -> Stamp:
-    """Stat and hash one file (its sha256 from ``stats`` while its stat is unchanged); never raises."""
+class Listing(NamedTuple):
+    """Every file below the inbox with its ``stat``, in a stable order, before any is read.
+
+    Its :attr:`digest` covers each file's name, size, times and inode, the key of the ledger's stat
+    cache (:class:`~pipeline.store.ledger.StatCache`): when it equals that of a run whose files were all
+    hashed outside the racy window, every file still holds the bytes that run hashed.
+    """
+
+    files: list[tuple[str, str, os.stat_result | None]]  # (relative posix name, path, stat; None if it cannot be had)
+    started: int  # the clock before the first stat: hashes taken of these files count from then
+    digest: str
+
+
+def list_inbox(inbox: Path, clock: Callable[[], int] = time.time_ns) -> Listing:
+    """The :class:`Listing` of every file below ``inbox``: walked and stat'ed, nothing read; never raises."""
+    started = clock()  # before every stat: a file written after it is within the racy window of its hash
+    found: list[tuple[str, str]] = []
+    if inbox.exists():
+        _walk(os.fspath(inbox), "", found)
+    found.sort()
+    files: list[tuple[str, str, os.stat_result | None]] = []
+    keys: list[str] = []
+    for relative, path in found:
+        if relative in REPO_PLACEHOLDERS:
+            continue
+        try:
+            stat: os.stat_result | None = os.stat(path)  # noqa: PTH116  (a Path per file is what a re-run avoids)
+        except OSError:
+            stat = None
+        files.append((relative, path, stat))
+        keys.append(f"{relative}\0-\n" if stat is None else
+                    f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\0{stat.st_ino}\n")
+    digest = hashlib.sha256("".join(keys).encode("utf-8", "surrogatepass")).hexdigest()
+    return Listing(files, started, digest)
+
+
+def _stamp(relative: str, text: str, stat: os.stat_result | None, stats: StatCache | None, started: int) -> Stamp:
+    """The stamp of one file stat'ed at or after ``started`` (its sha256 from ``stats`` while that stat is the
+    one it was hashed under); never raises."""
     mtime, size, sha = 0.0, 0, ""
-    try:
-        started = clock()
-        stat = os.stat(text)  # noqa: PTH116  (a Path per file is what an unchanged re-run avoids)
+    if stat is not None:
         mtime, size = stat.st_mtime, stat.st_size
-        known = stats.lookup(text, stat) if stats is not None else None
-        sha = known or file_digest(Path(text))
-        if stats is not None and known is None:
-            stats.remember(text, stat, sha, started)
-    except OSError:
-        pass
+        try:
+            known = stats.lookup(text, stat) if stats is not None else None
+            sha = known or file_digest(Path(text))
+            if stats is not None and known is None:
+                stats.remember(text, stat, sha, started)
+        except OSError:
+            pass
     return Stamp(safe_name(relative), text, sha, mtime, size)
+
+
+def stamp_listing(listing: Listing, stats: StatCache | None = None) -> list[Stamp]:
+    """The :class:`Stamp` of every file listed, in its order; with ``stats``, saved after."""
+    stamps = [_stamp(relative, path, stat, stats, listing.started) for relative, path, stat in listing.files]
+    if stats is not None:
+        stats.save()
+    return stamps
 
 
 def stamp_inbox(inbox: Path, stats: StatCache | None = None, clock: Callable[[], int] = time.time_ns) -> list[Stamp]:
@@ -98,14 +142,7 @@ def stamp_inbox(inbox: Path, stats: StatCache | None = None, clock: Callable[[],
     The same files, names, hashes and times as ``hash_all(scan_inbox(inbox), inbox, stats)``, without
     building a Path or a Submission per file.
     """
-    found: list[tuple[str, str]] = []
-    if inbox.exists():
-        _walk(os.fspath(inbox), "", found)
-    found.sort()
-    stamps = [_stamp(path, relative, stats, clock) for relative, path in found if relative not in REPO_PLACEHOLDERS]
-    if stats is not None:
-        stats.save()
-    return stamps
+    return stamp_listing(list_inbox(inbox, clock), stats)
 
 
 def new_submission(path: Path, inbox: Path, stats: StatCache | None = None,
@@ -125,7 +162,12 @@ def new_submission(path: Path, inbox: Path, stats: StatCache | None = None,
             relative = path.relative_to(inbox).as_posix()
         except ValueError:
             relative = path.name
-    stamp = _stamp(text, relative, stats, clock)
+    started = clock()
+    try:
+        stat: os.stat_result | None = os.stat(text)  # noqa: PTH116  (as list_inbox stats)
+    except OSError:
+        stat = None
+    stamp = _stamp(relative, text, stat, stats, started)
     return Submission(file=stamp.file, path=path, sha256=stamp.sha256, mtime=stamp.mtime, size=stamp.size)
 
 

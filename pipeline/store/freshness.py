@@ -35,6 +35,8 @@ class LastRun:
     lines: list[str]
     outputs: list[str]
     run_id: str
+    files: str = ""  # its inbox files' digest (files_digest)
+    listing: str = ""  # its inbox listing's digest (intake.scan.Listing), "" when some file was not settled then
 
     def outputs_present(self) -> bool:
         """Whether every output of that run is still on disk."""
@@ -68,18 +70,24 @@ class Stamped(Protocol):
     def mtime(self) -> float: ...
 
 
-def inputs_digest(fresh: Iterable[Stamped], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster | Path,
-                  inbox: Path, outbox: Path, today: dt.date | None = None) -> str:
-    """One digest of everything the rollup's outputs depend on.
+def files_digest(fresh: Iterable[Stamped]) -> str:
+    """One digest of the inbox files: their names, bytes (sha256) and times.
 
-    File times count too: without a 填报日期 they decide which return is newest and whether it was on time.
+    File times count: without a 填报日期 they decide which return is newest and whether it was on time.
+    """
+    return hashlib.sha256("".join([f"{sub.file}\0{sub.sha256}\0{sub.mtime!r}\0" for sub in fresh]).encode()).hexdigest()
+
+
+def inputs_digest(files: str, forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster | Path,
+                  inbox: Path, outbox: Path, today: dt.date | None = None) -> str:
+    """One digest of everything the rollup's outputs depend on, the inbox files by their :func:`files_digest`.
+
     The folders count because the 材料清单 links lead from the outbox to the inbox.
     """
     digest = hashlib.sha256()
     for part in (settings_digest(forms, campaign, roster), program.program_digest(), str(inbox.resolve()),
-                 str(outbox.resolve()), (today or dt.date.today()).isoformat()):
+                 str(outbox.resolve()), (today or dt.date.today()).isoformat(), files):
         digest.update(part.encode("utf-8") + b"\0")
-    digest.update("".join([f"{sub.file}\0{sub.sha256}\0{sub.mtime!r}\0" for sub in fresh]).encode())
     # The clerk's confirmations of values read from scans (核对.csv, pipeline.checks.confirm) count too.
     digest.update(repr(sorted(read_confirmed(outbox))).encode("utf-8"))
     return digest.hexdigest()
@@ -93,7 +101,7 @@ def last_run(ledger: Ledger) -> LastRun | None:
     raw = json.loads(payload)
     if "run" not in raw:  # left by a version that kept the outcomes here: that run is done again, once
         return None
-    return LastRun(raw["digest"], raw["lines"], raw["outputs"], raw["run"])
+    return LastRun(raw["digest"], raw["lines"], raw["outputs"], raw["run"], raw.get("files", ""), raw.get("listing", ""))
 
 
 def forget(ledger: Ledger) -> None:
@@ -104,6 +112,7 @@ def forget(ledger: Ledger) -> None:
 
 def remember(ledger: Ledger, run: LastRun) -> None:
     """Store the state of a run whose outputs are all written."""
-    payload = {"digest": run.digest, "lines": run.lines, "outputs": run.outputs, "run": run.run_id}
+    payload = {"digest": run.digest, "lines": run.lines, "outputs": run.outputs, "run": run.run_id,
+               "files": run.files, "listing": run.listing}
     ledger.cache_put(STATE_KEY, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
     ledger.db.commit()

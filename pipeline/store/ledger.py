@@ -278,6 +278,12 @@ class StatCache:
         """Store the sha256 just computed for ``path`` under ``stat``."""
         self.now[os.fsencode(path)] = (*self._key(stat), sha256, hashed_ns)
 
+    def settled(self, count: int) -> bool:
+        """Whether this run holds a trusted entry for each of ``count`` files: each hashed (now or before) and
+        written more than :data:`RACY_NS` before its hashing, so that an unchanged stat will mean unchanged bytes."""
+        return len(self.now) == count and all(max(mtime, ctime) < hashed - RACY_NS
+                                              for _, mtime, ctime, _, _, hashed in self.now.values())
+
     def save(self) -> None:
         """Replace the stored entries by this run's (files gone from inbox/ are forgotten)."""
         if self.now == self.known:  # nothing hashed, nothing gone: an unchanged inbox writes nothing
