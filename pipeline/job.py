@@ -51,9 +51,9 @@ def record_run(ledger: Ledger, rollup: Rollup, command_name: str) -> str:
 
 
 def _checked(read: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign, roster: Roster,
-             confirmed: frozenset[Key] = frozenset(), *, log: bool = True) -> Rollup:
+             confirmed: frozenset[Key] = frozenset(), *, log: bool = True, every_unit: bool = True) -> Rollup:
     """The rollup of what was read: every file and member settled, then checked (``log``: program errors logged;
-    ``confirmed``: the scan values the clerk confirmed in 核对.csv)."""
+    ``confirmed``: the scan values the clerk confirmed in 核对.csv; ``every_unit``: see build_rollup)."""
     from pipeline.checks.rollup import build_rollup
     from pipeline.intake.batch import expand
     from pipeline.intake.settle import settle
@@ -68,7 +68,7 @@ def _checked(read: list[Submission], forms: Mapping[str, FormSpec], campaign: Ca
     if any(s.machine_fault == DISK_RULE for s in subs):  # the temporary folder is full: the run cannot go on
         raise DiskFullError(Path(tempfile.gettempdir()), campaign.limits.max_unzipped_mb)
     settle(subs, forms, campaign, roster)
-    return build_rollup(subs, forms, campaign, roster, confirmed)
+    return build_rollup(subs, forms, campaign, roster, confirmed, every_unit=every_unit)
 
 
 def _read_and_check(ledger: Ledger, fresh: list[Submission], forms: Mapping[str, FormSpec],
@@ -114,7 +114,7 @@ def collect_files(paths: list[Path], inbox: Path, forms: Mapping[str, FormSpec],
                   roster: Roster) -> Rollup:
     """The rollup of just ``paths``, read and checked as :func:`collect` reads an inbox, with no ledger and no log:
     nothing is written. A file below ``inbox`` is named relative to it, as the rollup names it (its folders are
-    evidence of its unit and arrival); any other file by its own name."""
+    evidence of its unit and arrival); any other file by its own name. Only the units the files name get a status."""
     from pipeline.intake.batch import read_all
 
     # The worker processes check that openpyxl parses through defusedxml before their first file
@@ -130,7 +130,7 @@ def collect_files(paths: list[Path], inbox: Path, forms: Mapping[str, FormSpec],
     # the command ends, and importing pandas and pandera with it on costs a sixth more.
     with long_lived_batch():
         read = read_all(fresh, forms, campaign, roster, meanwhile=lambda: _prepare_checks(forms, campaign))
-        return _checked(read, forms, campaign, roster, log=False)
+        return _checked(read, forms, campaign, roster, log=False, every_unit=False)  # statuses of the files' units
 
 
 def _prepare_checks(forms: Mapping[str, FormSpec], campaign: Campaign) -> None:

@@ -8,6 +8,7 @@ import pytest
 from returns import CAMPAIGN_TOML, UNITS_CSV, address, clean_values, make_return, roster_unit
 
 from pipeline.cli import main
+from pipeline.model import Status, Submission
 
 U001 = roster_unit("U001").name
 PATHS = ("--campaign", str(CAMPAIGN_TOML), "--roster", str(UNITS_CSV))
@@ -255,3 +256,41 @@ def test_python_m_pipeline_validates_without_importing_hypothesis(tmp_path: Path
     lines = run.stdout.splitlines()
     assert lines[-1] == "CODE 1 True False", run.stderr
     assert lines[0].startswith("a.xlsx：不通过") and "负数" in run.stdout
+
+
+def test_checking_every_demo_file_gives_each_its_rollup_outcome(tmp_path: Path) -> None:
+    """With statuses for the files' own units only, check gives every file of the demo inbox the rollup's outcome,
+    note, unit and findings (duplicates, superseded, late, 格式不符 and archives among them)."""
+    from returns import settings
+
+    from pipeline.checks.rollup import Rollup
+    from pipeline.demo.samples import docx_bytes
+    from pipeline.job import collect, collect_files
+
+    inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
+    assert main(["demo", *PATHS, "--inbox", str(inbox), "--outbox", str(outbox)]) == 0
+    forms, campaign, roster = settings()
+    # And a unit that sent nothing else: one unreadable document in its folder, which makes it 格式不符.
+    sent = {s.unit.code for s in collect(inbox, tmp_path / "first", forms, campaign, roster).submissions if s.unit}
+    silent = next(u for u in roster if u.code not in sent)
+    (inbox / silent.code).mkdir()
+    (inbox / silent.code / "情况说明.docx").write_bytes(docx_bytes(["情况说明", "我单位开展了活动。"]))
+    full = collect(inbox, tmp_path / "again", forms, campaign, roster)
+    files = sorted(p for p in inbox.rglob("*") if p.is_file())
+    checked = collect_files(files, inbox, forms, campaign, roster)
+
+    def view(subs: list[Submission]) -> dict[str, tuple[object, ...]]:
+        return {s.file: (s.outcome, s.note, s.unit.code if s.unit else None, [(f.severity, f.text) for f in s.findings])
+                for s in subs}
+
+    assert view(checked.submissions) == view(full.submissions)
+    assert len(full.submissions) >= 40
+    named = {s.unit.code for s in full.submissions if s.unit is not None}
+    assert {st.unit.code for st in checked.statuses} == named != {u.code for u in roster}
+    assert {st.status for st in full.statuses if st.unit == silent} == {Status.MISMATCH}
+
+    def statuses(rollup: Rollup) -> list[tuple[object, ...]]:
+        return [(st.unit.code, st.form_id, st.status, st.counted and st.counted.file, st.latest and st.latest.file,
+                 st.note, st.arrival, st.on_time) for st in rollup.statuses if st.unit.code in named]
+
+    assert statuses(checked) == statuses(full)

@@ -233,12 +233,13 @@ def _mismatched(statuses: list[UnitStatus], subs: list[Submission]) -> None:
 
 
 def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign: Campaign,
-                 roster: Roster, confirmed: frozenset[Key] = frozenset()) -> Rollup:
+                 roster: Roster, confirmed: frozenset[Key] = frozenset(), *, every_unit: bool = True) -> Rollup:
     """Validate, pick each unit's counted submission per form, flag outliers, and set every outcome.
 
     ``subs`` are settled (:func:`pipeline.intake.settle.settle`: units, 格式不符, date folders): this stage reads
     what intake found and never calls back into it. ``confirmed`` are the values read from scans that the clerk
-    marked in 核对.csv (:mod:`pipeline.checks.confirm`).
+    marked in 核对.csv (:mod:`pipeline.checks.confirm`). With ``every_unit=False`` only the units that ``subs``
+    name get a status (``check`` reports files, not units): the files' outcomes and findings are the same.
     """
     _mark_duplicates(subs)
     merge_parts(subs, forms)
@@ -256,8 +257,10 @@ def build_rollup(subs: list[Submission], forms: Mapping[str, FormSpec], campaign
             sub.outcome = Outcome.REJECTED
             continue
         by_key[(sub.unit.code, sub.form_id)].append(sub)
+    named = {s.unit.code for s in subs if s.unit is not None}
+    units = list(roster) if every_unit else [u for u in roster if u.code in named]
     for spec in forms.values():
-        statuses = [_select(u, spec, by_key.get((u.code, spec.id), []), campaign) for u in roster]
+        statuses = [_select(u, spec, by_key.get((u.code, spec.id), []), campaign) for u in units]
         counted = [s.counted for s in statuses if s.counted is not None]
         _mismatched(statuses, subs)
         _outliers(counted, spec)

@@ -207,6 +207,13 @@ def _table(path: Path) -> tuple[list[str], list[list[str]], str]:
     return header, [row + [""] * (len(header) - len(row)) for row in body], encoding
 
 
+def _split(cell: str) -> tuple[str, ...]:
+    """The items of a cell separated by “;” or “；” (a single item, the usual case, without the split)."""
+    if ";" not in cell and "；" not in cell:
+        return (cell,) if cell else ()
+    return tuple(e.strip() for e in EMAIL_SEPARATOR_RE.split(cell) if e.strip())
+
+
 def load_roster(path: Path = DEFAULT_PATH) -> Roster:
     """Read and check the roster, raising :class:`RosterError` with the row number and reason."""
     digest = roster_digest(path)  # before reading: a file changed meanwhile is read again by the next run
@@ -214,35 +221,35 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise RosterError(f"单位名录 {path} 缺少列：{'、'.join(missing)}。第一行应为：{','.join(COLUMNS)}。")
-    positions = [header.index(c) for c in COLUMNS]
+    at_code, at_name, at_category, at_email = (header.index(c) for c in COLUMNS)
     alias_at = header.index(ALIAS_COLUMN) if ALIAS_COLUMN in header else None
     units: list[Unit] = []
     codes: dict[str, int] = {}
     names: dict[str, int] = {}
     for index, row in enumerate(body, start=2):
-        code, name, category, email = (row[i].strip() for i in positions)
+        code, name, category, email = (row[at_code].strip(), row[at_name].strip(), row[at_category].strip(),
+                                       row[at_email].strip())
         alias_text = row[alias_at].strip() if alias_at is not None else ""
         if not (code or name or category or email or alias_text):
             continue  # a wholly blank row (blank line in the CSV, empty row in the sheet)
-        where = f"单位名录 {path} 第{index}行"
         if not code:
-            raise RosterError(f"{where}：单位编码为空。")
+            raise RosterError(f"单位名录 {path} 第{index}行：单位编码为空。")
         if not name:
-            raise RosterError(f"{where}：单位名称为空。")
+            raise RosterError(f"单位名录 {path} 第{index}行：单位名称为空。")
         if code in codes:
-            raise RosterError(f"{where}：单位编码“{code}”与第{codes[code]}行重复。")
+            raise RosterError(f"单位名录 {path} 第{index}行：单位编码“{code}”与第{codes[code]}行重复。")
         key = unit_key(name)
         if key in names:
-            raise RosterError(f"{where}：单位名称“{name}”与第{names[key]}行重复。")
-        aliases = tuple(a.strip() for a in EMAIL_SEPARATOR_RE.split(alias_text) if a.strip())
+            raise RosterError(f"单位名录 {path} 第{index}行：单位名称“{name}”与第{names[key]}行重复。")
+        aliases = _split(alias_text)
         for alias in aliases:
             if unit_key(alias) in names and unit_key(alias) != key:
-                raise RosterError(f"{where}：别名“{alias}”与第{names[unit_key(alias)]}行的单位名称或别名相同，"
+                raise RosterError(f"单位名录 {path} 第{index}行：别名“{alias}”与第{names[unit_key(alias)]}行的单位名称或别名相同，"
                                   "无法区分是哪个单位，请删去或改写。")
-        emails = tuple(e.strip() for e in EMAIL_SEPARATOR_RE.split(email) if e.strip())
+        emails = _split(email)
         for address in emails:
             if not EMAIL_RE.match(address):
-                raise RosterError(f"{where}：邮箱“{address}”格式不正确，应形如 name@example.com"
+                raise RosterError(f"单位名录 {path} 第{index}行：邮箱“{address}”格式不正确，应形如 name@example.com"
                                   "（一个单位有多个邮箱时用分号“;”隔开）。")
         codes[code] = index
         names[key] = index
