@@ -16,12 +16,23 @@ _PACKAGE = Path(__file__).parent
 
 
 def package_digest(package: Path) -> str:
-    """A digest of every .py and .toml file below ``package``: their paths and bytes."""
+    """A digest of every .py and .toml file below ``package``: their paths and bytes.
+
+    Walked with ``os.walk``, compiled bytecode folders left out: every run computes it, an unchanged re-run too.
+    """
+    found: list[tuple[str, str]] = []
+    root = os.fspath(package)
+    for folder, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if f != "__pycache__"]
+        prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+        found += [(name if prefix == "." else f"{prefix}/{name}", os.path.join(folder, name))  # noqa: PTH118
+                  for name in names if name.endswith((".py", ".toml"))]
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".toml") and path.is_file():
-            digest.update(path.relative_to(package).as_posix().encode())
-            digest.update(path.read_bytes())
+    for relative, path in sorted(found):
+        if os.path.isfile(path):  # noqa: PTH113  (plain strings, as above)
+            digest.update(relative.encode())
+            with open(path, "rb") as handle:  # noqa: PTH123  (no Path per file: see the docstring)
+                digest.update(handle.read())
     return digest.hexdigest()
 
 

@@ -47,14 +47,20 @@ def test_a_wrong_command_line_says_so_in_chinese(capsys: pytest.CaptureFixture[s
     assert err.rstrip().endswith("运行 python -m pipeline --help 查看用法。")
 
 
-def test_python_m_pipeline_delivers_all_it_printed_and_its_exit_code(tmp_path: Path,
+# How each launcher starts the program: python -m pipeline (every Makefile target) and the aqscy console command.
+LAUNCHERS = {"python -m pipeline": ["-m", "pipeline"], "aqscy": ["-c", "from pipeline.cli.entry import run; run()"]}
+
+
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_python_m_pipeline_delivers_all_it_printed_and_its_exit_code(tmp_path: Path, launcher: str,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """``python -m pipeline`` ends without tearing down its modules, yet its output is whole, its log written and its exit code kept."""
+    """``python -m pipeline`` and ``aqscy`` end without tearing down their modules, yet the output is whole, the log
+    written and the exit code kept."""
     from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, count_ids, make_return
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, check=False,
-                              cwd=tmp_path, env=env)
+        return subprocess.run([sys.executable, *LAUNCHERS[launcher], *args], capture_output=True, text=True,
+                              check=False, cwd=tmp_path, env=env)
 
     # Buffered output, as on a user's PC (a PYTHONUNBUFFERED set around the tests would hide a lost buffer).
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(REPO)}
@@ -69,3 +75,16 @@ def test_python_m_pipeline_delivers_all_it_printed_and_its_exit_code(tmp_path: P
     assert checked.returncode == 1 and "[错误]" in checked.stdout.splitlines()[-1], checked.stdout
     wrong = run("rollup", "--campaign", str(tmp_path / "none.toml"))
     assert wrong.returncode == 2 and "none.toml" in wrong.stdout + wrong.stderr
+
+
+def test_aqscy_ends_its_process_as_python_m_pipeline_does(tmp_path: Path) -> None:
+    """The aqscy command ends through end_process, skipping Python's teardown: an atexit handler never runs."""
+    from returns import CAMPAIGN_TOML
+
+    code = ("import atexit\natexit.register(lambda: print('TEARDOWN'))\n"
+            "from pipeline.cli.entry import run\nrun()\n")
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, "fields", "--campaign", str(CAMPAIGN_TOML)], capture_output=True,
+                          text=True, check=False, cwd=tmp_path, env=env)
+    assert done.returncode == 0 and done.stdout.count("\n") > 75, done.stderr
+    assert "TEARDOWN" not in done.stdout

@@ -12,10 +12,11 @@ import pytest
 from returns import CAMPAIGN_TOML, UNITS_CSV, clean_values, make_return, settings
 
 from pipeline.cli import main
-from pipeline.intake.scan import hash_all, scan_inbox, stamp_inbox
+from pipeline.intake.scan import list_inbox, new_submission, stamp_inbox
+from pipeline.model import Submission
 from pipeline.outputs.report import CSV_NAMES, rollup_name
 from pipeline.store.freshness import files_digest, inputs_digest
-from pipeline.store.ledger import RACY_NS, Ledger
+from pipeline.store.ledger import RACY_NS, Ledger, StatCache
 
 UP_TO_DATE = "来件和设置自上次汇总以来没有变化，没有重新生成任何文件；上次的汇总结果仍是最新的："
 
@@ -201,21 +202,31 @@ def test_state_left_by_an_older_version_runs_once_in_full(folders: tuple[Path, P
     assert _run(inbox, outbox, capsys)[0].startswith(UP_TO_DATE)
 
 
-def test_stamps_are_the_hashed_records_of_the_same_files(folders: tuple[Path, Path], tmp_path: Path) -> None:
-    """stamp_inbox names, hashes, times and orders the files exactly as hash_all(scan_inbox(...)), and saves the same stats."""
-    from pipeline.intake.scan import stamp_inbox
+def test_stamps_are_the_records_new_submission_makes_of_the_same_files(folders: tuple[Path, Path],
+                                                                       tmp_path: Path) -> None:
+    """stamp_inbox names, hashes, times and orders the files as new_submission does one by one (check's way), and
+    both store the same stats."""
     from pipeline.store.ledger import LEDGER_NAME, Ledger
 
     inbox, _ = folders
     make_return(inbox / "2023-06-20" / "王五", "annex1", "U003", clean_values("annex1"))
     (inbox / ".gitkeep").write_bytes(b"")
     (inbox / "说明.txt").write_text("附件见邮件", encoding="utf-8")
+    paths = [Path(path) for _, path, _ in list_inbox(inbox).files]
+    assert [p.relative_to(inbox).as_posix() for p in paths] == sorted(
+        p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file() and p.name != ".gitkeep")
+
+    def one_by_one(stats: StatCache) -> list[Submission]:
+        subs = [new_submission(p, inbox, stats) for p in paths]
+        stats.save()
+        return subs
+
     stored: list[set[bytes]] = []
     records = []
-    for name, scan in (("a", lambda s: stamp_inbox(inbox, s)), ("b", lambda s: hash_all(scan_inbox(inbox), inbox, s))):
+    for name, scan in (("a", lambda s: [t.submission() for t in stamp_inbox(inbox, s)]), ("b", one_by_one)):
         with Ledger(tmp_path / name / LEDGER_NAME) as ledger:
             found = scan(ledger.file_stats())
-            records.append([(s.file, Path(s.path), s.sha256, s.mtime, s.size) for s in found])
+            records.append([(s.file, s.path, s.sha256, s.mtime, s.size) for s in found])
             stored.append({bytes(p) for (p,) in ledger.db.execute("SELECT path FROM file_stats")})
     assert records[0] == records[1]
     assert len(records[0]) == 4 and stored[0] == stored[1]

@@ -10,7 +10,7 @@ from returns import clean_values, make_return
 
 from pipeline.forms.spec import FormSpec
 from pipeline.intake import batch
-from pipeline.intake.scan import hash_all, scan_inbox
+from pipeline.intake.scan import stamp_inbox
 from pipeline.model import RawCell, Submission
 from pipeline.settings.campaign import Campaign
 from pipeline.settings.roster import Roster
@@ -30,7 +30,7 @@ def inbox(tmp_path: Path) -> Path:
 
 def _read(inbox: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
           ledger: Ledger | None) -> list[Submission]:
-    return batch.read_all(hash_all(scan_inbox(inbox), inbox), forms, campaign, roster, cache=ledger)
+    return batch.read_all([s.submission() for s in stamp_inbox(inbox)], forms, campaign, roster, cache=ledger)
 
 
 def _plain(subs: list[Submission]) -> list[Submission]:

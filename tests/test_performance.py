@@ -45,7 +45,6 @@ import pipeline.workbook.fastread as fastread
 import pipeline.workbook.sheetxml as sheetxml
 from pipeline.cli import main
 from pipeline.forms.spec import FormSpec
-from pipeline.intake.scan import scan_inbox
 from pipeline.job import write_outputs
 from pipeline.model import Outcome, Submission
 from pipeline.outputs.feedback import FEEDBACK_DIR
@@ -238,10 +237,15 @@ def snapshot_of(sub: Submission) -> tuple[Any, ...]:
             [dataclasses.astuple(f) for f in sub.findings])
 
 
+def scan_inbox(inbox: Path) -> list[Path]:
+    """Every file below ``inbox``, in the order the rollup lists them."""
+    return [Path(path) for _, path, _ in scan.list_inbox(inbox).files]
+
+
 def read_inbox(paths: list[Path], inbox: Path, forms: dict[str, FormSpec], campaign: Campaign, roster: Roster,
                cache: Ledger | None = None) -> list[Submission]:
     """Hash ``paths`` and read them with :func:`pipeline.intake.batch.read_all`, as the rollup does."""
-    return ingest.read_all(scan.hash_all(paths, inbox), forms, campaign, roster, cache=cache)
+    return ingest.read_all([scan.new_submission(p, inbox) for p in paths], forms, campaign, roster, cache=cache)
 
 
 def test_parallel_parse_equals_serial_parse(mixed: Mixed, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -638,15 +642,15 @@ def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the ledger's stat cache a second hash_all reads no file; a rewritten or removed file is noticed."""
+    """With the ledger's stat cache a second stamp_inbox reads no file; a rewritten or removed file is noticed."""
     calls = digest_calls(monkeypatch)
     paths = scan_inbox(small_inbox)
     later = settled_clock(small_inbox)  # the files were hashed long after they were written
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
-        first = scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=later)
+        first = scan.stamp_inbox(small_inbox, ledger.file_stats(), clock=later)
         assert sorted(calls) == sorted(paths)
         calls.clear()
-        second = scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=later)
+        second = scan.stamp_inbox(small_inbox, ledger.file_stats(), clock=later)
         assert calls == []
         assert [(s.file, s.sha256, s.size, s.mtime) for s in second] == [(s.file, s.sha256, s.size, s.mtime)
                                                                           for s in first]
@@ -656,9 +660,9 @@ def test_unchanged_files_are_not_read_again_for_their_hash(small_inbox: Path, tm
         target.write_bytes(target.read_bytes().replace(b"%PDF", b"%pdf", 1))
         os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
         (small_inbox / "U002_附件1.xlsx").unlink()
-        third = scan.hash_all(scan_inbox(small_inbox), small_inbox, ledger.file_stats(), clock=settled_clock(small_inbox))
+        third = scan.stamp_inbox(small_inbox, ledger.file_stats(), clock=settled_clock(small_inbox))
         assert calls == [target]
-        assert next(s for s in third if s.path == target).sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
+        assert next(s for s in third if Path(s.path) == target).sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
         stored = {bytes(p) for (p,) in ledger.db.execute("SELECT path FROM file_stats")}
     assert stored == {os.fsencode(p) for p in scan_inbox(small_inbox)}
 
@@ -671,8 +675,8 @@ def test_files_written_just_before_hashing_are_hashed_every_time(small_inbox: Pa
     newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in paths)
     just_after = lambda: newest + RACY_NS - 1  # noqa: E731  (hashed within the racy window of the newest file)
     with Ledger(tmp_path / LEDGER_NAME) as ledger:
-        scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=just_after)
+        scan.stamp_inbox(small_inbox, ledger.file_stats(), clock=just_after)
         calls.clear()
-        scan.hash_all(paths, small_inbox, ledger.file_stats(), clock=just_after)
+        scan.stamp_inbox(small_inbox, ledger.file_stats(), clock=just_after)
     racy = [p for p in paths if max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) >= just_after() - RACY_NS]
     assert racy and sorted(calls) == sorted(racy)  # the newest file at least; older ones outside the window are not

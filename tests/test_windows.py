@@ -253,8 +253,8 @@ def test_launchers_are_crlf_utf8_and_run_their_command(name: str, target: str) -
 
 
 def test_pyproject_declares_the_aqscy_command() -> None:
-    """pyproject.toml installs the aqscy console command on pipeline.cli.entry:main."""
+    """pyproject.toml installs the aqscy console command on pipeline.cli.entry:run."""
     import tomllib
 
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
-    assert scripts == {"aqscy": "pipeline.cli.entry:main"}
+    assert scripts == {"aqscy": "pipeline.cli.entry:run"}

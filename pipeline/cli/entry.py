@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from pipeline.cli import end_process
 from pipeline.cli import main as cli_main
 
 PROG = "aqscy"
@@ -34,3 +36,13 @@ def translate(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``aqscy``; the exit code is the command's."""
     return cli_main(translate(sys.argv[1:] if argv is None else argv), prog=PROG)
+
+
+def run() -> NoReturn:
+    """The console command itself: :func:`main` in a process of its own, ended as ``python -m pipeline`` ends.
+
+    As there, pandera's import of hypothesis is declined and the process ends without tearing down its modules
+    (:func:`pipeline.cli.end_process`).
+    """
+    sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
+    end_process(main())

@@ -36,19 +36,6 @@ def _walk(folder: str, prefix: str, found: list[tuple[str, str]]) -> None:
             continue
 
 
-def scan_inbox(inbox: Path) -> list[Path]:
-    """Every file below ``inbox`` (recursively), in a stable order; only the repository placeholder is left out.
-
-    Walked with ``os.scandir``, whose entries know their kind without a ``stat`` per file.
-    """
-    if not inbox.exists():
-        return []
-    found: list[tuple[str, str]] = []
-    _walk(os.fspath(inbox), "", found)
-    found.sort()
-    return [Path(path) for relative, path in found if relative not in REPO_PLACEHOLDERS]
-
-
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -137,10 +124,10 @@ def stamp_listing(listing: Listing, stats: StatCache | None = None) -> list[Stam
 
 
 def stamp_inbox(inbox: Path, stats: StatCache | None = None, clock: Callable[[], int] = time.time_ns) -> list[Stamp]:
-    """The :class:`Stamp` of every file below ``inbox``, in :func:`scan_inbox` order; with ``stats``, saved after.
+    """The :class:`Stamp` of every file below ``inbox``, in name order; with ``stats``, saved after.
 
-    The same files, names, hashes and times as ``hash_all(scan_inbox(inbox), inbox, stats)``, without
-    building a Path or a Submission per file.
+    The same names, hashes and times as :func:`new_submission` gives each file, without building a Path
+    or a Submission per file.
     """
     return stamp_listing(list_inbox(inbox, clock), stats)
 
@@ -169,15 +156,3 @@ def new_submission(path: Path, inbox: Path, stats: StatCache | None = None,
         stat = None
     stamp = _stamp(relative, text, stat, stats, started)
     return Submission(file=stamp.file, path=path, sha256=stamp.sha256, mtime=stamp.mtime, size=stamp.size)
-
-
-def hash_all(paths: list[Path], inbox: Path, stats: StatCache | None = None,
-             clock: Callable[[], int] = time.time_ns) -> list[Submission]:
-    """The bare record (name, size, time, sha256) of every file, in ``paths`` order.
-
-    With ``stats`` (the ledger's), unchanged files are not read again and the stats are saved.
-    """
-    subs = [new_submission(p, inbox, stats, clock) for p in paths]
-    if stats is not None:
-        stats.save()
-    return subs
