@@ -288,8 +288,10 @@ def _rollup_to_outbox(inbox: Path, outbox: Path, forms: Mapping[str, FormSpec], 
             if previous is not None and previous.digest == digest and previous.outputs_present():
                 ledger.repeat_run(previous.run_id, command_name)
                 return unchanged_lines(previous.lines, Path(previous.outputs[0]))
-            if stamps is None:  # the same files, but something else changed
+            if stamps is None:  # the same files, but something else changed: stamped as every read run stamps them
                 stamps, settled = _stamped(ledger, listing)
+                files = files_digest(stamps)
+                digest = inputs_digest(files, forms, campaign, roster, inbox, outbox)
             if not isinstance(roster, Roster):
                 roster = load_roster(roster)
             check_contact(campaign)  # as the roster, checked here, before anything is read
