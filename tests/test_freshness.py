@@ -235,6 +235,13 @@ def test_stamps_are_the_records_new_submission_makes_of_the_same_files(folders: 
     assert (sub.file, sub.path, sub.sha256, sub.mtime, sub.size) == (stamp.file, Path(stamp.path), *stamp[2:])
 
 
+def _own_roster(folder: Path) -> Path:
+    """A copy of the test roster in ``folder``, for a test to change."""
+    roster = folder / "units.csv"
+    roster.write_bytes(UNITS_CSV.read_bytes())
+    return roster
+
+
 def _run_with_roster(inbox: Path, outbox: Path, roster: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     code = main(["rollup", "--campaign", str(CAMPAIGN_TOML), "--roster", str(roster),
                  "--inbox", str(inbox), "--outbox", str(outbox)])
@@ -250,8 +257,7 @@ def test_unchanged_rerun_does_not_load_the_roster(folders: tuple[Path, Path], tm
     from pipeline.settings.roster import load_roster
 
     inbox, outbox = folders
-    roster = tmp_path / "units.csv"
-    roster.write_bytes(UNITS_CSV.read_bytes())
+    roster = _own_roster(tmp_path)
     code, first = _run_with_roster(inbox, outbox, roster, capsys)
     assert code == 0
     loads: list[Path] = []
@@ -284,8 +290,7 @@ def test_a_roster_file_and_the_roster_loaded_from_it_digest_alike(tmp_path: Path
     from pipeline.store.freshness import settings_digest
 
     forms, campaign, _ = settings()
-    roster = tmp_path / "units.csv"
-    roster.write_bytes(UNITS_CSV.read_bytes())
+    roster = _own_roster(tmp_path)
     assert settings_digest(forms, campaign, roster) == settings_digest(forms, campaign, load_roster(roster))
     elsewhere = tmp_path / "copy" / "units.csv"
     elsewhere.parent.mkdir()
@@ -369,8 +374,7 @@ def test_same_files_with_other_settings_are_read_again(folders: tuple[Path, Path
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """With the listing unchanged but the roster changed, the run is done in full; the next one goes by the listing."""
     inbox, outbox = folders
-    roster = tmp_path / "units.csv"
-    roster.write_bytes(UNITS_CSV.read_bytes())
+    roster = _own_roster(tmp_path)
     stamped = _listing_clock(monkeypatch, _clock_after(inbox, 2 * RACY_NS))
     assert _run_with_roster(inbox, outbox, roster, capsys)[0] == 0
     roster.write_bytes(UNITS_CSV.read_bytes() + "U999,新增单位,局属单位,u999@example.com\n".encode())
