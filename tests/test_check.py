@@ -294,3 +294,38 @@ def test_checking_every_demo_file_gives_each_its_rollup_outcome(tmp_path: Path) 
                  st.note, st.arrival, st.on_time) for st in rollup.statuses if st.unit.code in named]
 
     assert statuses(checked) == statuses(full)
+
+
+def test_what_check_built_is_in_the_oldest_generation_when_it_returns(tmp_path: Path) -> None:
+    """collect_files freezes what it built before the collector resumes, so no young pass walks the batch (50 ms)."""
+    import gc
+
+    from returns import settings
+
+    from pipeline.job import collect_files
+
+    forms, campaign, roster = settings()
+    path = make_return(tmp_path / "inbox", "annex1", "U001", clean_values("annex1"))
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        rollup = collect_files([path], tmp_path / "inbox", forms, campaign, roster)
+        assert gc.isenabled()
+        assert any(found is rollup for found in gc.get_objects(generation=2))
+    finally:
+        if not was:
+            gc.disable()
+
+
+def test_check_does_not_need_the_contact_address(tmp_path: Path, workdir: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """check sends no mail, so a campaign whose contact address is not a mailbox still checks a file (rollup refuses)."""
+    import re
+
+    campaign = tmp_path / "campaign.toml"
+    text = CAMPAIGN_TOML.read_text(encoding="utf-8")
+    campaign.write_text(re.sub(r"(?m)^email = .*$", 'email = "yqjt6623055-163.com"', text), encoding="utf-8")
+    path = make_return(tmp_path / "in", "annex1", "U001", clean_values("annex1"))
+    code = main(["check", "--campaign", str(campaign), "--roster", str(UNITS_CSV), str(path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "：通过（" in out, out

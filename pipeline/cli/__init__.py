@@ -65,11 +65,11 @@ def load_forms_and_campaign(args: argparse.Namespace, *, check_email: bool = Tru
     return load_forms(*_forms_dir(args, campaign)), campaign
 
 
-def load_settings(args: argparse.Namespace) -> tuple[dict[str, FormSpec], Campaign, Roster]:
-    """The forms, the campaign and the roster named by the command's options."""
+def load_settings(args: argparse.Namespace, *, check_email: bool = True) -> tuple[dict[str, FormSpec], Campaign, Roster]:
+    """The forms, the campaign and the roster named by the command's options (see :func:`load_forms_and_campaign`)."""
     from pipeline.settings.roster import load_roster
 
-    return *load_forms_and_campaign(args), load_roster(args.roster)
+    return *load_forms_and_campaign(args, check_email=check_email), load_roster(args.roster)
 
 
 def progress_bar(paths: Iterable[Path]) -> Iterable[Path]:

@@ -37,7 +37,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     """只检查指定的报表文件并列出问题，不写任何文件；有“错误”时退出码为 1。文件在来件目录中时，按汇总时的同一路径判断单位和收到日期。"""
     from pipeline.job import collect_files
 
-    forms, campaign, roster = load_settings(args)
+    # check sends no mail: the contact address is left to the commands that do (rollup checks it before reading).
+    forms, campaign, roster = load_settings(args, check_email=False)
     for path in args.files:
         if not path.is_file():
             raise PipelineError(f"找不到文件 {path}。")
