@@ -207,6 +207,11 @@ def _table(path: Path) -> tuple[list[str], list[list[str]], str]:
     return header, [row + [""] * (len(header) - len(row)) for row in body], encoding
 
 
+def _row(path: Path, index: int) -> str:
+    """“单位名录 units.csv 第12行”, as every message about one row of the roster begins."""
+    return f"单位名录 {path} 第{index}行"
+
+
 def _split(cell: str) -> tuple[str, ...]:
     """The items of a cell separated by “;” or “；” (a single item, the usual case, without the split)."""
     if ";" not in cell and "；" not in cell:
@@ -233,23 +238,23 @@ def load_roster(path: Path = DEFAULT_PATH) -> Roster:
         if not (code or name or category or email or alias_text):
             continue  # a wholly blank row (blank line in the CSV, empty row in the sheet)
         if not code:
-            raise RosterError(f"单位名录 {path} 第{index}行：单位编码为空。")
+            raise RosterError(f"{_row(path, index)}：单位编码为空。")
         if not name:
-            raise RosterError(f"单位名录 {path} 第{index}行：单位名称为空。")
+            raise RosterError(f"{_row(path, index)}：单位名称为空。")
         if code in codes:
-            raise RosterError(f"单位名录 {path} 第{index}行：单位编码“{code}”与第{codes[code]}行重复。")
+            raise RosterError(f"{_row(path, index)}：单位编码“{code}”与第{codes[code]}行重复。")
         key = unit_key(name)
         if key in names:
-            raise RosterError(f"单位名录 {path} 第{index}行：单位名称“{name}”与第{names[key]}行重复。")
+            raise RosterError(f"{_row(path, index)}：单位名称“{name}”与第{names[key]}行重复。")
         aliases = _split(alias_text)
         for alias in aliases:
             if unit_key(alias) in names and unit_key(alias) != key:
-                raise RosterError(f"单位名录 {path} 第{index}行：别名“{alias}”与第{names[unit_key(alias)]}行的单位名称或别名相同，"
+                raise RosterError(f"{_row(path, index)}：别名“{alias}”与第{names[unit_key(alias)]}行的单位名称或别名相同，"
                                   "无法区分是哪个单位，请删去或改写。")
         emails = _split(email)
         for address in emails:
             if not EMAIL_RE.match(address):
-                raise RosterError(f"单位名录 {path} 第{index}行：邮箱“{address}”格式不正确，应形如 name@example.com"
+                raise RosterError(f"{_row(path, index)}：邮箱“{address}”格式不正确，应形如 name@example.com"
                                   "（一个单位有多个邮箱时用分号“;”隔开）。")
         codes[code] = index
         names[key] = index

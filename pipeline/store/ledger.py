@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS kept_mail (
 RACY_NS = 2 * 10**9
 
 
+def _new_run_id() -> str:
+    """12 random hex digits, as ``uuid4().hex[:12]`` gave, without importing uuid (an unchanged re-run needs one)."""
+    return os.urandom(6).hex()
+
+
+def _racy(mtime_ns: int, ctime_ns: int, hashed_ns: int) -> bool:
+    """Whether a file written at these times may have changed again in the clock tick it was hashed in."""
+    return max(mtime_ns, ctime_ns) >= hashed_ns - RACY_NS
+
+
 def now() -> str:
     """The current time, ISO 8601 in local time, to the second."""
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
@@ -113,7 +123,7 @@ class Ledger:
 
     def start_run(self, command: str) -> str:
         """Record a new run and return its id."""
-        run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] was, without importing uuid
+        run_id = _new_run_id()
         self.db.execute("INSERT INTO runs (run_id, started, command) VALUES (?, ?, ?)", (run_id, now(), command))
         self.db.commit()
         return run_id
@@ -146,7 +156,7 @@ class Ledger:
         """
         row = self.db.execute("SELECT repeats FROM runs WHERE run_id = ?", (previous,)).fetchone()
         read_by = str(row[0]) if row is not None and row[0] else previous
-        run_id = os.urandom(6).hex()  # 12 random hex digits, as uuid4().hex[:12] was, without importing uuid
+        run_id = _new_run_id()
         self.db.execute("INSERT INTO runs (run_id, started, command, repeats) VALUES (?, ?, ?, ?)",
                         (run_id, now(), command, read_by))
         self.db.commit()
@@ -268,7 +278,7 @@ class StatCache:
         if entry is None or entry[:4] != self._key(stat):
             return None
         sha, hashed_ns = entry[4], entry[5]
-        if max(stat.st_mtime_ns, stat.st_ctime_ns) >= hashed_ns - RACY_NS:
+        if _racy(stat.st_mtime_ns, stat.st_ctime_ns, hashed_ns):
             return None
         self.now[key] = entry
         return sha
@@ -280,8 +290,8 @@ class StatCache:
     def settled(self, count: int) -> bool:
         """Whether this run holds a trusted entry for each of ``count`` files: each hashed (now or before) and
         written more than :data:`RACY_NS` before its hashing, so that an unchanged stat will mean unchanged bytes."""
-        return len(self.now) == count and all(max(mtime, ctime) < hashed - RACY_NS
-                                              for _, mtime, ctime, _, _, hashed in self.now.values())
+        return len(self.now) == count and not any(_racy(mtime, ctime, hashed)
+                                                  for _, mtime, ctime, _, _, hashed in self.now.values())
 
     def save(self) -> None:
         """Replace the stored entries by this run's (files gone from inbox/ are forgotten)."""
